@@ -1,0 +1,86 @@
+"""The application factory: FastAPI with the GraphQL endpoint; the lifespan owns every resource."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from redis.asyncio import Redis
+from strawberry.fastapi import GraphQLRouter
+
+from wren.cache.client import create_redis
+from wren.context import Context
+from wren.db.engine import Database, create_engine
+from wren.schema import build_schema
+from wren.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    """What the lifespan opened and every request shares."""
+
+    db: Database
+    redis: Redis
+
+
+async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
+    """The configured database, or an embedded one (migrated, seeded when empty)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    from wren.db.embedded import start_embedded
+    from wren.db.migrate import migrate
+
+    embedded = await asyncio.to_thread(start_embedded, settings.embedded_dir)
+    stack.callback(embedded.stop)
+    await asyncio.to_thread(migrate, embedded.url)
+    engine = create_engine(settings, embedded.url)
+    try:
+        from wren.db.seed import seed
+
+        async with engine.connect() as conn:
+            empty = (await conn.exec_driver_sql("SELECT NOT EXISTS (SELECT 1 FROM users)")).scalar()
+        if empty:
+            report = await seed(engine, settings.demo_users)
+            log.info("seeded the embedded database with %d demo users", report.users)
+    finally:
+        await engine.dispose()
+    return embedded.url
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A Wren application; nothing is connected until its lifespan starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            url = await _database_url(settings, stack)
+            engine = create_engine(settings, url)
+            stack.push_async_callback(engine.dispose)
+            redis = create_redis(settings)
+            stack.push_async_callback(redis.aclose)
+            app.state.resources = Resources(db=Database(engine), redis=redis)
+            yield
+
+    async def context(request: Request) -> Context:
+        resources: Resources = request.app.state.resources
+        return Context(settings=settings, db=resources.db, cache=resources.redis)
+
+    app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    router: GraphQLRouter[Context, None] = GraphQLRouter(
+        build_schema(), context_getter=context, graphql_ide="graphiql"
+    )
+    app.include_router(router, prefix="/graphql")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""The Redis cache: client, key builders, and the cached-field mechanism."""

@@ -1,0 +1,30 @@
+"""The Redis client: a real server when configured, an in-process stand-in otherwise."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.asyncio import Redis
+
+from wren.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_redis(settings: Settings) -> Redis:
+    """The process's Redis client, with short timeouts: the cache must never stall a request."""
+    if settings.redis_url is None:
+        from fakeredis import FakeAsyncRedis
+
+        log.warning(
+            "WREN_REDIS_URL is not set: caching in an in-process stand-in "
+            "(not shared between workers; set WREN_REDIS_URL to a real Redis for production)"
+        )
+        client: Redis = FakeAsyncRedis()
+        return client
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        health_check_interval=30,
+    )

@@ -1,0 +1,110 @@
+"""The `wren` command: serve, migrate, seed, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wren.settings import Settings
+
+cli = typer.Typer(
+    help="Wren, a GraphQL API for a social publishing platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise typer.BadParameter("set WREN_DATABASE_URL (postgresql://user@host:5432/db)")
+    return settings.database_url
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (WREN_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (WREN_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (WREN_WORKERS).")] = None,
+) -> None:
+    """Serve the API (GraphiQL at /graphql); an embedded database when none is configured."""
+    import uvicorn
+
+    settings = Settings()
+    workers = workers or settings.workers
+    if workers > 1 and settings.database_url is None:
+        raise typer.BadParameter(
+            "several workers need WREN_DATABASE_URL (the embedded one is single-process)"
+        )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    options = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
+        "proxy_headers": True,
+    }
+    if workers > 1:
+        uvicorn.run("wren.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    else:
+        from wren.app import create_app
+
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (WREN_DATABASE_URL)."""
+    from wren.db.migrate import migrate as run
+
+    run(_database_url(Settings()))
+    typer.echo("database is at the latest revision")
+
+
+@cli.command()
+def seed(
+    users: Annotated[int, typer.Option(min=1, help="How many users to create.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 0,
+    replace: Annotated[bool, typer.Option(help="Empty the tables first.")] = False,
+) -> None:
+    """Create deterministic demo data: per user ~10 posts, 30 comments, 20 follows, 100 likes."""
+    from wren.db.engine import create_engine
+    from wren.db.seed import seed as run
+
+    settings = Settings()
+
+    async def go() -> None:
+        engine = create_engine(settings, _database_url(settings))
+        try:
+            report = await run(engine, users, seed, replace=replace)
+        finally:
+            await engine.dispose()
+        typer.echo(
+            f"{report.users:,} users, {report.posts:,} posts, {report.comments:,} comments, "
+            f"{report.follows:,} follows, {report.likes:,} likes in {report.seconds:.1f} s"
+        )
+
+    try:
+        asyncio.run(go())
+    except RuntimeError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+@cli.command("export-schema")
+def export_schema(
+    path: Annotated[Path, typer.Argument(help="Where to write the SDL.")] = Path("schema.graphql"),
+) -> None:
+    """Write the served schema's SDL (committed as schema.graphql)."""
+    from wren.schema import build_schema, sdl
+
+    path.write_text(sdl(build_schema()))
+    typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli()

@@ -1,0 +1,31 @@
+"""The typed per-request context: settings, viewer, loaders and cache, built fresh per request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import strawberry
+from strawberry.fastapi import BaseContext
+
+from wren.db.loaders import Loaders
+
+if TYPE_CHECKING:
+    from wren.db.engine import Database
+    from wren.settings import Settings
+
+
+class Context(BaseContext):
+    """What every resolver can reach; never shared between requests."""
+
+    def __init__(
+        self, *, settings: Settings, db: Database, viewer_id: int | None = None, cache: Any = None
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.db = db
+        self.viewer_id = viewer_id
+        self.cache = cache
+        self.loaders = Loaders(db)
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

@@ -1,0 +1,1 @@
+"""Everything that speaks SQL: engine and pool, tables, batch queries, loaders."""

@@ -1,0 +1,63 @@
+"""One pooled async engine per process, and the read path every batch function uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Executable
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from wren.errors import ServiceUnavailable
+from wren.settings import Settings
+
+# The database is unreachable or refusing, or no pooled connection came within
+# pool_timeout: the request cannot be served right now, and retrying later may work.
+UNAVAILABLE = (
+    sa_exc.TimeoutError,
+    sa_exc.InterfaceError,
+    sa_exc.OperationalError,
+    OSError,
+    TimeoutError,
+)
+
+
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The process's engine, its pool sized by settings."""
+    database_url = url or settings.database_url
+    if database_url is None:
+        raise ValueError("no database URL: set WREN_DATABASE_URL or start the embedded one")
+    return create_async_engine(
+        database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_recycle=settings.pool_recycle,
+        pool_pre_ping=settings.pool_pre_ping,
+        connect_args={
+            "server_settings": {"application_name": "wren", "timezone": "UTC"},
+            "timeout": settings.pool_timeout,
+        },
+    )
+
+
+class Database:
+    """Read access for batch functions: each call checks out its own pooled connection."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        # Reads run in autocommit: no BEGIN/ROLLBACK round trips around a single SELECT.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def fetch(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """Run one read statement on its own connection and return every row."""
+        try:
+            async with self._reader.connect() as conn:
+                result = await conn.execute(statement, dict(params or {}))
+                return result.all()
+        except UNAVAILABLE as error:
+            raise ServiceUnavailable("The database is unavailable; retry shortly.") from error

@@ -1,0 +1,250 @@
+"""Per-request DataLoaders: every lookup of a request is batched into one statement per tick.
+
+A Loaders object is built for each request and dropped with it: a loader's memo must
+never serve one request's rows (and viewer) to another. Loaders are created lazily, so
+a request only pays for the ones it uses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Hashable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+from aiodataloader import DataLoader
+from sqlalchemy import Executable
+from sqlalchemy.engine import Row
+
+from wren.db import queries
+from wren.db.engine import Database
+from wren.ids import Keyset
+
+
+class PageKey(NamedTuple):
+    """One page of a parent's list: `first` items after the cursor (None: from the start)."""
+
+    parent: int
+    first: int
+    after: Keyset | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Rows of one page, fetched with one extra row to know whether more follow."""
+
+    rows: Sequence[Row[Any]]
+    has_next: bool
+
+
+MAX_RECOMMENDED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class UserStatsRow:
+    """A user's activity aggregates."""
+
+    post_count: int
+    comment_count: int
+    follower_count: int
+    following_count: int
+    likes_received: int
+    comments_received: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> UserStatsRow:
+        """From a USER_STATS row."""
+        return cls(
+            row.post_count,
+            row.comment_count,
+            row.follower_count,
+            row.following_count,
+            row.likes_received,
+            row.comments_received,
+        )
+
+    @property
+    def engagement_score(self) -> float:
+        """(likes received + 2 x comments received) / max(posts, 1)."""
+        return (self.likes_received + 2 * self.comments_received) / max(self.post_count, 1)
+
+
+def _page(rows: Sequence[Row[Any]], first: int) -> Page:
+    return Page(rows[:first], len(rows) > first)
+
+
+BatchFn = Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+
+
+def _loader(batch: BatchFn) -> DataLoader[Any, Any]:
+    # Keys are ints, strings and NamedTuples: all hashable as they are.
+    return DataLoader(batch_load_fn=batch, get_cache_key=_identity)
+
+
+def _identity(key: Hashable) -> Hashable:
+    return key
+
+
+class Loaders:
+    """The DataLoaders of one request, each created on first use."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- lookups by key: `select ... where key = any(:ids)`, rows mapped back in key order
+
+    def _by_key(
+        self, statement: Executable, param: str, key_of: Callable[[Row[Any]], Any]
+    ) -> DataLoader[Any, Row[Any] | None]:
+        async def batch(keys: list[Any]) -> list[Row[Any] | None]:
+            rows = await self._db.fetch(statement, {param: keys})
+            found = {key_of(row): row for row in rows}
+            return [found.get(key) for key in keys]
+
+        return _loader(batch)
+
+    def _counts(self, statement: Executable) -> DataLoader[int, int]:
+        async def batch(keys: list[int]) -> list[int]:
+            rows = await self._db.fetch(statement, {"ids": keys})
+            found: dict[int, int] = {row.key: row.n for row in rows}
+            return [found.get(key, 0) for key in keys]
+
+        return _loader(batch)
+
+    def _pages(self, listing: queries.Listing) -> DataLoader[PageKey, Page]:
+        statement = listing.per_parent()
+
+        async def batch(keys: list[PageKey]) -> list[Page]:
+            params = queries.page_params(
+                [k.parent for k in keys],
+                [k.first + 1 for k in keys],
+                [k.after.at if k.after else None for k in keys],
+                [k.after.id if k.after else None for k in keys],
+            )
+            grouped: defaultdict[int, list[Row[Any]]] = defaultdict(list)
+            for row in await self._db.fetch(statement, params):
+                grouped[row.ord].append(row)
+            return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
+
+        return _loader(batch)
+
+    @cached_property
+    def user(self) -> DataLoader[int, Row[Any] | None]:
+        """User row by id."""
+        return self._by_key(queries.USERS_BY_ID, "ids", lambda row: row.id)
+
+    @cached_property
+    def user_by_handle(self) -> DataLoader[str, Row[Any] | None]:
+        """User row by lower-cased handle."""
+        return self._by_key(queries.USERS_BY_HANDLE, "handles", lambda row: row.handle.lower())
+
+    @cached_property
+    def post(self) -> DataLoader[int, Row[Any] | None]:
+        """Post row by id."""
+        return self._by_key(queries.POSTS_BY_ID, "ids", lambda row: row.id)
+
+    @cached_property
+    def comment(self) -> DataLoader[int, Row[Any] | None]:
+        """Comment row by id."""
+        return self._by_key(queries.COMMENTS_BY_ID, "ids", lambda row: row.id)
+
+    @cached_property
+    def posts_by_author(self) -> DataLoader[PageKey, Page]:
+        """A page of a user's posts, newest first."""
+        return self._pages(queries.POSTS_BY_AUTHOR)
+
+    @cached_property
+    def comments_by_post(self) -> DataLoader[PageKey, Page]:
+        """A page of a post's comments, oldest first."""
+        return self._pages(queries.COMMENTS_BY_POST)
+
+    @cached_property
+    def followers(self) -> DataLoader[PageKey, Page]:
+        """A page of a user's followers, newest follow first."""
+        return self._pages(queries.FOLLOWERS)
+
+    @cached_property
+    def following(self) -> DataLoader[PageKey, Page]:
+        """A page of the users a user follows, newest follow first."""
+        return self._pages(queries.FOLLOWING)
+
+    @cached_property
+    def feed(self) -> DataLoader[PageKey, Page]:
+        """A page of posts by the people a user follows, newest first."""
+        return self._pages(queries.FEED)
+
+    @cached_property
+    def feed_count(self) -> DataLoader[int, int]:
+        """Number of posts in a user's feed."""
+        return self._counts(queries.FEED_COUNT)
+
+    @cached_property
+    def post_count(self) -> DataLoader[int, int]:
+        """Number of posts by user id."""
+        return self._counts(queries.POST_COUNT_BY_AUTHOR)
+
+    @cached_property
+    def comment_count(self) -> DataLoader[int, int]:
+        """Number of comments by post id."""
+        return self._counts(queries.COMMENT_COUNT_BY_POST)
+
+    @cached_property
+    def like_count(self) -> DataLoader[int, int]:
+        """Number of likes by post id."""
+        return self._counts(queries.LIKE_COUNT_BY_POST)
+
+    @cached_property
+    def follower_count(self) -> DataLoader[int, int]:
+        """Number of followers by user id."""
+        return self._counts(queries.FOLLOWER_COUNT)
+
+    @cached_property
+    def following_count(self) -> DataLoader[int, int]:
+        """Number of followees by user id."""
+        return self._counts(queries.FOLLOWING_COUNT)
+
+    @cached_property
+    def stats(self) -> DataLoader[int, UserStatsRow]:
+        """Activity aggregates (a UserStatsRow) by user id."""
+
+        async def batch(keys: list[int]) -> list[UserStatsRow]:
+            rows = await self._db.fetch(queries.USER_STATS, {"ids": keys})
+            found = {row.id: UserStatsRow.from_row(row) for row in rows}
+            return [found[key] for key in keys]
+
+        return _loader(batch)
+
+    @cached_property
+    def recommendations(self) -> DataLoader[int, list[int]]:
+        """Ids of the top MAX_RECOMMENDED recommended users, best first, by user id."""
+
+        async def batch(keys: list[int]) -> list[list[int]]:
+            rows = await self._db.fetch(
+                queries.RECOMMENDATIONS, {"ids": keys, "lim": MAX_RECOMMENDED}
+            )
+            found: defaultdict[int, list[int]] = defaultdict(list)
+            for row in rows:
+                found[row.user_id].append(row.id)
+            return [found[key] for key in keys]
+
+        return _loader(batch)
+
+    async def top_level_page(
+        self, listing: queries.Listing, first: int, after: Keyset | None
+    ) -> Page:
+        """A page of a list without a parent (all users, all posts)."""
+        rows = await self._db.fetch(
+            listing.top_level(),
+            {
+                "lim": first + 1,
+                "at": after.at if after else None,
+                "pk": after.id if after else None,
+            },
+        )
+        return _page(rows, first)
+
+    async def total(self, statement: Executable) -> int:
+        """A single count (all users, all posts)."""
+        rows = await self._db.fetch(statement)
+        return int(rows[0][0])

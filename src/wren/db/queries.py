@@ -1,0 +1,185 @@
+"""The batch functions' SQL: every statement takes arrays, so one statement serves a batch.
+
+Lists are keyset-paginated on (timestamp, id). A batch of pages for many parents is one
+statement: the parents, their limits and their cursors are unnested side by side and a
+LATERAL subquery reads each parent's page through its index, so 50 users x posts(first: 5)
+costs one statement whatever `first` is. Arrays (`= ANY(:ids)`) instead of `IN (...)`
+keep the SQL text identical for every batch size, so asyncpg's prepared statements are
+reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, TextClause, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from wren.db.tables import comments, follows, likes, posts, users
+
+USER_COLUMNS = "u.id, u.handle, u.display_name, u.bio, u.created_at"
+POST_COLUMNS = "p.id, p.author_id, p.title, p.body, p.created_at"
+COMMENT_COLUMNS = "c.id, c.post_id, c.author_id, c.body, c.created_at"
+
+_IDS = bindparam("ids", type_=ARRAY(BigInteger))
+_MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """How one kind of list is read: its rows, its parent column and its sort key."""
+
+    columns: str
+    source: str
+    at: str
+    pk: str
+    descending: bool
+    parent: str | None = None
+
+    @property
+    def _order(self) -> str:
+        direction = "DESC" if self.descending else "ASC"
+        return f"{self.at} {direction}, {self.pk} {direction}"
+
+    def _after(self, at: str, pk: str) -> str:
+        # No cursor starts the walk at the far end of the sort order.
+        if self.descending:
+            return (
+                f"({self.at}, {self.pk}) < (COALESCE({at}, 'infinity'), COALESCE({pk}, {_MAX_ID}))"
+            )
+        return f"({self.at}, {self.pk}) > (COALESCE({at}, '-infinity'), COALESCE({pk}, 0))"
+
+    def top_level(self) -> TextClause:
+        """One page of the whole list: params at, pk (cursor or NULL) and lim."""
+        return text(
+            f"SELECT {self.columns} FROM {self.source}"
+            f" WHERE {self._after('CAST(:at AS timestamptz)', 'CAST(:pk AS bigint)')}"
+            f" ORDER BY {self._order} LIMIT :lim"
+        )
+
+    def per_parent(self) -> TextClause:
+        """Pages for many parents at once: parallel arrays parents, lims, ats, pks."""
+        assert self.parent is not None
+        return text(
+            "SELECT k.ord, x.* FROM unnest(CAST(:parents AS bigint[]), CAST(:lims AS int[]),"
+            " CAST(:ats AS timestamptz[]), CAST(:pks AS bigint[]))"
+            " WITH ORDINALITY AS k(parent, lim, at, pk, ord)"
+            f" CROSS JOIN LATERAL (SELECT {self.columns} FROM {self.source}"
+            f" WHERE {self.parent} = k.parent AND {self._after('k.at', 'k.pk')}"
+            f" ORDER BY {self._order} LIMIT k.lim) x"
+            " ORDER BY k.ord"
+        )
+
+
+USERS = Listing(USER_COLUMNS, "users u", "u.created_at", "u.id", descending=False)
+POSTS = Listing(POST_COLUMNS, "posts p", "p.created_at", "p.id", descending=True)
+POSTS_BY_AUTHOR = Listing(
+    POST_COLUMNS, "posts p", "p.created_at", "p.id", descending=True, parent="p.author_id"
+)
+COMMENTS_BY_POST = Listing(
+    COMMENT_COLUMNS, "comments c", "c.created_at", "c.id", descending=False, parent="c.post_id"
+)
+FOLLOWERS = Listing(
+    f"{USER_COLUMNS}, f.created_at AS followed_at",
+    "follows f JOIN users u ON u.id = f.follower_id",
+    "f.created_at",
+    "f.follower_id",
+    descending=True,
+    parent="f.followee_id",
+)
+FOLLOWING = Listing(
+    f"{USER_COLUMNS}, f.created_at AS followed_at",
+    "follows f JOIN users u ON u.id = f.followee_id",
+    "f.created_at",
+    "f.followee_id",
+    descending=True,
+    parent="f.follower_id",
+)
+
+_USER_FIELDS = (users.c.id, users.c.handle, users.c.display_name, users.c.bio, users.c.created_at)
+
+USERS_BY_ID = select(*_USER_FIELDS).where(users.c.id == any_(_IDS))
+USERS_BY_HANDLE = select(*_USER_FIELDS).where(
+    func.lower(users.c.handle) == any_(bindparam("handles", type_=ARRAY(users.c.handle.type)))
+)
+POSTS_BY_ID = select(
+    posts.c.id, posts.c.author_id, posts.c.title, posts.c.body, posts.c.created_at
+).where(posts.c.id == any_(_IDS))
+COMMENTS_BY_ID = select(
+    comments.c.id, comments.c.post_id, comments.c.author_id, comments.c.body, comments.c.created_at
+).where(comments.c.id == any_(_IDS))
+
+
+def count_by(column: Any) -> Select[Any]:
+    """Row counts grouped by `column` for the keys in :ids."""
+    return (
+        select(column.label("key"), func.count().label("n"))
+        .where(column == any_(_IDS))
+        .group_by(column)
+    )
+
+
+POST_COUNT_BY_AUTHOR = count_by(posts.c.author_id)
+COMMENT_COUNT_BY_POST = count_by(comments.c.post_id)
+LIKE_COUNT_BY_POST = count_by(likes.c.post_id)
+FOLLOWER_COUNT = count_by(follows.c.followee_id)
+FOLLOWING_COUNT = count_by(follows.c.follower_id)
+USER_TOTAL = select(func.count()).select_from(users)
+POST_TOTAL = select(func.count()).select_from(posts)
+
+
+def page_params(
+    parents: list[int], lims: list[int], ats: list[datetime | None], pks: list[int | None]
+) -> dict[str, Any]:
+    """Bind values for a Listing.per_parent statement."""
+    return {"parents": parents, "lims": lims, "ats": ats, "pks": pks}
+
+
+# Activity aggregates for many users in one statement: each count is an index lookup
+# correlated on the user, so the cost grows with the users asked for, not the tables.
+USER_STATS = text(
+    "SELECT k.id,"
+    " (SELECT count(*) FROM posts p WHERE p.author_id = k.id) AS post_count,"
+    " (SELECT count(*) FROM comments c WHERE c.author_id = k.id) AS comment_count,"
+    " (SELECT count(*) FROM follows f WHERE f.followee_id = k.id) AS follower_count,"
+    " (SELECT count(*) FROM follows f WHERE f.follower_id = k.id) AS following_count,"
+    " (SELECT count(*) FROM posts p JOIN likes l ON l.post_id = p.id"
+    "   WHERE p.author_id = k.id) AS likes_received,"
+    " (SELECT count(*) FROM posts p JOIN comments c ON c.post_id = p.id"
+    "   WHERE p.author_id = k.id) AS comments_received"
+    " FROM unnest(CAST(:ids AS bigint[])) AS k(id)"
+)
+
+# Friends of friends for many users in one statement, ranked by how many of the user's
+# followees follow them, ties by smaller id; never the user, never someone already followed.
+RECOMMENDATIONS = text(
+    "SELECT k.id AS user_id, r.id, r.score"
+    " FROM unnest(CAST(:ids AS bigint[])) AS k(id)"
+    " CROSS JOIN LATERAL ("
+    "  SELECT f2.followee_id AS id, count(*) AS score"
+    "  FROM follows f1 JOIN follows f2 ON f2.follower_id = f1.followee_id"
+    "  WHERE f1.follower_id = k.id AND f2.followee_id <> k.id"
+    "   AND NOT EXISTS (SELECT 1 FROM follows f3"
+    "                   WHERE f3.follower_id = k.id AND f3.followee_id = f2.followee_id)"
+    "  GROUP BY f2.followee_id"
+    "  ORDER BY count(*) DESC, f2.followee_id"
+    "  LIMIT :lim) r"
+    " ORDER BY k.id, r.score DESC, r.id"
+)
+
+# Posts by the people a user follows, newest first.
+FEED = Listing(
+    POST_COLUMNS,
+    "posts p JOIN follows f ON f.followee_id = p.author_id",
+    "p.created_at",
+    "p.id",
+    descending=True,
+    parent="f.follower_id",
+)
+FEED_COUNT = text(
+    "SELECT f.follower_id AS key, count(*) AS n FROM follows f"
+    " JOIN posts p ON p.author_id = f.followee_id"
+    " WHERE f.follower_id = ANY(CAST(:ids AS bigint[])) GROUP BY f.follower_id"
+)

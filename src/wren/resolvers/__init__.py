@@ -1,0 +1,1 @@
+"""Thin field resolvers: parse arguments, call loaders, hand rows to the schema's types."""

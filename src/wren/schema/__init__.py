@@ -1,0 +1,32 @@
+"""The GraphQL schema: Strawberry types, one module per type family."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaskErrors
+from strawberry.schema.config import StrawberryConfig
+
+from wren.errors import should_mask
+from wren.schema.comment import Comment
+from wren.schema.post import Post
+from wren.schema.query import Query
+from wren.schema.user import User
+
+
+def build_schema() -> strawberry.Schema:
+    """The served schema."""
+    return strawberry.Schema(
+        query=Query,
+        types=[User, Post, Comment],
+        extensions=[
+            lambda: MaskErrors(
+                should_mask_error=should_mask, error_message="Internal server error."
+            )
+        ],
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def sdl(schema: strawberry.Schema) -> str:
+    """The schema's SDL as committed in schema.graphql."""
+    return schema.as_str() + "\n"

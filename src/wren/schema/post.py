@@ -1,0 +1,64 @@
+"""The Post type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from wren.context import Info
+from wren.db.loaders import PageKey
+from wren.ids import to_global_id
+from wren.resolvers.pagination import page_args
+from wren.schema.comment import Comment
+from wren.schema.relay import Connection, Node
+from wren.schema.user import User
+
+
+@strawberry.type(description="Something a user published.")
+class Post(Node):
+    pk: strawberry.Private[int]
+    author_pk: strawberry.Private[int]
+    title: str = strawberry.field(description="The headline, 1-200 characters.")
+    body: str = strawberry.field(description="The text, 1-20,000 characters.")
+    created_at: datetime = strawberry.field(description="When it was published.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Post:
+        """A Post from a posts row."""
+        return cls(
+            id=strawberry.ID(to_global_id("Post", row.id)),
+            pk=row.id,
+            author_pk=row.author_id,
+            title=row.title,
+            body=row.body,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field(description="Who wrote it.")
+    async def author(self, info: Info) -> User:
+        return User.from_row(await info.context.loaders.user.load(self.author_pk))
+
+    @strawberry.field(description="Oldest first.")
+    async def comments(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[Comment]:
+        loaders = info.context.loaders
+        limit, cursor = page_args(first, after)
+        page = await loaders.comments_by_post.load(PageKey(self.pk, limit, cursor))
+        return Connection.build(
+            page,
+            Comment.from_row,
+            lambda: loaders.comment_count.load(self.pk),
+            paged=cursor is not None,
+        )
+
+    @strawberry.field(description="How many users like it.")
+    async def like_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.like_count.load(self.pk)
+        return count
+
+    @strawberry.field(description="False when nobody is logged in.")
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return False

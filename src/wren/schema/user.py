@@ -1,0 +1,108 @@
+"""The User type and its lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from wren.context import Info
+from wren.db.loaders import MAX_RECOMMENDED, PageKey
+from wren.errors import BadUserInput
+from wren.ids import to_global_id
+from wren.resolvers.pagination import page_args
+from wren.schema.relay import Connection, Node
+from wren.schema.stats import UserStats
+
+if TYPE_CHECKING:
+    from wren.schema.post import Post
+
+LazyPost = Annotated["Post", strawberry.lazy("wren.schema.post")]
+
+
+@strawberry.type(description="A person with an account.")
+class User(Node):
+    pk: strawberry.Private[int]
+    handle: str = strawberry.field(description="Unique, lower-case name: [a-z0-9_]{3,30}.")
+    display_name: str = strawberry.field(description="The name shown to people.")
+    bio: str | None = strawberry.field(description="A few words about the user.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> User:
+        """A User from a users row."""
+        return cls(
+            id=strawberry.ID(to_global_id("User", row.id)),
+            pk=row.id,
+            handle=row.handle,
+            display_name=row.display_name,
+            bio=row.bio,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field(description="Newest first.")
+    async def posts(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[LazyPost]:
+        from wren.schema.post import Post
+
+        loaders = info.context.loaders
+        limit, cursor = page_args(first, after)
+        page = await loaders.posts_by_author.load(PageKey(self.pk, limit, cursor))
+        return Connection.build(
+            page, Post.from_row, lambda: loaders.post_count.load(self.pk), paged=cursor is not None
+        )
+
+    @strawberry.field(description="Newest follow first.")
+    async def followers(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[User]:
+        loaders = info.context.loaders
+        limit, cursor = page_args(first, after)
+        page = await loaders.followers.load(PageKey(self.pk, limit, cursor))
+        return Connection.build(
+            page,
+            User.from_row,
+            lambda: loaders.follower_count.load(self.pk),
+            paged=cursor is not None,
+            at="followed_at",
+        )
+
+    @strawberry.field(description="Newest follow first.")
+    async def following(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[User]:
+        loaders = info.context.loaders
+        limit, cursor = page_args(first, after)
+        page = await loaders.following.load(PageKey(self.pk, limit, cursor))
+        return Connection.build(
+            page,
+            User.from_row,
+            lambda: loaders.following_count.load(self.pk),
+            paged=cursor is not None,
+            at="followed_at",
+        )
+
+    @strawberry.field(
+        description="Aggregates over the user's activity. Expensive: served from the cache."
+    )
+    async def stats(self, info: Info) -> UserStats:
+        return UserStats.from_row(await info.context.loaders.stats.load(self.pk))
+
+    @strawberry.field(
+        description="People followed by the people this user follows, that this user does "
+        "not follow yet (never the user itself), ranked by how many of this user's followees "
+        "follow them (descending), ties broken by smaller internal id. Expensive: served "
+        f"from the cache. At most {MAX_RECOMMENDED}."
+    )
+    async def recommended_users(self, info: Info, first: int = 5) -> list[User]:
+        if not 0 <= first <= MAX_RECOMMENDED:
+            raise BadUserInput(
+                f"`first` must be between 0 and {MAX_RECOMMENDED}, got {first}.",
+                argument="first",
+            )
+        loaders = info.context.loaders
+        ids: list[int] = (await loaders.recommendations.load(self.pk))[:first]
+        rows = await loaders.user.load_many(ids)
+        return [User.from_row(row) for row in rows if row is not None]

@@ -1,0 +1,85 @@
+"""Configuration: one validated Settings object read from WREN_* environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    """Where Wren runs: development shows GraphiQL and details, production hardens."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="WREN_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL (postgresql+asyncpg://...). Unset: an embedded PostgreSQL.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:port/db. Unset: an in-process stand-in."
+    )
+    redis_timeout: float = Field(
+        default=0.25, gt=0, description="Seconds a cache call may take before it is skipped."
+    )
+    pool_size: int = Field(default=20, ge=1, description="Connections kept open per process.")
+    max_overflow: int = Field(default=0, ge=0, description="Extra connections under bursts.")
+    pool_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a request waits for a connection."
+    )
+    pool_recycle: int = Field(default=1800, description="Seconds before a connection is renewed.")
+    pool_pre_ping: bool = Field(
+        default=True, description="Check a pooled connection is alive before handing it out."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    log_level: str = "info"
+    embedded_dir: Path = Field(
+        # Not a temporary file: /var/tmp survives reboots, and pgserver (run as root) opens
+        # every parent of this directory to other users, harmless for /var and /var/tmp.
+        default=Path("/var/tmp/wren/embedded"),  # noqa: S108
+        description="Data directory of the embedded PostgreSQL (when database_url is unset).",
+    )
+    demo_users: int = Field(
+        default=200, ge=1, description="Users seeded into an empty embedded database."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        """Accept plain postgresql:// URLs and point them at the asyncpg driver."""
+        if value is None or value == "":
+            return None
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value.removeprefix(prefix)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"critical", "error", "warning", "info", "debug"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def production(self) -> bool:
+        """True when running in production mode."""
+        return self.environment is Environment.PRODUCTION

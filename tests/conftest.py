@@ -1,0 +1,139 @@
+"""Shared fixtures: a throwaway PostgreSQL database per run, migrated once; the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from wren.app import Resources, create_app
+from wren.db.migrate import migrate
+from wren.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT = ROOT.parent / "shared" / "contract"
+PG_BASE = os.environ.get("WREN_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("WREN_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database for this run, migrated with Alembic, dropped afterwards."""
+    name = f"wren_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(f"{PG_BASE}/postgres")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+asyncpg://{PG_BASE.split('://', 1)[1]}/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    """Settings of the app under test: the throwaway database and the real Redis."""
+    return Settings(_env_file=None, database_url=database_url, redis_url=REDIS_URL)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real application, its lifespan running (real pool, real loaders)."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def resources(app: FastAPI) -> Resources:
+    """The engine and Redis client the app opened."""
+    res: Resources = app.state.resources
+    return res
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as http:
+        yield http
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> None:
+    """Integration tests start from empty tables."""
+    if "database_url" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("database_url").replace("+asyncpg", "")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "TRUNCATE users, posts, comments, follows, likes RESTART IDENTITY CASCADE"
+        )
+    finally:
+        await conn.close()
+
+
+class StatementLog:
+    """SQL statements the app's engine executed while recording."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def clear(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def sql(resources: Resources) -> Iterator[StatementLog]:
+    """Record every statement sent through the app's engine."""
+    log = StatementLog()
+    engine = resources.db.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        log.statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield log
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    **headers: str,
+) -> dict[str, Any]:
+    """POST a GraphQL request and return the decoded response body."""
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def operation(name: str) -> str:
+    """The text of a contract operation."""
+    return (CONTRACT / "operations" / f"{name}.graphql").read_text()
