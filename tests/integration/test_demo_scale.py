@@ -1,0 +1,145 @@
+"""At demo scale (10,000 seeded users): constant statement counts and index-only access paths."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from tests.conftest import PG_BASE, gql, operation
+from wren.app import Resources, create_app
+from wren.db.engine import create_engine
+from wren.db.migrate import migrate
+from wren.db.seed import seed
+from wren.settings import Settings
+
+DEMO_USERS = 10_000
+# Tables no contract operation may read with a sequential scan.
+BIG_TABLES = {"posts", "comments", "follows", "likes"}
+READS = {
+    "Timeline": {"first": 20},
+    "Directory": {"first": 50},
+    "UserByHandle": {"handle": "user42"},
+    "Profile": {"handle": "user1"},
+    "Leaderboard": {"first": 50},
+}
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(f"{PG_BASE}/postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def demo_url() -> Iterator[str]:
+    name = f"wren_demo_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+asyncpg://{PG_BASE.split('://', 1)[1]}/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+async def demo_app(demo_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    demo = settings.model_copy(update={"database_url": demo_url})
+    engine = create_engine(demo)
+    try:
+        await seed(engine, DEMO_USERS)
+    finally:
+        await engine.dispose()
+    application = create_app(demo)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+
+@pytest.fixture
+def captured(demo_app: FastAPI) -> Iterator[Captured]:
+    resources: Resources = demo_app.state.resources
+    engine = resources.db.engine.sync_engine
+    log = Captured()
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        log.calls.append((statement, tuple(parameters or ())))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield log
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def run(app: FastAPI, name: str, variables: dict[str, Any]) -> dict[str, Any]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as client:
+        body = await gql(client, operation(name), variables)
+    assert "errors" not in body, body
+    return body
+
+
+def seq_scans(plan: dict[str, Any]) -> list[str]:
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") in BIG_TABLES:
+        found.append(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found += seq_scans(child)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+async def test_no_sequential_scan_of_big_tables(
+    demo_app: FastAPI, demo_url: str, captured: Captured, name: str
+) -> None:
+    await run(demo_app, name, READS[name])
+    assert captured.calls
+    conn = await asyncpg.connect(demo_url.replace("+asyncpg", ""))
+    try:
+        for statement, parameters in captured.calls:
+            plan = json.loads(
+                await conn.fetchval(f"EXPLAIN (FORMAT JSON) {statement}", *parameters)
+            )
+            assert seq_scans(plan[0]["Plan"]) == [], statement
+    finally:
+        await conn.close()
+
+
+async def test_directory_costs_the_same_for_5_and_50_users(
+    demo_app: FastAPI, captured: Captured
+) -> None:
+    five = await run(demo_app, "Directory", {"first": 5})
+    statements_for_5 = len(captured.calls)
+    captured.calls.clear()
+    fifty = await run(demo_app, "Directory", {"first": 50})
+    assert len(fifty["data"]["users"]["nodes"]) == 50
+    assert five["data"]["users"]["nodes"] == fifty["data"]["users"]["nodes"][:5]
+    assert statements_for_5 == len(captured.calls) == 4
+
+
+async def test_a_deep_page_uses_the_same_statement(demo_app: FastAPI, captured: Captured) -> None:
+    first = await run(demo_app, "Timeline", {"first": 20})
+    cursor = first["data"]["posts"]["pageInfo"]["endCursor"]
+    for _ in range(3):
+        page = await run(demo_app, "Timeline", {"first": 20, "after": cursor})
+        cursor = page["data"]["posts"]["pageInfo"]["endCursor"]
+    texts = [statement for statement, _ in captured.calls]
+    assert len(texts) == 4 * 6
+    # Page 4 sends the very statements page 1 sent (users are looked up twice per page).
+    assert len(set(texts)) == 5
