@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
@@ -10,6 +12,7 @@ from wren.errors import should_mask
 from wren.schema.comment import Comment
 from wren.schema.post import Post
 from wren.schema.query import Query
+from wren.schema.scalars import DateTime
 from wren.schema.user import User
 
 
@@ -23,7 +26,7 @@ def build_schema() -> strawberry.Schema:
                 should_mask_error=should_mask, error_message="Internal server error."
             )
         ],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
     )
 
 
