@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -14,10 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from tests.conftest import PG_BASE, gql, operation
+from tests.conftest import gql, operation, throwaway_database
 from wren.app import Resources, create_app
 from wren.db.engine import create_engine
-from wren.db.migrate import migrate
 from wren.db.seed import seed
 from wren.settings import Settings
 
@@ -33,24 +30,10 @@ READS = {
 }
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"{PG_BASE}/postgres")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 def demo_url() -> Iterator[str]:
-    name = f"wren_demo_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+asyncpg://{PG_BASE.split('://', 1)[1]}/{name}"
-    try:
-        migrate(url)
+    with throwaway_database("wren_demo") as url:
         yield url
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="module")
