@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 from strawberry.fastapi import GraphQLRouter
 
+from wren.auth import authenticate
 from wren.cache.client import create_redis
 from wren.context import Context
 from wren.db.engine import Database, create_engine
@@ -70,7 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def context(request: Request) -> Context:
         resources: Resources = request.app.state.resources
-        return Context(settings=settings, db=resources.db, cache=resources.redis)
+        credentials = authenticate(settings, request.headers.get("authorization"))
+        return Context(
+            settings=settings,
+            db=resources.db,
+            cache=resources.redis,
+            viewer_id=credentials.viewer_id,
+            auth_error=credentials.error,
+        )
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings

@@ -11,6 +11,7 @@ from wren.db.loaders import Loaders
 
 if TYPE_CHECKING:
     from wren.db.engine import Database
+    from wren.errors import Unauthenticated
     from wren.settings import Settings
 
 
@@ -18,14 +19,26 @@ class Context(BaseContext):
     """What every resolver can reach; never shared between requests."""
 
     def __init__(
-        self, *, settings: Settings, db: Database, viewer_id: int | None = None, cache: Any = None
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        viewer_id: int | None = None,
+        cache: Any = None,
+        auth_error: Unauthenticated | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.db = db
         self.viewer_id = viewer_id
+        # Set when the request carried a bad token: the request is refused as a whole.
+        self.auth_error = auth_error
         self.cache = cache
         self.loaders = Loaders(db)
+
+    def reset_loaders(self) -> None:
+        """Forget what this request read so far: a write it made may have changed it."""
+        self.loaders = Loaders(self.db)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

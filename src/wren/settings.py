@@ -5,8 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Good enough to sign development tokens, refused in production: anyone can read it here.
+DEFAULT_JWT_SECRET = "wren-development-secret-do-not-use-in-production"  # noqa: S105
+MIN_JWT_SECRET_LENGTH = 32
 
 
 class Environment(StrEnum):
@@ -54,6 +58,14 @@ class Settings(BaseSettings):
     demo_users: int = Field(
         default=200, ge=1, description="Users seeded into an empty embedded database."
     )
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEFAULT_JWT_SECRET),
+        description="HMAC key signing access tokens (HS256); at least 32 characters in "
+        "production, where the development default is refused.",
+    )
+    jwt_ttl: int = Field(
+        default=86400, ge=60, description="Seconds an access token stays valid after log-in."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -78,6 +90,19 @@ class Settings(BaseSettings):
         if level not in {"critical", "error", "warning", "info", "debug"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @model_validator(mode="after")
+    def _real_secret_in_production(self) -> Settings:
+        """Refuse to run in production with the published development secret."""
+        if self.production:
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEFAULT_JWT_SECRET:
+                raise ValueError("set WREN_JWT_SECRET: the default secret is public")
+            if len(secret) < MIN_JWT_SECRET_LENGTH:
+                raise ValueError(
+                    f"WREN_JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters"
+                )
+        return self
 
     @property
     def production(self) -> bool:

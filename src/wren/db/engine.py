@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Executable
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from wren.db import integrity
 from wren.errors import ServiceUnavailable
 from wren.settings import Settings
 
@@ -59,5 +61,19 @@ class Database:
             async with self._reader.connect() as conn:
                 result = await conn.execute(statement, dict(params or {}))
                 return result.all()
+        except UNAVAILABLE as error:
+            raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One read-write transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except sa_exc.IntegrityError as error:
+            domain = integrity.meaning(error)
+            if domain is None:
+                raise
+            raise domain from error
         except UNAVAILABLE as error:
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from error

@@ -30,6 +30,13 @@ class PageKey(NamedTuple):
     after: Keyset | None
 
 
+class LikeKey(NamedTuple):
+    """Whether `user` likes `post`."""
+
+    user: int
+    post: int
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """Rows of one page, fetched with one extra row to know whether more follow."""
@@ -203,6 +210,18 @@ class Loaders:
     def following_count(self) -> DataLoader[int, int]:
         """Number of followees by user id."""
         return self._counts(queries.FOLLOWING_COUNT)
+
+    @cached_property
+    def liked(self) -> DataLoader[LikeKey, bool]:
+        """Whether a user likes a post, by LikeKey."""
+
+        async def batch(keys: list[LikeKey]) -> list[bool]:
+            params = {"users": [k.user for k in keys], "posts": [k.post for k in keys]}
+            rows = await self._db.fetch(queries.LIKED, params)
+            found = {LikeKey(row.user_id, row.post_id) for row in rows}
+            return [key in found for key in keys]
+
+        return _loader(batch)
 
     @cached_property
     def stats(self) -> DataLoader[int, UserStatsRow]:

@@ -183,3 +183,10 @@ FEED_COUNT = text(
     " JOIN posts p ON p.author_id = f.followee_id"
     " WHERE f.follower_id = ANY(CAST(:ids AS bigint[])) GROUP BY f.follower_id"
 )
+
+# Which (user, post) pairs are likes: Post.viewerHasLiked for a whole page of posts.
+LIKED = text(
+    "SELECT k.user_id, k.post_id"
+    " FROM unnest(CAST(:users AS bigint[]), CAST(:posts AS bigint[])) AS k(user_id, post_id)"
+    " WHERE EXISTS (SELECT 1 FROM likes l WHERE l.user_id = k.user_id AND l.post_id = k.post_id)"
+)

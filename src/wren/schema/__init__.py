@@ -8,8 +8,10 @@ import strawberry
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
+from wren.auth import RejectInvalidCredentials
 from wren.errors import should_mask
 from wren.schema.comment import Comment
+from wren.schema.mutation import Mutation
 from wren.schema.post import Post
 from wren.schema.query import Query
 from wren.schema.scalars import DateTime
@@ -20,11 +22,13 @@ def build_schema() -> strawberry.Schema:
     """The served schema."""
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         types=[User, Post, Comment],
         extensions=[
+            RejectInvalidCredentials,
             lambda: MaskErrors(
                 should_mask_error=should_mask, error_message="Internal server error."
-            )
+            ),
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
     )

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from wren.context import Info
-from wren.db.loaders import PageKey
+from wren.db.loaders import LikeKey, PageKey
 from wren.ids import to_global_id
 from wren.resolvers.pagination import page_args
 from wren.schema.comment import Comment
@@ -61,4 +61,8 @@ class Post(Node):
 
     @strawberry.field(description="False when nobody is logged in.")
     async def viewer_has_liked(self, info: Info) -> bool:
-        return False
+        viewer = info.context.viewer_id
+        if viewer is None:
+            return False
+        liked: bool = await info.context.loaders.liked.load(LikeKey(viewer, self.pk))
+        return liked

@@ -1,0 +1,80 @@
+"""What user-written values must look like; each failure is BAD_USER_INPUT naming its field."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from wren.errors import BadUserInput
+
+HANDLE = re.compile(r"[a-z0-9_]{3,30}")
+# Line breaks and tabs belong in multi-line text; every other control character
+# (and lone surrogates, which PostgreSQL cannot store) is refused everywhere.
+_LAYOUT = frozenset("\n\r\t")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def _clean(value: str, field: str, *, lo: int, hi: int, multiline: bool = False) -> str:
+    text = value.strip()
+    if not lo <= len(text) <= hi:
+        raise BadUserInput(
+            f"`{field}` must be {lo}-{hi:,} characters long (after trimming), got {len(text):,}.",
+            field=field,
+        )
+    allowed = _LAYOUT if multiline else frozenset()
+    for char in text:
+        if char not in allowed and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            raise BadUserInput(
+                f"`{field}` must not contain control characters (found U+{ord(char):04X}).",
+                field=field,
+            )
+    return text
+
+
+def handle(value: str, field: str = "handle") -> str:
+    """3-30 characters of a-z, 0-9 and _."""
+    text = value.strip()
+    if not HANDLE.fullmatch(text):
+        raise BadUserInput(
+            f"`{field}` must be 3-30 characters of lower-case letters, digits and underscores.",
+            field=field,
+        )
+    return text
+
+
+def display_name(value: str, field: str = "displayName") -> str:
+    """1-80 characters on one line."""
+    return _clean(value, field, lo=1, hi=80)
+
+
+def bio(value: str | None, field: str = "bio") -> str | None:
+    """Up to 500 characters, line breaks allowed; blank is no bio."""
+    if value is None or not value.strip():
+        return None
+    return _clean(value, field, lo=1, hi=500, multiline=True)
+
+
+def password(value: str, field: str = "password") -> str:
+    """8-200 characters, kept exactly as typed (spaces count)."""
+    if not 8 <= len(value) <= 200:
+        raise BadUserInput(
+            f"`{field}` must be 8-200 characters long, got {len(value):,}.", field=field
+        )
+    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in value):
+        raise BadUserInput(f"`{field}` must not contain control characters.", field=field)
+    return value
+
+
+def title(value: str, field: str = "title") -> str:
+    """1-200 characters on one line."""
+    return _clean(value, field, lo=1, hi=200)
+
+
+def post_body(value: str, field: str = "body") -> str:
+    """1-20,000 characters, line breaks allowed."""
+    return _clean(value, field, lo=1, hi=20_000, multiline=True)
+
+
+def comment_body(value: str, field: str = "body") -> str:
+    """1-2,000 characters, line breaks allowed."""
+    return _clean(value, field, lo=1, hi=2_000, multiline=True)
