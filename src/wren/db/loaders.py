@@ -120,8 +120,9 @@ class Loaders:
         return _loader(batch)
 
     def _pages(self, listing: queries.Listing) -> DataLoader[PageKey, Page]:
-        statement = listing.per_parent()
+        return self._pages_by(listing.per_parent())
 
+    def _pages_by(self, statement: Executable) -> DataLoader[PageKey, Page]:
         async def batch(keys: list[PageKey]) -> list[Page]:
             params = queries.page_params(
                 [k.parent for k in keys],
@@ -179,7 +180,7 @@ class Loaders:
     @cached_property
     def feed(self) -> DataLoader[PageKey, Page]:
         """A page of posts by the people a user follows, newest first."""
-        return self._pages(queries.FEED)
+        return self._pages_by(queries.FEED_PAGES)
 
     @cached_property
     def feed_count(self) -> DataLoader[int, int]:
