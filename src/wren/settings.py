@@ -91,6 +91,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
+    @field_validator("jwt_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_default(cls, value: object) -> object:
+        # An empty WREN_JWT_SECRET (compose's `${WREN_JWT_SECRET:-}`) means "not set".
+        return DEFAULT_JWT_SECRET if value in (None, "") else value
+
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> Settings:
         """Refuse to run in production with the published development secret."""

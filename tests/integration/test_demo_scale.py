@@ -14,6 +14,7 @@ from sqlalchemy import event
 
 from tests.conftest import gql, operation, throwaway_database
 from wren.app import Resources, create_app
+from wren.auth import issue_token
 from wren.db.engine import create_engine
 from wren.db.seed import seed
 from wren.settings import Settings
@@ -126,3 +127,49 @@ async def test_a_deep_page_uses_the_same_statement(demo_app: FastAPI, captured: 
     assert len(texts) == 4 * 6
     # Page 4 sends the very statements page 1 sent (users are looked up twice per page).
     assert len(set(texts)) == 5
+
+
+async def test_feed_of_someone_following_1000_people(
+    demo_app: FastAPI, demo_url: str, captured: Captured, settings: Settings
+) -> None:
+    # user9999 follows 1,000 more people: their ~10,000 posts make the feed.
+    viewer = 9_999
+    conn = await asyncpg.connect(demo_url.replace("+asyncpg", ""))
+    try:
+        await conn.execute(
+            "INSERT INTO follows (follower_id, followee_id)"
+            " SELECT $1, id FROM users WHERE id % 10 = 7 AND id <> $1 ON CONFLICT DO NOTHING",
+            viewer,
+        )
+        await conn.execute("VACUUM ANALYZE follows")
+        followed = await conn.fetchval(
+            "SELECT count(*) FROM follows WHERE follower_id = $1", viewer
+        )
+        assert followed >= 1_000
+        transport = httpx.ASGITransport(app=demo_app)
+        headers = {"authorization": f"Bearer {issue_token(settings, viewer)}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as client:
+            body = await gql(client, operation("Feed"), {"first": 20}, **headers)
+        assert "errors" not in body, body
+        assert len(body["data"]["feed"]["nodes"]) == 20
+        # viewer + feed page; like counts + viewer's likes + authors
+        assert len(captured.calls) == 5
+        feed = next(c for c in captured.calls if "follows f" in c[0])
+        plan = json.loads(
+            await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {feed[0]}", *feed[1])
+        )[0]["Plan"]
+    finally:
+        await conn.close()
+    assert seq_scans(plan) == []
+    # Posts come from the table only for the page (and its one look-ahead row); every
+    # other post of the 1,000 followees is only seen in posts_author_created_idx.
+    assert posts_read_from_table(plan) == 21
+
+
+def posts_read_from_table(plan: dict[str, Any]) -> int:
+    rows = 0
+    if plan.get("Relation Name") == "posts" and plan["Node Type"] != "Index Only Scan":
+        rows += plan["Actual Rows"] * plan["Actual Loops"]
+    for child in plan.get("Plans", []):
+        rows += posts_read_from_table(child)
+    return rows

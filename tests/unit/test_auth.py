@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import jwt
-import pydantic
 import pytest
 
 from wren import auth
 from wren.errors import Unauthenticated
-from wren.settings import DEFAULT_JWT_SECRET, Settings
+from wren.settings import Settings
 
 
 @pytest.fixture
@@ -72,16 +71,3 @@ def test_authenticate(
 def test_authenticate_reads_the_bearer_token(settings: Settings) -> None:
     token = auth.issue_token(settings, 7)
     assert auth.authenticate(settings, f"bearer  {token} ").viewer_id == 7
-
-
-def test_production_refuses_the_default_secret() -> None:
-    with pytest.raises(pydantic.ValidationError, match="WREN_JWT_SECRET"):
-        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
-    with pytest.raises(pydantic.ValidationError, match="at least 32"):
-        Settings(_env_file=None, environment="production", jwt_secret="short")  # type: ignore[call-arg]
-    secret = "s" * 32
-    settings = Settings(_env_file=None, environment="production", jwt_secret=secret)  # type: ignore[call-arg]
-    assert settings.jwt_secret.get_secret_value() == secret
-    assert secret not in repr(settings)
-    default = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert default.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET

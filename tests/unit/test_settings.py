@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from wren.settings import Settings
+from wren.settings import DEFAULT_JWT_SECRET, Settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,4 +23,26 @@ def test_plain_postgres_urls_get_the_async_driver(monkeypatch: pytest.MonkeyPatc
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WREN_POOL_SIZE", "0")
     with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValidationError, match="WREN_JWT_SECRET"):
+        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(_env_file=None, environment="production", jwt_secret="short")  # type: ignore[call-arg]
+    secret = "s" * 32
+    settings = Settings(_env_file=None, environment="production", jwt_secret=secret)  # type: ignore[call-arg]
+    assert settings.jwt_secret.get_secret_value() == secret
+    assert secret not in repr(settings)
+    default = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert default.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+
+
+def test_a_blank_secret_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WREN_JWT_SECRET", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+    monkeypatch.setenv("WREN_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="WREN_JWT_SECRET"):
         Settings(_env_file=None)  # type: ignore[call-arg]
