@@ -68,3 +68,26 @@ async def test_fifty_identical_follows_at_once(
     )
     assert bodies == [{"data": {"follow": {"handle": "bob"}}}] * CONCURRENCY
     assert await db.fetchval("SELECT count(*) FROM follows WHERE follower_id = 4") == 2
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [LIKE, 'mutation($id: ID!) { addComment(input: {postId: $id, body: "hi"}) { id } }'],
+)
+async def test_a_post_deleted_under_a_write_is_not_found(
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    bearer: Callable[[int], dict[str, str]],
+    mutation: str,
+) -> None:
+    # The write sees the post, then waits on its foreign key while another transaction,
+    # which locked the post first, deletes it.
+    async with db.transaction():
+        await db.execute("SELECT 1 FROM posts WHERE id = 4 FOR UPDATE")
+        write = asyncio.ensure_future(gql(client, mutation, {"id": pid(4)}, **bearer(1)))
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        await db.execute("DELETE FROM posts WHERE id = 4")
+    body = await write
+    assert body["data"] is None
+    assert [e["extensions"] for e in body["errors"]] == [{"code": "NOT_FOUND", "field": "postId"}]

@@ -20,11 +20,11 @@ def _account_gone() -> WrenError:
 
 
 def _post_gone() -> WrenError:
-    return NotFound("No post has this id.")
+    return NotFound("No post has this id.", field="postId")
 
 
 def _user_gone() -> WrenError:
-    return NotFound("No user has this id.")
+    return NotFound("No user has this id.", field="userId")
 
 
 MEANINGS: dict[str, Callable[[], WrenError]] = {
