@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,8 +11,6 @@ from functools import cache
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from graphql import ExecutionResult, GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from wren.errors import Unauthenticated
 from wren.settings import Settings
@@ -115,20 +112,3 @@ def authenticate(settings: Settings, authorization: str | None) -> Authenticatio
         return Authentication(viewer_id=user_id_of(settings, token.strip()))
     except Unauthenticated as error:
         return Authentication(error=error)
-
-
-class RejectInvalidCredentials(SchemaExtension):
-    """Answer UNAUTHENTICATED, running nothing, when the request's token is bad.
-
-    A stale token must not quietly turn into an anonymous request: the client would
-    see its writes refused, or its feed empty, without learning that it must log in.
-    """
-
-    def on_execute(self) -> Iterator[None]:
-        """Short-circuit execution with the credentials' error, if there is one."""
-        error: Unauthenticated | None = getattr(self.execution_context.context, "auth_error", None)
-        if error is not None:
-            self.execution_context.result = ExecutionResult(
-                data=None, errors=[GraphQLError(error.message, extensions=error.extensions)]
-            )
-        yield

@@ -8,9 +8,9 @@ import strawberry
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
-from wren.auth import RejectInvalidCredentials
 from wren.errors import should_mask
 from wren.schema.comment import Comment
+from wren.schema.credentials import RejectInvalidCredentials
 from wren.schema.mutation import Mutation
 from wren.schema.post import Post
 from wren.schema.query import Query
