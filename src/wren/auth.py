@@ -16,7 +16,8 @@ from wren.errors import Unauthenticated
 from wren.settings import Settings
 
 # argon2id with argon2-cffi's defaults, RFC 9106's low-memory profile (t=3, 64 MiB, p=4):
-# about 50 ms a hash on one core, far too slow to guess passwords at scale.
+# 0.3 s a hash on two shared cores, far too slow to guess passwords at scale. Hashes run
+# in the default thread pool, which also caps how many 64 MiB hashes run at once.
 _hasher = PasswordHasher()
 _ALGORITHM = "HS256"
 _ISSUER = "wren"
