@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import event
 
 from wren.app import Resources, create_app
@@ -55,17 +56,47 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    """Settings of the app under test: the throwaway database and the real Redis."""
-    return Settings(_env_file=None, database_url=database_url, redis_url=REDIS_URL)  # type: ignore[call-arg]
+def cache_namespace() -> str:
+    """Cache keys of this run: the Redis is shared with other runs, never flushed."""
+    return f"wren-test-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+def settings(database_url: str, cache_namespace: str) -> Settings:
+    """Settings of the app under test: the throwaway database and the real Redis."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        cache_namespace=cache_namespace,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, cache_namespace: str) -> AsyncIterator[FastAPI]:
     """The real application, its lifespan running (real pool, real loaders)."""
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        await drop_keys(REDIS_URL, cache_namespace)
+
+
+async def drop_keys(redis_url: str, namespace: str) -> None:
+    """Delete this run's cache keys (only those: the server is shared)."""
+    redis = Redis.from_url(redis_url)
+    try:
+        batch: list[bytes] = []
+        async for key in redis.scan_iter(match=f"{namespace}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            await redis.unlink(*batch)
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +116,12 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(autouse=True)
 async def _clean_tables(request: pytest.FixtureRequest) -> None:
-    """Integration tests start from empty tables."""
+    """Integration tests start from empty tables and an empty cache."""
     if "database_url" not in request.fixturenames:
         return
+    if "app" in request.fixturenames:
+        resources: Resources = request.getfixturevalue("resources")
+        assert await resources.cache.bump_epoch()
     url = request.getfixturevalue("database_url").replace("+asyncpg", "")
     conn = await asyncpg.connect(url)
     try:

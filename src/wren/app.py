@@ -14,6 +14,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from wren.auth import authenticate
 from wren.cache.client import create_redis
+from wren.cache.store import CacheStore
 from wren.context import Context
 from wren.db.engine import Database, create_engine
 from wren.schema import build_schema
@@ -28,6 +29,7 @@ class Resources:
 
     db: Database
     redis: Redis
+    cache: CacheStore
 
 
 async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
@@ -66,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stack.push_async_callback(engine.dispose)
             redis = create_redis(settings)
             stack.push_async_callback(redis.aclose)
-            app.state.resources = Resources(db=Database(engine), redis=redis)
+            cache = CacheStore(redis, settings)
+            stack.push_async_callback(cache.aclose)
+            app.state.resources = Resources(db=Database(engine), redis=redis, cache=cache)
             yield
 
     async def context(request: Request) -> Context:
@@ -75,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Context(
             settings=settings,
             db=resources.db,
-            cache=resources.redis,
+            store=resources.cache,
             viewer_id=credentials.viewer_id,
             auth_error=credentials.error,
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import strawberry
 from strawberry.fastapi import BaseContext
 
+from wren.cache.fields import RequestCache
 from wren.db.loaders import Loaders
 
 if TYPE_CHECKING:
+    from wren.cache.store import CacheStore
     from wren.db.engine import Database
     from wren.errors import Unauthenticated
     from wren.settings import Settings
@@ -23,8 +25,8 @@ class Context(BaseContext):
         *,
         settings: Settings,
         db: Database,
+        store: CacheStore,
         viewer_id: int | None = None,
-        cache: Any = None,
         auth_error: Unauthenticated | None = None,
     ) -> None:
         super().__init__()
@@ -33,8 +35,8 @@ class Context(BaseContext):
         self.viewer_id = viewer_id
         # Set when the request carried a bad token: the request is refused as a whole.
         self.auth_error = auth_error
-        self.cache = cache
         self.loaders = Loaders(db)
+        self.cache = RequestCache(store, self.loaders)
 
     def reset_loaders(self) -> None:
         """Forget what this request read so far: a write it made may have changed it."""

@@ -36,6 +36,39 @@ class Settings(BaseSettings):
     redis_timeout: float = Field(
         default=0.25, gt=0, description="Seconds a cache call may take before it is skipped."
     )
+    cache_namespace: str = Field(
+        default="wren",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="First segment of every cache key: deployments sharing a Redis differ here.",
+    )
+    cache_ttl: int = Field(
+        default=600, ge=1, description="Seconds a cached stats or recommendations entry lives."
+    )
+    cache_ttl_jitter: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Each entry's TTL is cache_ttl plus up to this fraction, so expiries spread.",
+    )
+    cache_lock_ttl: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds one process may hold the right to compute a missing entry; "
+        "other processes wait for its value at most this long, then compute it themselves.",
+    )
+    cache_breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive cache failures that stop cache calls."
+    )
+    cache_breaker_cooldown: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds cache calls stay stopped before one probe tries Redis again.",
+    )
+    cache_report: bool = Field(
+        default=False,
+        description="Add what the cache did (extensions.cache) to every response; "
+        "ignored in production.",
+    )
     pool_size: int = Field(default=20, ge=1, description="Connections kept open per process.")
     max_overflow: int = Field(default=0, ge=0, description="Extra connections under bursts.")
     pool_timeout: float = Field(

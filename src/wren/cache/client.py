@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from wren.settings import Settings
 
@@ -27,4 +29,7 @@ def create_redis(settings: Settings) -> Redis:
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         health_check_interval=30,
+        # No retries inside the client: a failed call is skipped (the request answers from
+        # PostgreSQL) and the circuit breaker decides when to try Redis again.
+        retry=Retry(NoBackoff(), 0),
     )

@@ -1,7 +1,24 @@
 """What writes tell the cache: called by mutations after their transaction commits.
 
 Each function names an event, not a key: the cache decides which entries the event
-makes stale (stats and recommendations of the users affected).
+makes stale. Call it after the commit (never before: a reader could recompute from the
+old rows in between) and before the mutation answers, so the client's next read, from
+any server process, sees the write. What each mutation passes:
+
+| mutation            | call                                                           |
+|---------------------|----------------------------------------------------------------|
+| createPost          | activity_changed([author])                                     |
+| deletePost          | activity_changed([author, *authors of the post's comments])    |
+|                     | (collect the comment authors before the cascade deletes them)  |
+| addComment          | activity_changed([comment author, post author])                |
+| likePost/unlikePost | activity_changed([post author])                                |
+| follow/unfollow     | follows_changed(follower, followee)                            |
+| updatePost, signUp  | nothing cached changes                                         |
+| bulk changes (seed) | everything_changed()                                           |
+
+Calling one for a write that turned out to change nothing (an idempotent repeat) only
+costs a recomputation. If Redis cannot be reached, the whole cache is dropped as soon
+as it can be (see CacheStore.bump), so a missed invalidation is never served later.
 """
 
 from __future__ import annotations
@@ -9,15 +26,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from wren.cache.keys import Kind
+from wren.db import queries
+from wren.errors import ServiceUnavailable
+
 if TYPE_CHECKING:
     from wren.context import Context
 
 
 async def activity_changed(context: Context, user_ids: Iterable[int]) -> None:
     """Posts, comments or likes of/for these users changed: their stats are stale."""
-    # The cache of User.stats is not built yet: nothing is cached, so nothing is stale.
+    await context.cache.store.bump(Kind.STATS, list(user_ids))
 
 
 async def follows_changed(context: Context, follower_id: int, followee_id: int) -> None:
     """follower_id started or stopped following followee_id."""
-    # The cache of User.recommendedUsers is not built yet: nothing is stale.
+    store = context.cache.store
+    # Follower and following counts of both.
+    await store.bump(Kind.STATS, [follower_id, followee_id])
+    # Recommendations of the follower (its followees changed) and of everyone following
+    # the follower (the followees of one of their followees changed).
+    try:
+        rows = await context.db.fetch(queries.FOLLOWER_IDS, {"ids": [follower_id]})
+    except ServiceUnavailable:
+        await store.bump_epoch()
+        return
+    await store.bump(Kind.RECOMMENDATIONS, [follower_id, *(row.follower_id for row in rows)])
+
+
+async def everything_changed(context: Context) -> None:
+    """Many rows changed outside the mutations: drop every cached entry."""
+    await context.cache.store.bump_epoch()

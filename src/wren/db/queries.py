@@ -126,6 +126,8 @@ COMMENT_COUNT_BY_POST = count_by(comments.c.post_id)
 LIKE_COUNT_BY_POST = count_by(likes.c.post_id)
 FOLLOWER_COUNT = count_by(follows.c.followee_id)
 FOLLOWING_COUNT = count_by(follows.c.follower_id)
+# Who follows these users: their recommendations depend on whom these users follow.
+FOLLOWER_IDS = select(follows.c.follower_id).where(follows.c.followee_id == any_(_IDS))
 USER_TOTAL = select(func.count()).select_from(users)
 POST_TOTAL = select(func.count()).select_from(posts)
 

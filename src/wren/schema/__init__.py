@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
+from wren.cache.extension import CacheCountersExtension
 from wren.errors import should_mask
 from wren.schema.comment import Comment
 from wren.schema.credentials import RejectInvalidCredentials
@@ -29,6 +30,7 @@ def build_schema() -> strawberry.Schema:
             lambda: MaskErrors(
                 should_mask_error=should_mask, error_message="Internal server error."
             ),
+            CacheCountersExtension,
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
     )

@@ -88,7 +88,7 @@ class User(Node):
         description="Aggregates over the user's activity. Expensive: served from the cache."
     )
     async def stats(self, info: Info) -> UserStats:
-        return UserStats.from_row(await info.context.loaders.stats.load(self.pk))
+        return UserStats.from_row(await info.context.cache.stats.load(self.pk))
 
     @strawberry.field(
         description="People followed by the people this user follows, that this user does "
@@ -102,7 +102,6 @@ class User(Node):
                 f"`first` must be between 0 and {MAX_RECOMMENDED}, got {first}.",
                 argument="first",
             )
-        loaders = info.context.loaders
-        ids: list[int] = (await loaders.recommendations.load(self.pk))[:first]
-        rows = await loaders.user.load_many(ids)
+        ids: list[int] = (await info.context.cache.recommendations.load(self.pk))[:first]
+        rows = await info.context.loaders.user.load_many(ids)
         return [User.from_row(row) for row in rows if row is not None]

@@ -1,0 +1,76 @@
+"""The cache's key layout: every key Wren writes to Redis is built here.
+
+All keys start with ``{namespace}:v{VERSION}:`` (namespace from WREN_CACHE_NAMESPACE).
+VERSION changes whenever the shape of a cached value changes, so a deploy never decodes
+values written by the previous release: the old keys are simply never read again and
+expire with their TTL.
+
+| key                                         | value                          | expiry         |
+|---------------------------------------------|--------------------------------|----------------|
+| ``{p}epoch``                                | random token                   | none (one key) |
+| ``{p}gen:{kind}:{user_id}``                 | random token                   | 2 x cache_ttl  |
+| ``{p}{kind}:{user_id}:{epoch}.{gen}``       | orjson value (see codec.py)    | cache_ttl+jit. |
+| ``{p}lock:{kind}:{user_id}:{epoch}.{gen}``  | owner token                    | cache_lock_ttl |
+
+``{p}`` is the prefix, ``{kind}`` is ``stats`` or ``recs``. ``{epoch}.{gen}`` is the entry's
+*stamp*: an entry is only ever read under the stamp current at read time. A write bumps
+the generation of each entry it makes stale (a fresh random token), so values stored
+under the previous stamp become unreachable at once and expire on their own. The epoch
+is the same thing for the whole cache at once (bumped after a failed invalidation).
+Tokens are random and never reused, so a generation key that expired or was evicted
+can never bring an old value back: a missing generation is recreated with a new token.
+Value keys are derived from generation keys inside a Lua script, so this layout assumes
+a standalone Redis (or one cluster slot), not Redis Cluster's key distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+VERSION = 1
+
+
+class Kind(StrEnum):
+    """The families of cached entries, one per expensive field."""
+
+    STATS = "stats"
+    RECOMMENDATIONS = "recs"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builders for one namespace."""
+
+    namespace: str
+
+    @property
+    def prefix(self) -> str:
+        """What every key of this namespace and version starts with."""
+        return f"{self.namespace}:v{VERSION}:"
+
+    @property
+    def epoch(self) -> str:
+        """The token shared by every entry: bumping it drops the whole cache."""
+        return f"{self.prefix}epoch"
+
+    def generation(self, kind: Kind, user_id: int) -> str:
+        """The token of one user's entry of one kind."""
+        return f"{self.prefix}gen:{kind}:{user_id}"
+
+    def generations(self, kind: Kind, user_ids: Iterable[int]) -> list[str]:
+        """Generation keys of many users."""
+        return [self.generation(kind, user_id) for user_id in user_ids]
+
+    def values_prefix(self, kind: Kind) -> str:
+        """Start of the value keys of a kind; the Lua read script appends id and stamp."""
+        return f"{self.prefix}{kind}:"
+
+    def value(self, kind: Kind, user_id: int, stamp: str) -> str:
+        """Where one entry's value lives under its stamp."""
+        return f"{self.values_prefix(kind)}{user_id}:{stamp}"
+
+    def lock(self, kind: Kind, user_id: int, stamp: str) -> str:
+        """The right to compute one entry under its stamp."""
+        return f"{self.prefix}lock:{kind}:{user_id}:{stamp}"

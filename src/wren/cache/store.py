@@ -1,0 +1,202 @@
+"""The process's cache store: every Redis call of the cache, each one allowed to fail.
+
+A call that fails, times out (WREN_REDIS_TIMEOUT) or is skipped by the open circuit
+breaker returns None: callers then answer from PostgreSQL. Nothing here raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from wren.cache import scripts
+from wren.cache.breaker import CircuitBreaker
+from wren.cache.counters import CacheCounters
+from wren.cache.flight import Flights
+from wren.cache.keys import Keys, Kind
+from wren.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Errors that mean "Redis did not answer properly": the cache is skipped, never the request.
+FAILURES = (RedisError, OSError, TimeoutError)
+# Generation bumps for thousands of users (followers of a busy account) go in chunks,
+# each one round trip within the timeout.
+_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry as read: the stamp it is valid under, and its value if cached."""
+
+    stamp: str
+    raw: bytes | None
+
+
+class CacheStore:
+    """Redis behind a circuit breaker and a timeout, with the cache's key layout."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = Keys(settings.cache_namespace)
+        self.breaker = CircuitBreaker(
+            failures=settings.cache_breaker_failures, cooldown=settings.cache_breaker_cooldown
+        )
+        self.flights = Flights()
+        self.totals = CacheCounters()
+        self.lock_ttl = settings.cache_lock_ttl
+        self._timeout = settings.redis_timeout
+        self._ttl_ms = settings.cache_ttl * 1000
+        self._jitter = settings.cache_ttl_jitter
+        self._generation_ttl_ms = 2 * self._ttl_ms
+        self._read = redis.register_script(scripts.READ)
+        self._random = random.Random()  # noqa: S311 - spreads expiries, not a secret
+        self._owner = secrets.token_hex(8)
+        # A generation bump failed: some entries may be stale until the epoch is bumped.
+        self._dirty = False
+        self._repair: asyncio.Task[None] | None = None
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one Redis operation through the breaker; None when it did not succeed."""
+        if not self.breaker.allow():
+            return None
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await operation()
+        except FAILURES as error:
+            self.breaker.failure(error)
+            return None
+        self.breaker.success()
+        return result
+
+    def _ttl(self) -> int:
+        return int(self._ttl_ms * (1 + self._jitter * self._random.random()))
+
+    async def read(self, kind: Kind, user_ids: Sequence[int]) -> list[Entry] | None:
+        """Stamps and cached values of many entries, in one round trip."""
+        if self._dirty and not await self.bump_epoch():
+            return None
+        keys = [self.keys.epoch, *self.keys.generations(kind, user_ids)]
+        args: list[Any] = [
+            self.keys.values_prefix(kind),
+            secrets.token_hex(8),
+            self._generation_ttl_ms,
+            *user_ids,
+        ]
+        reply = await self._call(lambda: self._read(keys=keys, args=args))
+        if reply is None:
+            return None
+        return [
+            Entry(stamp.decode(), raw) for stamp, raw in zip(reply[::2], reply[1::2], strict=True)
+        ]
+
+    async def claim(
+        self, kind: Kind, entries: Sequence[tuple[int, str]]
+    ) -> list[bytes | bool] | None:
+        """For each (user id, stamp): its value if it appeared meanwhile, else whether this
+        process now holds the short lock to compute it (False: another process does)."""
+
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for user_id, stamp in entries:
+                pipe.set(
+                    self.keys.lock(kind, user_id, stamp),
+                    self._owner,
+                    nx=True,
+                    px=int(self.lock_ttl * 1000),
+                )
+                pipe.get(self.keys.value(kind, user_id, stamp))
+            return await pipe.execute()
+
+        reply = await self._call(run)
+        if reply is None:
+            return None
+        return [
+            raw if raw is not None else bool(locked)
+            for locked, raw in zip(reply[::2], reply[1::2], strict=True)
+        ]
+
+    async def fetch(
+        self, kind: Kind, entries: Sequence[tuple[int, str]]
+    ) -> list[bytes | None] | None:
+        """Values of entries whose stamps are known (one MGET)."""
+        keys = [self.keys.value(kind, user_id, stamp) for user_id, stamp in entries]
+
+        async def run() -> list[Any]:
+            return await self.redis.mget(keys)
+
+        return await self._call(run)
+
+    async def write(self, kind: Kind, entries: Sequence[tuple[int, str, bytes]]) -> bool:
+        """Store computed values under the stamps they were computed for, in one pipeline."""
+
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for user_id, stamp, raw in entries:
+                pipe.set(self.keys.value(kind, user_id, stamp), raw, px=self._ttl())
+                # Keep the generation at least as long as the value it makes reachable.
+                pipe.pexpire(self.keys.generation(kind, user_id), self._generation_ttl_ms)
+            return await pipe.execute()
+
+        return await self._call(run) is not None
+
+    async def bump(self, kind: Kind, user_ids: Sequence[int]) -> bool:
+        """Give these entries new generations: what was cached for them is never read again.
+
+        When Redis cannot be reached, the whole cache is dropped (epoch bump) as soon as
+        it can be, before this process reads from it again.
+        """
+        token = secrets.token_hex(8)
+        ids = list(dict.fromkeys(user_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+
+            async def run(chunk: list[int] = chunk) -> list[Any]:
+                pipe = self.redis.pipeline(transaction=False)
+                for key in self.keys.generations(kind, chunk):
+                    pipe.set(key, token, px=self._generation_ttl_ms)
+                return await pipe.execute()
+
+            if await self._call(run) is None:
+                self._mark_dirty()
+                return False
+        return True
+
+    async def bump_epoch(self) -> bool:
+        """Drop every entry of this namespace and version at once."""
+        token = secrets.token_hex(8)
+        if await self._call(lambda: self.redis.set(self.keys.epoch, token)) is None:
+            self._mark_dirty()
+            return False
+        if self._dirty:
+            log.warning("cache: dropped every cached entry after a missed invalidation")
+        self._dirty = False
+        return True
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if self._repair is None or self._repair.done():
+            self._repair = asyncio.get_running_loop().create_task(self._repair_loop())
+
+    async def _repair_loop(self) -> None:
+        # Other processes read the cache too: do not wait for this one's next read.
+        while self._dirty:
+            await asyncio.sleep(self.breaker.cooldown)
+            if self._dirty:
+                await self.bump_epoch()
+
+    async def aclose(self) -> None:
+        """Stop the background repair, if one is running."""
+        if self._repair is not None:
+            self._repair.cancel()
+            await asyncio.gather(self._repair, return_exceptions=True)
