@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from tests.conftest import gql, operation, throwaway_database
+from tests.conftest import REDIS_URL, drop_keys, gql, operation, throwaway_database
 from wren.app import Resources, create_app
 from wren.auth import issue_token
 from wren.db.engine import create_engine
@@ -39,15 +39,20 @@ def demo_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def demo_app(demo_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
-    demo = settings.model_copy(update={"database_url": demo_url})
+    # Cache keys of its own: user ids here name other users than in the small world.
+    namespace = f"{settings.cache_namespace}-demo"
+    demo = settings.model_copy(update={"database_url": demo_url, "cache_namespace": namespace})
     engine = create_engine(demo)
     try:
         await seed(engine, DEMO_USERS)
     finally:
         await engine.dispose()
     application = create_app(demo)
-    async with application.router.lifespan_context(application):
-        yield application
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        await drop_keys(REDIS_URL, namespace)
 
 
 class Captured:

@@ -1,0 +1,246 @@
+"""User.stats and User.recommendedUsers through the Redis cache, against the small world."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import gql, operation
+from tests.integration.cache_support import (
+    STATS_QUERY,
+    add_post,
+    computing,
+    context_of,
+    execute,
+    http,
+    resources_of,
+    running,
+    statements,
+    user,
+)
+from wren.cache.codec import StatsCodec
+from wren.cache.counters import CacheCounters
+from wren.cache.invalidation import activity_changed, everything_changed, follows_changed
+from wren.cache.keys import Kind
+from wren.cache.loader import cached_loader
+from wren.db.loaders import Loaders, UserStatsRow
+from wren.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("small_world")
+
+ALICE = {
+    "handle": "alice",
+    "stats": {
+        "postCount": 3,
+        "commentCount": 1,
+        "followerCount": 2,
+        "followingCount": 2,
+        "likesReceived": 4,
+        "engagementScore": 4.0,
+    },
+    "recommendedUsers": [{"handle": "dave"}],
+}
+
+
+# Fifty requests at once on a small shared machine can hold the event loop longer than
+# the production timeout; these tests are about sharing computations, not about timeouts.
+# Small pools: the PostgreSQL server is shared with other test runs.
+PATIENT = {"cache_report": True, "redis_timeout": 2.0, "pool_size": 5}
+
+
+@pytest.fixture(scope="module")
+async def reporting(settings: Settings, app: FastAPI) -> AsyncIterator[FastAPI]:
+    """An app that reports its cache counters in `extensions.cache` (beside `app`, whose
+    fixture empties the shared cache between tests)."""
+    async with running(settings.model_copy(update=PATIENT)) as application:
+        yield application
+
+
+@pytest.fixture(scope="module")
+async def other(settings: Settings, app: FastAPI) -> AsyncIterator[FastAPI]:
+    """A second server process on the same database and Redis."""
+    async with running(settings.model_copy(update=PATIENT)) as application:
+        yield application
+
+
+def counts(body: dict[str, Any]) -> dict[str, int]:
+    found: dict[str, int] = body["extensions"]["cache"]
+    return found
+
+
+async def test_cold_then_warm_profile_is_exact_and_warm_runs_no_computation(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    with statements(app) as cold:
+        assert await user(client, "alice") == ALICE
+    with statements(app) as warm:
+        assert await user(client, "alice") == ALICE
+    assert len(computing(cold)) == 2
+    assert computing(warm) == []
+    # userByHandle, then the recommended users' rows: nothing for the cached fields.
+    assert len(warm) == 2, warm
+
+
+async def test_warm_leaderboard_is_exact_and_makes_no_sql_for_cached_fields(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    cold = await gql(client, operation("Leaderboard"), {"first": 4})
+    with statements(app) as sent:
+        warm = await gql(client, operation("Leaderboard"), {"first": 4})
+    assert warm == cold
+    assert [n["recommendedUsers"] for n in warm["data"]["users"]["nodes"]] == [
+        [{"handle": "dave"}],
+        [{"handle": "alice"}],
+        [{"handle": "bob"}],
+        [{"handle": "bob"}, {"handle": "carol"}],
+    ]
+    # The users page and the recommended users' rows only.
+    assert computing(sent) == []
+    assert len(sent) == 2, sent
+
+
+async def test_one_round_trip_per_field_for_the_whole_page(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = resources_of(app).cache
+    calls = 0
+    real = store._call
+
+    async def counted(operation: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await real(operation)
+
+    monkeypatch.setattr(store, "_call", counted)
+    await gql(client, operation("Leaderboard"), {"first": 4})
+    # Per field: read all four entries, claim the misses, store them.
+    assert calls == 6
+    calls = 0
+    await gql(client, operation("Leaderboard"), {"first": 4})
+    assert calls == 2
+
+
+async def test_counters_in_the_response(reporting: FastAPI) -> None:
+    async with http(reporting) as client:
+        cold = await gql(client, operation("Leaderboard"), {"first": 4})
+        warm = await gql(client, operation("Leaderboard"), {"first": 4})
+    assert counts(cold) == {"hits": 0, "misses": 8, "computed": 8, "shared": 0, "errors": 0}
+    assert counts(warm) == {"hits": 8, "misses": 0, "computed": 0, "shared": 0, "errors": 0}
+
+
+async def test_stats_invalidation_shows_on_the_next_read_in_both_processes(
+    app: FastAPI, other: FastAPI, client: httpx.AsyncClient, database_url: str
+) -> None:
+    async with http(other) as second:
+        assert await user(client, "alice") == ALICE
+        for c in (client, second):
+            assert (await user(c, "bob"))["stats"]["postCount"] == 1
+            assert (await user(c, "bob"))["stats"]["postCount"] == 1  # cached now
+        await add_post(database_url, 2)
+        await activity_changed(context_of(app), [2])
+        for c in (second, client):
+            stats = (await user(c, "bob"))["stats"]
+            # (1 like + 2 x 1 comment received) / 2 posts
+            assert (stats["postCount"], stats["engagementScore"]) == (2, 1.5)
+        # Untouched users stay cached.
+        with statements(other) as sent:
+            assert await user(second, "alice") == ALICE
+        assert computing(sent) == []
+
+
+async def test_follow_invalidates_both_users_and_the_followers_of_the_follower(
+    app: FastAPI, other: FastAPI, client: httpx.AsyncClient, database_url: str
+) -> None:
+    await execute(
+        database_url,
+        "INSERT INTO users (id, handle, display_name, password_hash)"
+        " VALUES (5, 'erin', 'Erin', 'x')",
+    )
+    before = {h: await user(client, h) for h in ("bob", "carol", "dave", "erin")}
+    assert [u["handle"] for u in before["bob"]["recommendedUsers"]] == ["alice"]
+    await execute(database_url, "INSERT INTO follows (follower_id, followee_id) VALUES (4, 5)")
+    await follows_changed(context_of(app), 4, 5)
+    async with http(other) as second:
+        after = {h: await user(second, h) for h in ("bob", "carol", "dave", "erin")}
+    # bob and carol follow dave, who now follows erin.
+    assert [u["handle"] for u in after["bob"]["recommendedUsers"]] == ["alice", "erin"]
+    assert [u["handle"] for u in after["carol"]["recommendedUsers"]] == ["bob", "erin"]
+    assert [u["handle"] for u in after["dave"]["recommendedUsers"]] == ["bob", "carol"]
+    assert after["dave"]["stats"]["followingCount"] == 2
+    assert after["erin"]["stats"]["followerCount"] == 1
+    # Unfollowing is the same event.
+    await execute(database_url, "DELETE FROM follows WHERE follower_id = 4 AND followee_id = 5")
+    await follows_changed(context_of(other), 4, 5)
+    assert await user(client, "bob") == before["bob"]
+    assert await user(client, "erin") == before["erin"]
+
+
+async def test_a_computation_from_before_a_write_is_never_served_after_it(
+    app: FastAPI, client: httpx.AsyncClient, database_url: str
+) -> None:
+    resources = resources_of(app)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(ids: list[int]) -> list[UserStatsRow]:
+        # Reads its snapshot, then is overtaken by a write and its invalidation.
+        values: list[UserStatsRow] = await Loaders(resources.db).stats.load_many(ids)
+        started.set()
+        await release.wait()
+        return values
+
+    loader = cached_loader(resources.cache, Kind.STATS, StatsCodec(), slow, CacheCounters())
+    reading = asyncio.ensure_future(loader.load(2))
+    await started.wait()
+    await add_post(database_url, 2)
+    await activity_changed(context_of(app), [2])
+    release.set()
+    assert (await reading).post_count == 1  # that request began before the write
+    # It stored its value under the old stamp: every later read sees the write.
+    assert (await user(client, "bob"))["stats"]["postCount"] == 2
+    with statements(app) as sent:
+        assert (await user(client, "bob"))["stats"]["postCount"] == 2
+    assert computing(sent) == []
+
+
+async def test_everything_changed_drops_every_entry(
+    app: FastAPI, client: httpx.AsyncClient, database_url: str
+) -> None:
+    assert await user(client, "alice") == ALICE
+    await execute(database_url, "DELETE FROM posts WHERE id = 1")
+    await everything_changed(context_of(app))
+    stats = (await user(client, "alice"))["stats"]
+    # Post 1 took its 3 likes and 4 comments along; bob's comment 5 is on post 3.
+    assert (stats["postCount"], stats["likesReceived"], stats["engagementScore"]) == (2, 1, 0.5)
+
+
+async def test_fifty_concurrent_misses_compute_once(reporting: FastAPI) -> None:
+    async with http(reporting) as client:
+        bodies = await asyncio.gather(
+            *(gql(client, STATS_QUERY, {"handle": "alice"}) for _ in range(50))
+        )
+    assert [b for b in bodies if "errors" in b] == []
+    assert all(b["data"]["userByHandle"]["stats"]["postCount"] == 3 for b in bodies)
+    total = CacheCounters()
+    for body in bodies:
+        total.add(CacheCounters(**counts(body)))
+    assert total.errors == 0
+    assert total.computed == 1
+    assert total.hits + total.shared == 49
+
+
+async def test_fifty_concurrent_misses_in_two_processes_compute_once(
+    reporting: FastAPI, other: FastAPI
+) -> None:
+    async with http(reporting) as first, http(other) as second:
+        bodies = await asyncio.gather(
+            *(gql(c, STATS_QUERY, {"handle": "carol"}) for c in [first, second] * 25)
+        )
+    assert [b for b in bodies if "errors" in b] == []
+    assert all(b["data"]["userByHandle"]["stats"]["postCount"] == 1 for b in bodies)
+    assert sum(counts(b)["errors"] for b in bodies) == 0
+    assert sum(counts(b)["computed"] for b in bodies) == 1
