@@ -46,3 +46,15 @@ def test_a_blank_secret_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WREN_ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="WREN_JWT_SECRET"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_cache_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.cache_namespace, settings.cache_ttl, settings.cache_report) == (
+        "wren",
+        600,
+        False,
+    )
+    monkeypatch.setenv("WREN_CACHE_NAMESPACE", "has space")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
