@@ -83,6 +83,8 @@ def seed(
             report = await run(engine, users, seed, replace=replace)
         finally:
             await engine.dispose()
+        if settings.redis_url is not None:
+            await _drop_cache(settings)
         typer.echo(
             f"{report.users:,} users, {report.posts:,} posts, {report.comments:,} comments, "
             f"{report.follows:,} follows, {report.likes:,} likes in {report.seconds:.1f} s"
@@ -92,6 +94,21 @@ def seed(
         asyncio.run(go())
     except RuntimeError as error:
         raise typer.BadParameter(str(error)) from None
+
+
+async def _drop_cache(settings: Settings) -> None:
+    """Every cached entry describes rows that may be gone now."""
+    from wren.cache.client import create_redis
+    from wren.cache.store import CacheStore
+
+    redis = create_redis(settings)
+    store = CacheStore(redis, settings)
+    try:
+        if not await store.bump_epoch():
+            typer.echo("could not reach Redis to drop the cache", err=True)
+    finally:
+        await store.aclose()
+        await redis.aclose()
 
 
 @cli.command("export-schema")

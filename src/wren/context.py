@@ -41,6 +41,7 @@ class Context(BaseContext):
     def reset_loaders(self) -> None:
         """Forget what this request read so far: a write it made may have changed it."""
         self.loaders = Loaders(self.db)
+        self.cache = self.cache.renewed(self.loaders)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -244,3 +244,13 @@ async def test_fifty_concurrent_misses_in_two_processes_compute_once(
     assert all(b["data"]["userByHandle"]["stats"]["postCount"] == 1 for b in bodies)
     assert sum(counts(b)["errors"] for b in bodies) == 0
     assert sum(counts(b)["computed"] for b in bodies) == 1
+
+
+async def test_a_request_that_wrote_reads_its_own_write(app: FastAPI, database_url: str) -> None:
+    context = context_of(app)
+    assert (await context.cache.stats.load(2)).post_count == 1
+    await add_post(database_url, 2)
+    await activity_changed(context, [2])
+    context.reset_loaders()
+    assert (await context.cache.stats.load(2)).post_count == 2
+    assert context.cache.counters.computed == 2

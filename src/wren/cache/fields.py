@@ -22,6 +22,12 @@ class RequestCache:
         self.loaders = loaders
         self.counters = CacheCounters()
 
+    def renewed(self, loaders: Loaders) -> RequestCache:
+        """The same cache without this request's memo (after the request wrote), same counts."""
+        fresh = RequestCache(self.store, loaders)
+        fresh.counters = self.counters
+        return fresh
+
     @cached_property
     def stats(self) -> DataLoader[int, UserStatsRow]:
         """A user's activity aggregates, from the cache or computed (USER_STATS)."""
