@@ -254,3 +254,18 @@ async def test_a_request_that_wrote_reads_its_own_write(app: FastAPI, database_u
     context.reset_loaders()
     assert (await context.cache.stats.load(2)).post_count == 2
     assert context.cache.counters.computed == 2
+
+
+async def test_a_failed_computation_leaves_no_one_waiting(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def broken(ids: list[int]) -> list[UserStatsRow]:
+        raise RuntimeError("the database went away")
+
+    store = resources_of(app).cache
+    loader = cached_loader(store, Kind.STATS, StatsCodec(), broken, CacheCounters())
+    with pytest.raises(RuntimeError):
+        await loader.load(1)
+    started = asyncio.get_running_loop().time()
+    assert await user(client, "alice") == ALICE
+    assert asyncio.get_running_loop().time() - started < store.lock_ttl / 2

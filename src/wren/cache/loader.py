@@ -155,7 +155,12 @@ class CachedBatch(Generic[T]):
     ) -> dict[int, T]:
         if not entries:
             return {}
-        found = await self._compute([user_id for user_id, _ in entries], counts)
+        try:
+            found = await self._compute([user_id for user_id, _ in entries], counts)
+        except BaseException:
+            # Other processes would wait for this value until the locks expire.
+            await self.store.release(self.kind, entries)
+            raise
         stored = await self.store.write(
             self.kind,
             [(user_id, stamp, self.codec.encode(found[user_id])) for user_id, stamp in entries],

@@ -150,6 +150,17 @@ class CacheStore:
 
         return await self._call(run) is not None
 
+    async def release(self, kind: Kind, entries: Sequence[tuple[int, str]]) -> None:
+        """Give up the locks of entries this process failed to compute."""
+        # Plain DEL: should a lock have expired and been taken by another process meanwhile,
+        # deleting it costs at most one more computation of that entry.
+        keys = [self.keys.lock(kind, user_id, stamp) for user_id, stamp in entries]
+
+        async def run() -> int:
+            return await self.redis.delete(*keys)
+
+        await self._call(run)
+
     async def bump(self, kind: Kind, user_ids: Sequence[int]) -> bool:
         """Give these entries new generations: what was cached for them is never read again.
 
