@@ -1,1 +1,7 @@
-"""The Redis cache: client, key builders, and the cached-field mechanism."""
+"""The Redis cache of the expensive fields (User.stats, User.recommendedUsers).
+
+client.py the Redis client; keys.py the key layout; codec.py the values; store.py every
+Redis call, behind breaker.py; loader.py the cached DataLoader (with flight.py for
+single-flight); fields.py the cached fields of a request; counters.py and extension.py
+what a request's cache did; invalidation.py what writes call after their commit.
+"""

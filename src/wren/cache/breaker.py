@@ -43,7 +43,7 @@ class CircuitBreaker:
     def success(self) -> None:
         """A call went through."""
         if self._open_until is not None:
-            log.warning("cache: Redis answers again, caching resumes")
+            log.info("cache: Redis answers again, caching resumes")
         self._consecutive = 0
         self._open_until = None
         self._probing = False
