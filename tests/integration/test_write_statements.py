@@ -33,9 +33,10 @@ pytestmark = pytest.mark.usefixtures("small_world")
             {"id": pid(3)},
             1,
         ),
-        # follow reading the followee in the same statement
-        ("mutation($id: ID!) { follow(userId: $id) { handle } }", {"id": uid("dave")}, 1),
-        ("mutation($id: ID!) { unfollow(userId: $id) { handle } }", {"id": uid("bob")}, 1),
+        # follow reading the followee in the same statement; after the commit, the
+        # follower's followers (their cached recommendations depend on this follow)
+        ("mutation($id: ID!) { follow(userId: $id) { handle } }", {"id": uid("dave")}, 2),
+        ("mutation($id: ID!) { unfollow(userId: $id) { handle } }", {"id": uid("bob")}, 2),
         # like reading the post; like count; the viewer's like
         (
             "mutation($id: ID!) { likePost(postId: $id) { likeCount viewerHasLiked } }",
