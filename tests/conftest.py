@@ -69,6 +69,9 @@ def settings(database_url: str, cache_namespace: str) -> Settings:
         database_url=database_url,
         redis_url=REDIS_URL,
         cache_namespace=cache_namespace,
+        # The test machine is small and shared: one slow cache call must not open the
+        # circuit breaker under an unrelated test. The outage tests set short timeouts.
+        redis_timeout=2.0,
     )
 
 

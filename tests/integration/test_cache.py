@@ -47,24 +47,22 @@ ALICE = {
 }
 
 
-# Fifty requests at once on a small shared machine can hold the event loop longer than
-# the production timeout; these tests are about sharing computations, not about timeouts.
 # Small pools: the PostgreSQL server is shared with other test runs.
-PATIENT = {"cache_report": True, "redis_timeout": 2.0, "pool_size": 5}
+REPORTING = {"cache_report": True, "pool_size": 5}
 
 
 @pytest.fixture(scope="module")
 async def reporting(settings: Settings, app: FastAPI) -> AsyncIterator[FastAPI]:
     """An app that reports its cache counters in `extensions.cache` (beside `app`, whose
     fixture empties the shared cache between tests)."""
-    async with running(settings.model_copy(update=PATIENT)) as application:
+    async with running(settings.model_copy(update=REPORTING)) as application:
         yield application
 
 
 @pytest.fixture(scope="module")
 async def other(settings: Settings, app: FastAPI) -> AsyncIterator[FastAPI]:
     """A second server process on the same database and Redis."""
-    async with running(settings.model_copy(update=PATIENT)) as application:
+    async with running(settings.model_copy(update=REPORTING)) as application:
         yield application
 
 
