@@ -29,7 +29,7 @@ from wren.cache.invalidation import activity_changed, everything_changed, follow
 from wren.cache.keys import Kind
 from wren.cache.loader import cached_loader
 from wren.db.loaders import Loaders, UserStatsRow
-from wren.settings import Settings
+from wren.settings import Environment, Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
 
@@ -267,3 +267,10 @@ async def test_a_failed_computation_leaves_no_one_waiting(
     started = asyncio.get_running_loop().time()
     assert await user(client, "alice") == ALICE
     assert asyncio.get_running_loop().time() - started < store.lock_ttl / 2
+
+
+async def test_no_cache_report_in_production(settings: Settings, app: FastAPI) -> None:
+    production = {"environment": Environment.PRODUCTION, "cache_report": True, "pool_size": 2}
+    async with running(settings.model_copy(update=production)) as served, http(served) as client:
+        body = await gql(client, STATS_QUERY, {"handle": "alice"})
+    assert body == {"data": {"userByHandle": {"stats": {"postCount": 3}}}}
