@@ -170,12 +170,15 @@ async def gql(
     variables: dict[str, Any] | None = None,
     **headers: str,
 ) -> dict[str, Any]:
-    """POST a GraphQL request and return the decoded response body."""
+    """POST a GraphQL request and return the decoded response body, less `extensions`."""
     response = await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    # Every executed operation reports its estimated cost; the callers check the rest.
+    extensions = body.pop("extensions")
+    assert set(extensions) == {"cost"}, extensions
     return body
 
 

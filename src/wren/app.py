@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from redis.asyncio import Redis
-from strawberry.fastapi import GraphQLRouter
 
 from wren.auth import authenticate
 from wren.cache.client import create_redis
 from wren.cache.store import CacheStore
 from wren.context import Context
 from wren.db.engine import Database, create_engine
+from wren.http.view import GraphQLView
 from wren.schema import build_schema
 from wren.settings import Settings
 
@@ -56,6 +56,11 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     return embedded.url
 
 
+def _redis(request: Request) -> Redis:
+    resources: Resources = request.app.state.resources
+    return resources.redis
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A Wren application; nothing is connected until its lifespan starts."""
     settings = settings or Settings()
@@ -86,10 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    router: GraphQLRouter[Context, None] = GraphQLRouter(
-        build_schema(), context_getter=context, graphql_ide="graphiql"
-    )
-    app.include_router(router, prefix="/graphql")
+    view = GraphQLView(build_schema(), settings, context, _redis)
+    app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -100,6 +100,57 @@ class Settings(BaseSettings):
         default=86400, ge=60, description="Seconds an access token stays valid after log-in."
     )
 
+    # GraphQL over HTTP: what a request may ask for, and what production hides.
+    graphiql: bool | None = Field(
+        default=None, description="Serve GraphiQL at GET /graphql. Unset: only in development."
+    )
+    introspection: bool | None = Field(
+        default=None, description="Allow schema introspection. Unset: only in development."
+    )
+    suggestions: bool | None = Field(
+        default=None,
+        description="'Did you mean ...?' hints in errors. Unset: only in development.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body; bigger ones get 413."
+    )
+    max_tokens: int = Field(
+        default=2000, ge=1, description="Lexical tokens (comments too) a document may have."
+    )
+    max_depth: int = Field(default=12, ge=1, description="Deepest field nesting of an operation.")
+    max_aliases: int = Field(default=15, ge=0, description="Aliases a document may use.")
+    max_directives: int = Field(default=10, ge=0, description="Directives a document may use.")
+    max_cost: int = Field(
+        default=10_000,
+        ge=1,
+        description="Largest estimated cost: objects fetched, `first` multiplied along nesting.",
+    )
+    max_batch_size: int = Field(
+        default=0, ge=0, description="Operations in one batched (JSON array) request; 0: off."
+    )
+    execution_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds an operation may run; its SQL is cancelled."
+    )
+    document_cache_size: int = Field(
+        default=1000, ge=0, description="Parsed and validated documents kept per process."
+    )
+    persisted_queries: bool = Field(
+        default=True, description="Automatic persisted queries (Apollo's protocol)."
+    )
+    persisted_query_ttl: int = Field(
+        default=24 * 3600, ge=1, description="Seconds an automatic persisted query is kept."
+    )
+    persisted_prefix: str = Field(
+        default="wren:pq:", description="Redis key prefix of persisted and trusted documents."
+    )
+    trusted_documents: bool = Field(
+        default=False, description="Run only documents registered with `wren persist`."
+    )
+    csrf_require_preflight: bool = Field(
+        default=False,
+        description="GET requests need a header a browser cannot send cross-site unasked.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
@@ -147,3 +198,18 @@ class Settings(BaseSettings):
     def production(self) -> bool:
         """True when running in production mode."""
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is served: explicitly enabled, or in development."""
+        return not self.production if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Introspection is allowed: explicitly enabled, or in development."""
+        return not self.production if self.introspection is None else self.introspection
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        """Error messages may suggest names: explicitly enabled, or in development."""
+        return not self.production if self.suggestions is None else self.suggestions

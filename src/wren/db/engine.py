@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from wren.db import integrity
+from wren.db import inflight, integrity
 from wren.errors import ServiceUnavailable
 from wren.settings import Settings
 
@@ -58,9 +58,10 @@ class Database:
     ) -> Sequence[Row[Any]]:
         """Run one read statement on its own connection and return every row."""
         try:
-            async with self._reader.connect() as conn:
-                result = await conn.execute(statement, dict(params or {}))
-                return result.all()
+            with inflight.registered():
+                async with self._reader.connect() as conn:
+                    result = await conn.execute(statement, dict(params or {}))
+                    return result.all()
         except UNAVAILABLE as error:
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
 

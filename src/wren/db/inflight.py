@@ -1,0 +1,49 @@
+"""Statements in flight for one request, so that a deadline can cancel them all.
+
+DataLoaders run their batches in tasks of their own, outside the request's task: cancelling
+the request does not reach them. Each read registers its task here (a context variable,
+which those tasks inherit from the resolver that scheduled them), and the request cancels
+what is left when its deadline passes; asyncpg then cancels the query on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_tasks: ContextVar[set[asyncio.Task[Any]] | None] = ContextVar("wren_inflight", default=None)
+
+
+@contextmanager
+def tracking() -> Iterator[set[asyncio.Task[Any]]]:
+    """Collect the tasks running reads for the code inside the block."""
+    tasks: set[asyncio.Task[Any]] = set()
+    token = _tasks.set(tasks)
+    try:
+        yield tasks
+    finally:
+        _tasks.reset(token)
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    """Mark the current task as running a read of the tracked request, while it does."""
+    tasks = _tasks.get()
+    task = asyncio.current_task() if tasks is not None else None
+    if tasks is None or task is None:
+        yield
+        return
+    tasks.add(task)
+    try:
+        yield
+    finally:
+        tasks.discard(task)
+
+
+def cancel(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel every read still running for a request."""
+    for task in tuple(tasks):
+        task.cancel()

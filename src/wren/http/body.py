@@ -1,0 +1,52 @@
+"""The request body, read up to a size limit: bigger bodies are refused before parsing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wren.http.errors import RequestRefused
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _too_large(limit: int) -> RequestRefused:
+    return RequestRefused(
+        413, f"The request body is larger than {limit} bytes.", "PAYLOAD_TOO_LARGE"
+    )
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Only JSON bodies are read: text/plain, forms and multipart (all CSRF-able) get 415."""
+    if content_type is None:
+        raise RequestRefused(
+            415, "Send the request with `Content-Type: application/json`.", "UNSUPPORTED_MEDIA_TYPE"
+        )
+    media, _, parameters = content_type.partition(";")
+    charset_ok = all(
+        name.strip().lower() != "charset" or value.strip().strip('"').lower() in {"utf-8", "utf8"}
+        for name, _, value in (p.partition("=") for p in parameters.split(";"))
+    )
+    if media.strip().lower() != JSON_MEDIA_TYPE or not charset_ok:
+        raise RequestRefused(
+            415,
+            f"Unsupported content type {content_type!r}: send `application/json` (UTF-8).",
+            "UNSUPPORTED_MEDIA_TYPE",
+        )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,99 @@
+"""Persisted documents in Redis: Apollo's automatic persisted queries, and trusted documents."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from wren.http.errors import RequestRefused
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from wren.settings import Settings
+
+log = logging.getLogger("wren.http")
+
+NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+
+
+def sha256_hex(text: str) -> str:
+    """The hash Apollo clients send for a document: SHA-256 of its UTF-8 text, in hex."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def requested_hash(extensions: dict[str, Any] | None) -> str | None:
+    """The hash of `extensions.persistedQuery`, if the request carries one."""
+    if not extensions or "persistedQuery" not in extensions:
+        return None
+    persisted = extensions["persistedQuery"]
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise RequestRefused(400, "Unsupported persisted query version.", "BAD_REQUEST")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise RequestRefused(400, "`sha256Hash` must be 64 hexadecimal digits.", "BAD_REQUEST")
+    return digest.lower()
+
+
+def apq_key(settings: Settings, digest: str) -> str:
+    """Redis key of an automatic persisted query."""
+    return f"{settings.persisted_prefix}apq:{digest}"
+
+
+def trusted_key(settings: Settings, digest: str) -> str:
+    """Redis key of a trusted document."""
+    return f"{settings.persisted_prefix}trusted:{digest}"
+
+
+class PersistedDocuments:
+    """Looks documents up by hash: a small local memo in front of Redis."""
+
+    def __init__(self, settings: Settings, size: int = 1000) -> None:
+        self.settings = settings
+        self.size = size
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    def _remember(self, digest: str, text: str) -> None:
+        self._known[digest] = text
+        self._known.move_to_end(digest)
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
+
+    async def lookup(self, redis: Redis, digest: str) -> str | None:
+        """The document of this hash (trusted ones only in trusted mode), or None."""
+        text = self._known.get(digest)
+        if text is not None:
+            return text
+        key = (
+            trusted_key(self.settings, digest)
+            if self.settings.trusted_documents
+            else apq_key(self.settings, digest)
+        )
+        try:
+            raw = await redis.get(key)
+        except RedisError:
+            log.warning("persisted document lookup failed", exc_info=True)
+            return None
+        if raw is None:
+            return None
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        self._remember(digest, text)
+        return text
+
+    async def store(self, redis: Redis, digest: str, text: str) -> None:
+        """Keep a validated document for its hash, with the configured TTL."""
+        if digest in self._known:
+            return
+        try:
+            await redis.set(
+                apq_key(self.settings, digest), text, ex=self.settings.persisted_query_ttl
+            )
+        except RedisError:
+            log.warning("persisted document store failed", exc_info=True)
+            return
+        self._remember(digest, text)

@@ -1,0 +1,298 @@
+"""The /graphql endpoint: GraphQL over HTTP, run straight on graphql-core under the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from graphql import ExecutionResult, OperationType, execute
+from starlette.responses import HTMLResponse, Response
+from strawberry.execution import optimized_is_awaitable
+from strawberry.http.ides import get_graphql_ide_html
+
+from wren.db import inflight
+from wren.errors import WrenError
+from wren.http import csrf
+from wren.http.body import check_content_type, read_body
+from wren.http.cost import QUERY_TOO_COSTLY
+from wren.http.documents import Documents
+from wren.http.errors import RequestRefused, format_errors, internal_error, limit_error
+from wren.http.negotiation import JSON, accepts_html, negotiate
+from wren.http.params import Params, decode_body, from_mapping, from_query_string
+from wren.http.persisted import NOT_FOUND, NOT_SUPPORTED, PersistedDocuments, requested_hash
+from wren.http.persisted import sha256_hex as document_hash
+from wren.http.responses import document_error_status, json_response
+
+if TYPE_CHECKING:
+    import strawberry
+    from redis.asyncio import Redis
+    from starlette.requests import Request
+
+    from wren.context import Context
+    from wren.settings import Settings
+
+log = logging.getLogger("wren.http")
+
+ContextGetter = Callable[["Request"], Awaitable["Context"]]
+RedisGetter = Callable[["Request"], "Redis"]
+
+# Domain errors raised while building the context (a bad token, say) and their statuses.
+_CONTEXT_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "SERVICE_UNAVAILABLE": 503}
+
+
+def _document_refusal(message: str, code: str) -> RequestRefused:
+    """A refusal of the document itself: 400 or 200 depending on the negotiated media type."""
+    return RequestRefused(None, message, code)
+
+
+class GraphQLView:
+    """Serves GET and POST /graphql (and GraphiQL to browsers when enabled)."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        settings: Settings,
+        context_getter: ContextGetter,
+        redis_getter: RedisGetter,
+    ) -> None:
+        self.schema = schema._schema
+        self.executor_class = schema.execution_context_class
+        self.settings = settings
+        self.context_getter = context_getter
+        self.redis_getter = redis_getter
+        self.documents = Documents(self.schema, settings)
+        self.persisted = PersistedDocuments(settings)
+        self.graphiql = get_graphql_ide_html("graphiql") if settings.graphiql_enabled else None
+
+    async def handle(self, request: Request) -> Response:
+        """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
+        request_id = uuid.uuid4().hex
+        accept = request.headers.get("accept")
+        media = negotiate(accept)
+        try:
+            if request.method in {"GET", "HEAD"}:
+                if self.graphiql is not None and self._wants_graphiql(request, accept):
+                    return HTMLResponse(self.graphiql)
+                response = await self._get(request, media, request_id)
+            else:
+                response = await self._post(request, media, request_id)
+        except RequestRefused as refusal:
+            status = refusal.status or document_error_status(media or JSON)
+            response = json_response(
+                {"errors": [refusal.formatted()]}, status, media or JSON, refusal.headers
+            )
+        except Exception:
+            log.exception("request %s failed", request_id)
+            response = json_response({"errors": [internal_error(request_id)]}, 500, media or JSON)
+        response.headers["x-request-id"] = request_id
+        return response
+
+    @staticmethod
+    def _wants_graphiql(request: Request, accept: str | None) -> bool:
+        params = request.query_params
+        return accepts_html(accept) and "query" not in params and "extensions" not in params
+
+    def _media(self, media: str | None) -> str:
+        if media is None:
+            raise RequestRefused(
+                406,
+                "Accept `application/graphql-response+json` or `application/json`.",
+                "NOT_ACCEPTABLE",
+            )
+        return media
+
+    async def _get(self, request: Request, media: str | None, request_id: str) -> Response:
+        media = self._media(media)
+        if self.settings.csrf_require_preflight:
+            csrf.check_preflight(request.headers)
+        params = from_query_string(request.query_params)
+        status, body = await self._run(request, params, "GET", media, request_id, None)
+        return json_response(body, status, media)
+
+    async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
+        check_content_type(request.headers.get("content-type"))
+        media = self._media(media)
+        data = decode_body(await read_body(request, self.settings.max_body_bytes))
+        if not isinstance(data, list):
+            status, body = await self._run(
+                request, from_mapping(data), "POST", media, request_id, None
+            )
+            return json_response(body, status, media)
+        return await self._batch(request, data, media, request_id)
+
+    async def _batch(
+        self, request: Request, data: list[Any], media: str, request_id: str
+    ) -> Response:
+        limit = self.settings.max_batch_size
+        if limit == 0:
+            raise RequestRefused(400, "Batched requests are not accepted.", "BATCHING_DISABLED")
+        if not data or len(data) > limit:
+            raise RequestRefused(400, f"A batch holds 1 to {limit} operations.", "BATCH_TOO_LARGE")
+        batch = [from_mapping(item) for item in data]
+        # One context for the whole batch: its operations share loaders and their batching.
+        context = await self._context(request)
+        results = await asyncio.gather(
+            *(self._run(request, p, "POST", media, request_id, context) for p in batch)
+        )
+        return json_response([body for _, body in results], 200, media)
+
+    async def _context(self, request: Request) -> Context:
+        try:
+            context = await self.context_getter(request)
+        except WrenError as error:
+            raise RequestRefused(
+                _CONTEXT_STATUS.get(error.code, 400), error.message, error.code
+            ) from None
+        context.request = request
+        return context
+
+    async def _document_text(self, request: Request, params: Params) -> tuple[str, str | None]:
+        """The document to run, and the hash to persist it under once it validates."""
+        digest = requested_hash(params.extensions)
+        query = params.query
+        if self.settings.trusted_documents:
+            if query is not None:
+                actual = document_hash(query)
+                if digest is not None and digest != actual:
+                    raise RequestRefused(400, "provided sha does not match query", "BAD_REQUEST")
+                digest = actual
+            if digest is None:
+                raise RequestRefused(400, "Send a trusted document's hash.", "BAD_REQUEST")
+            text = await self.persisted.lookup(self.redis_getter(request), digest)
+            if text is None:
+                raise _document_refusal("PersistedQueryNotFound", NOT_FOUND)
+            return text, None
+        if digest is not None:
+            if not self.settings.persisted_queries:
+                raise _document_refusal("PersistedQueryNotSupported", NOT_SUPPORTED)
+            if query is None:
+                text = await self.persisted.lookup(self.redis_getter(request), digest)
+                if text is None:
+                    raise _document_refusal("PersistedQueryNotFound", NOT_FOUND)
+                return text, None
+            if document_hash(query) != digest:
+                raise RequestRefused(400, "provided sha does not match query", "BAD_REQUEST")
+            return query, digest
+        if query is None:
+            raise RequestRefused(400, "The request has no `query`.", "BAD_REQUEST")
+        return query, None
+
+    async def _run(
+        self,
+        request: Request,
+        params: Params,
+        method: str,
+        media: str,
+        request_id: str,
+        context: Context | None,
+    ) -> tuple[int, dict[str, Any]]:
+        """One operation, from document text to response body; refusals become bodies."""
+        try:
+            return await self._run_checked(request, params, method, media, request_id, context)
+        except RequestRefused as refusal:
+            if context is None:
+                raise
+            # Within a batch, one refused operation does not sink the others.
+            return refusal.status or document_error_status(media), {"errors": [refusal.formatted()]}
+
+    async def _run_checked(
+        self,
+        request: Request,
+        params: Params,
+        method: str,
+        media: str,
+        request_id: str,
+        context: Context | None,
+    ) -> tuple[int, dict[str, Any]]:
+        text, persist_as = await self._document_text(request, params)
+        document = self.documents.get(text)
+        refused = document_error_status(media)
+        if document.syntax_error is not None:
+            return refused, {"errors": [document.syntax_error.formatted]}
+        operation = document.operation(params.operation_name)
+        if operation is not None and operation.operation is not OperationType.QUERY:
+            if method == "GET":
+                raise RequestRefused(
+                    405,
+                    f"A {operation.operation.value} cannot be sent with GET; use POST.",
+                    "METHOD_NOT_ALLOWED",
+                    {"allow": "POST"},
+                )
+            if operation.operation is OperationType.SUBSCRIPTION:
+                raise RequestRefused(400, "Subscriptions are not served over HTTP.", "BAD_REQUEST")
+        errors = self.documents.validate(document)
+        if errors:
+            return refused, {"errors": [error.formatted for error in errors]}
+        if persist_as is not None:
+            await self.persisted.store(self.redis_getter(request), persist_as, text)
+        extensions: dict[str, Any] = {}
+        if operation is not None:
+            cost = self.documents.cost_plan(document, operation).evaluate(params.variables)
+            limit = self.settings.max_cost
+            extensions["cost"] = {"estimated": cost, "limit": limit}
+            if cost is None or cost > limit:
+                error = limit_error(
+                    f"The operation's estimated cost exceeds the limit of {limit}.",
+                    QUERY_TOO_COSTLY,
+                    cost=cost,
+                    limit=limit,
+                )
+                return refused, {"errors": [error.formatted], "extensions": extensions}
+        if context is None:
+            context = await self._context(request)
+        assert document.node is not None
+        result = await self._execute(document.node, params, context, request_id)
+        if result is None:
+            return 504, {
+                "errors": [
+                    {
+                        "message": f"The operation did not finish within "
+                        f"{self.settings.execution_timeout:g} s and was cancelled.",
+                        "extensions": {"code": "DEADLINE_EXCEEDED"},
+                    }
+                ],
+                "extensions": extensions,
+            }
+        body: dict[str, Any] = {}
+        status = 200
+        if result.errors:
+            body["errors"] = format_errors(result.errors, request_id)
+            if result.data is None and all(error.path is None for error in result.errors):
+                # A request error (variables that do not coerce): nothing was executed.
+                status = refused
+        if status == 200:
+            body["data"] = result.data
+        if extensions:
+            body["extensions"] = extensions
+        return status, body
+
+    async def _execute(
+        self, node: Any, params: Params, context: Context, request_id: str
+    ) -> ExecutionResult | None:
+        """Execute within the deadline; None when it passed (and the reads were cancelled)."""
+        with inflight.tracking() as reads:
+            try:
+                async with asyncio.timeout(self.settings.execution_timeout):
+                    result = execute(
+                        self.schema,
+                        node,
+                        context_value=context,
+                        variable_values=params.variables,
+                        operation_name=params.operation_name,
+                        executor_class=self.executor_class,
+                        # Strawberry's faster check; typed as bool, it is a TypeGuard.
+                        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                        hide_suggestions=self.documents.hide_suggestions,
+                    )
+                    if isawaitable(result):
+                        result = await result
+            except TimeoutError:
+                inflight.cancel(reads)
+                log.warning("request %s: deadline passed, reads cancelled", request_id)
+                return None
+        assert isinstance(result, ExecutionResult)
+        return result
