@@ -72,6 +72,9 @@ def settings(database_url: str, cache_namespace: str) -> Settings:
         # The test machine is small and shared: one slow cache call must not open the
         # circuit breaker under an unrelated test. The outage tests set short timeouts.
         redis_timeout=2.0,
+        # Persisted documents under the run's namespace too: dropped with its cache keys.
+        persisted_prefix=f"{cache_namespace}:pq:",
+        persisted_query_ttl=600,
     )
 
 

@@ -1,4 +1,4 @@
-"""The `wren` command: serve, migrate, seed, export-schema."""
+"""The `wren` command: serve, migrate, seed, export-schema, persist."""
 
 from __future__ import annotations
 
@@ -120,6 +120,41 @@ def export_schema(
 
     path.write_text(sdl(build_schema()))
     typer.echo(f"wrote {path}")
+
+
+@cli.command()
+def persist(
+    directory: Annotated[
+        Path,
+        typer.Argument(help="Folder of .graphql files to register.", exists=True, file_okay=False),
+    ],
+) -> None:
+    """Register .graphql files as trusted documents (run alone with WREN_TRUSTED_DOCUMENTS)."""
+    from redis.asyncio import Redis
+
+    from wren.http.trusted import read_documents, register
+
+    settings = Settings()
+    if settings.redis_url is None:
+        raise typer.BadParameter("set WREN_REDIS_URL: trusted documents are kept in Redis")
+    redis_url = settings.redis_url
+    files = read_documents(directory)
+
+    async def go() -> None:
+        redis = Redis.from_url(redis_url)
+        try:
+            report = await register(settings, redis, files)
+        finally:
+            await redis.aclose()
+        for path, hashes in report.registered.items():
+            typer.echo(f"registered {path}: {', '.join(hashes)}")
+        for path, messages in report.refused.items():
+            typer.echo(f"refused {path}: {' '.join(messages)}", err=True)
+        typer.echo(f"{len(report.registered)} registered, {len(report.refused)} refused")
+        if report.refused:
+            raise typer.Exit(1)
+
+    asyncio.run(go())
 
 
 def main() -> None:

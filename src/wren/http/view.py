@@ -26,6 +26,7 @@ from wren.http.params import Params, decode_body, from_mapping, from_query_strin
 from wren.http.persisted import NOT_FOUND, NOT_SUPPORTED, PersistedDocuments, requested_hash
 from wren.http.persisted import sha256_hex as document_hash
 from wren.http.responses import document_error_status, json_response
+from wren.http.strings import refuse_nul, value_has_nul
 
 if TYPE_CHECKING:
     import strawberry
@@ -227,6 +228,8 @@ class GraphQLView:
         errors = self.documents.validate(document)
         if errors:
             return refused, {"errors": [error.formatted for error in errors]}
+        if document.has_nul or value_has_nul(params.variables):
+            raise refuse_nul()
         if persist_as is not None:
             await self.persisted.store(self.redis_getter(request), persist_as, text)
         extensions: dict[str, Any] = {}
