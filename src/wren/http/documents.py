@@ -84,7 +84,7 @@ class Documents:
         try:
             node = parse(text, max_tokens=self.max_tokens)
         except GraphQLError as error:
-            code = TOO_MANY_TOKENS if error.message.startswith("Document contains more") else None
+            code = TOO_MANY_TOKENS if "Document contains more than" in error.message else None
             return Document(None, syntax_error=_with_code(error, code or PARSE_FAILED))
         fragments = {
             definition.name.value: definition

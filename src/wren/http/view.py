@@ -261,17 +261,20 @@ class GraphQLView:
                 "extensions": extensions,
             }
         body: dict[str, Any] = {}
-        status = 200
+        # A request error (variables that do not coerce): nothing ran, and `data` is absent.
+        request_error = bool(result.errors) and (
+            result.data is None and all(error.path is None for error in result.errors or ())
+        )
         if result.errors:
+            if request_error:
+                for error in result.errors:
+                    error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
             body["errors"] = format_errors(result.errors, request_id)
-            if result.data is None and all(error.path is None for error in result.errors):
-                # A request error (variables that do not coerce): nothing was executed.
-                status = refused
-        if status == 200:
+        if not request_error:
             body["data"] = result.data
         if extensions:
             body["extensions"] = extensions
-        return status, body
+        return (refused if request_error else 200), body
 
     async def _execute(
         self, node: Any, params: Params, context: Context, request_id: str

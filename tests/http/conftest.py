@@ -1,0 +1,95 @@
+"""Fixtures of the HTTP tests: apps with other settings, a live server, the Node clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.integration import world
+from wren.app import create_app
+from wren.settings import Settings
+
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, **overrides: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app with some settings changed, its lifespan running, and a client for it."""
+    application = create_app(settings.model_copy(update=overrides))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as http:
+            yield application, http
+
+
+@pytest.fixture
+async def small_world(database_url: str) -> None:
+    """The hand-made world of tests/integration/world.py, in the database."""
+    await world.build(database_url)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def live_url(settings: Settings) -> Iterator[str]:
+    """The /graphql URL of the app served by uvicorn in a process of its own."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "WREN_DATABASE_URL": settings.database_url or "",
+        "WREN_REDIS_URL": settings.redis_url or "",
+        "WREN_PERSISTED_PREFIX": settings.persisted_prefix,
+        "WREN_PERSISTED_QUERY_TTL": str(settings.persisted_query_ttl),
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "wren.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.2)
+        yield f"{base}/graphql"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def node() -> Path:
+    """The Node test package, its pinned dependencies installed."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js and npm are needed for the client tests")
+    if not (NODE_DIR / "node_modules").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
+        )
+    return NODE_DIR
