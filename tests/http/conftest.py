@@ -29,7 +29,9 @@ async def serving(
     settings: Settings, **overrides: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """An app with some settings changed, its lifespan running, and a client for it."""
-    application = create_app(settings.model_copy(update=overrides))
+    # A small pool: PostgreSQL's connections are shared with the session's app and others.
+    changed = Settings(_env_file=None, **{**settings.model_dump(), "pool_size": 4, **overrides})  # type: ignore[call-arg]
+    application = create_app(changed)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as http:
@@ -59,6 +61,7 @@ def live_url(settings: Settings) -> Iterator[str]:
         "WREN_REDIS_URL": settings.redis_url or "",
         "WREN_PERSISTED_PREFIX": settings.persisted_prefix,
         "WREN_PERSISTED_QUERY_TTL": str(settings.persisted_query_ttl),
+        "WREN_POOL_SIZE": "8",
     }
     command = [
         sys.executable, "-m", "uvicorn", "wren.app:create_app", "--factory",
