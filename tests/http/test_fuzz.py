@@ -30,7 +30,7 @@ def test_schemathesis_finds_no_server_error(live_url: str, tmp_path: Path) -> No
             "--no-color",
             "--report", "junit", "--report-dir", str(tmp_path),
         ],
-        capture_output=True, text=True, timeout=540, check=False,
+        capture_output=True, text=True, timeout=540, check=False, cwd=tmp_path,
     )  # fmt: skip
     generated = re.search(r"(\d+) generated", done.stdout)
     assert generated is not None, done.stdout[-3000:]
