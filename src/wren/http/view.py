@@ -6,12 +6,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from graphql import ExecutionResult, OperationType, execute
+from graphql import OperationType
 from starlette.responses import HTMLResponse, Response
-from strawberry.execution import optimized_is_awaitable
 from strawberry.http.ides import get_graphql_ide_html
 
 from wren.db import inflight
@@ -21,6 +19,7 @@ from wren.http.body import check_content_type, read_body
 from wren.http.cost import QUERY_TOO_COSTLY
 from wren.http.documents import Documents
 from wren.http.errors import RequestRefused, format_errors, internal_error, limit_error
+from wren.http.execution import Executor, Outcome
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import Params, decode_body, from_mapping, from_query_string
 from wren.http.persisted import NOT_FOUND, NOT_SUPPORTED, PersistedDocuments, requested_hash
@@ -30,6 +29,7 @@ from wren.http.strings import refuse_nul, value_has_nul
 
 if TYPE_CHECKING:
     import strawberry
+    from graphql import DocumentNode, OperationDefinitionNode
     from redis.asyncio import Redis
     from starlette.requests import Request
 
@@ -41,8 +41,10 @@ log = logging.getLogger("wren.http")
 ContextGetter = Callable[["Request"], Awaitable["Context"]]
 RedisGetter = Callable[["Request"], "Redis"]
 
-# Domain errors raised while building the context (a bad token, say) and their statuses.
-_CONTEXT_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "SERVICE_UNAVAILABLE": 503}
+# Requests refused as a whole for who sent them (a bad token, say), and their statuses.
+_AUTH_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+# Domain errors raised while building the context, and their statuses.
+_CONTEXT_STATUS = {**_AUTH_STATUS, "SERVICE_UNAVAILABLE": 503}
 
 
 def _document_refusal(message: str, code: str) -> RequestRefused:
@@ -60,12 +62,11 @@ class GraphQLView:
         context_getter: ContextGetter,
         redis_getter: RedisGetter,
     ) -> None:
-        self.schema = schema._schema
-        self.executor_class = schema.execution_context_class
         self.settings = settings
         self.context_getter = context_getter
         self.redis_getter = redis_getter
-        self.documents = Documents(self.schema, settings)
+        self.documents = Documents(schema._schema, settings)
+        self.executor = Executor(schema, hide_suggestions=not settings.suggestions_enabled)
         self.persisted = PersistedDocuments(settings)
         self.graphiql = get_graphql_ide_html("graphiql") if settings.graphiql_enabled else None
 
@@ -248,7 +249,7 @@ class GraphQLView:
         if context is None:
             context = await self._context(request)
         assert document.node is not None
-        result = await self._execute(document.node, params, context, request_id)
+        result = await self._execute(text, document.node, operation, params, context, request_id)
         if result is None:
             return 504, {
                 "errors": [
@@ -261,44 +262,48 @@ class GraphQLView:
                 "extensions": extensions,
             }
         body: dict[str, Any] = {}
-        # A request error (variables that do not coerce): nothing ran, and `data` is absent.
+        # A request error (variables that do not coerce, bad credentials): nothing ran,
+        # and `data` is absent.
         request_error = bool(result.errors) and (
             result.data is None and all(error.path is None for error in result.errors or ())
         )
+        status = 200
         if result.errors:
             if request_error:
                 for error in result.errors:
                     error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
+                codes = {(error.extensions or {}).get("code") for error in result.errors}
+                status = _AUTH_STATUS.get(str(codes.pop()), refused) if len(codes) == 1 else refused
             body["errors"] = format_errors(result.errors, request_id)
         if not request_error:
             body["data"] = result.data
+        extensions.update(result.extensions)
         if extensions:
             body["extensions"] = extensions
-        return (refused if request_error else 200), body
+        return status, body
 
     async def _execute(
-        self, node: Any, params: Params, context: Context, request_id: str
-    ) -> ExecutionResult | None:
+        self,
+        text: str,
+        node: DocumentNode,
+        operation: OperationDefinitionNode | None,
+        params: Params,
+        context: Context,
+        request_id: str,
+    ) -> Outcome | None:
         """Execute within the deadline; None when it passed (and the reads were cancelled)."""
         with inflight.tracking() as reads:
             try:
                 async with asyncio.timeout(self.settings.execution_timeout):
-                    result = execute(
-                        self.schema,
+                    return await self.executor.run(
+                        text,
                         node,
-                        context_value=context,
-                        variable_values=params.variables,
-                        operation_name=params.operation_name,
-                        executor_class=self.executor_class,
-                        # Strawberry's faster check; typed as bool, it is a TypeGuard.
-                        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-                        hide_suggestions=self.documents.hide_suggestions,
+                        None if operation is None else operation.operation,
+                        context,
+                        params.variables,
+                        params.operation_name,
                     )
-                    if isawaitable(result):
-                        result = await result
             except TimeoutError:
                 inflight.cancel(reads)
                 log.warning("request %s: deadline passed, reads cancelled", request_id)
                 return None
-        assert isinstance(result, ExecutionResult)
-        return result
