@@ -116,3 +116,13 @@ async def test_nul_characters_are_refused(client: httpx.AsyncClient, sql: Statem
         response = await client.post("/graphql", json=body)
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert len(sql) == 0
+
+
+async def test_deeply_nested_variables_are_no_server_error(client: httpx.AsyncClient) -> None:
+    query = "query($h: String!) { userByHandle(handle: $h) { id } }"
+    deep = "[" * 1000 + "]" * 1000
+    body = f'{{"query": "{query}", "variables": {{"h": "x", "deep": {deep}}}}}'
+    response = await client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code < 500

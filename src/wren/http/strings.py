@@ -36,12 +36,18 @@ def document_has_nul(document: DocumentNode) -> bool:
 
 def value_has_nul(value: Any) -> bool:
     """True when a string anywhere in a JSON value holds a NUL character."""
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(value_has_nul(key) or value_has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(value_has_nul(item) for item in value)
+    # Iterative: JSON may nest a thousand levels deep, past Python's recursion limit.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
