@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis import Redis
 
 from tests.integration import world
 from wren.app import create_app
@@ -42,6 +43,19 @@ async def serving(
 async def small_world(database_url: str) -> None:
     """The hand-made world of tests/integration/world.py, in the database."""
     await world.build(database_url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_persisted_documents(settings: Settings) -> Iterator[None]:
+    """Remove this run's persisted and trusted documents from the shared Redis."""
+    yield
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        keys = list(redis.scan_iter(match=f"{settings.persisted_prefix}*", count=1000))
+        if keys:
+            redis.delete(*keys)
+    finally:
+        redis.close()
 
 
 def _free_port() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -14,6 +15,7 @@ from wren.http.errors import RequestRefused
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from wren.http.params import Params
     from wren.settings import Settings
 
 log = logging.getLogger("wren.http")
@@ -38,6 +40,15 @@ def requested_hash(extensions: dict[str, Any] | None) -> str | None:
     if not isinstance(digest, str) or len(digest) != 64:
         raise RequestRefused(400, "`sha256Hash` must be 64 hexadecimal digits.", "BAD_REQUEST")
     return digest.lower()
+
+
+def _not_found() -> RequestRefused:
+    # The message and code Apollo Client's persisted-queries link looks for.
+    return RequestRefused(None, "PersistedQueryNotFound", NOT_FOUND)
+
+
+def _mismatch() -> RequestRefused:
+    return RequestRefused(400, "provided sha does not match query", "BAD_REQUEST")
 
 
 def apq_key(settings: Settings, digest: str) -> str:
@@ -97,3 +108,34 @@ class PersistedDocuments:
             log.warning("persisted document store failed", exc_info=True)
             return
         self._remember(digest, text)
+
+    async def document(self, params: Params, redis: Callable[[], Redis]) -> tuple[str, str | None]:
+        """The document a request runs, and the hash to persist it under once it validates."""
+        digest = requested_hash(params.extensions)
+        query = params.query
+        if self.settings.trusted_documents:
+            if query is not None:
+                actual = sha256_hex(query)
+                if digest is not None and digest != actual:
+                    raise _mismatch()
+                digest = actual
+            if digest is None:
+                raise RequestRefused(400, "Send a trusted document or its hash.", "BAD_REQUEST")
+            text = await self.lookup(redis(), digest)
+            if text is None:
+                raise _not_found()
+            return text, None
+        if digest is not None:
+            if not self.settings.persisted_queries:
+                raise RequestRefused(None, "PersistedQueryNotSupported", NOT_SUPPORTED)
+            if query is None:
+                text = await self.lookup(redis(), digest)
+                if text is None:
+                    raise _not_found()
+                return text, None
+            if sha256_hex(query) != digest:
+                raise _mismatch()
+            return query, digest
+        if query is None:
+            raise RequestRefused(400, "The request has no `query`.", "BAD_REQUEST")
+        return query, None

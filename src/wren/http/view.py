@@ -18,13 +18,12 @@ from wren.http import csrf
 from wren.http.body import check_content_type, read_body
 from wren.http.cost import QUERY_TOO_COSTLY
 from wren.http.documents import Documents
-from wren.http.errors import RequestRefused, format_errors, internal_error, limit_error
+from wren.http.errors import RequestRefused, internal_error, limit_error
 from wren.http.execution import Executor, Outcome
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import Params, decode_body, from_mapping, from_query_string
-from wren.http.persisted import NOT_FOUND, NOT_SUPPORTED, PersistedDocuments, requested_hash
-from wren.http.persisted import sha256_hex as document_hash
-from wren.http.responses import document_error_status, json_response
+from wren.http.persisted import PersistedDocuments
+from wren.http.responses import AUTH_STATUS, document_error_status, execution_body, json_response
 from wren.http.strings import refuse_nul, value_has_nul
 
 if TYPE_CHECKING:
@@ -41,15 +40,8 @@ log = logging.getLogger("wren.http")
 ContextGetter = Callable[["Request"], Awaitable["Context"]]
 RedisGetter = Callable[["Request"], "Redis"]
 
-# Requests refused as a whole for who sent them (a bad token, say), and their statuses.
-_AUTH_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
 # Domain errors raised while building the context, and their statuses.
-_CONTEXT_STATUS = {**_AUTH_STATUS, "SERVICE_UNAVAILABLE": 503}
-
-
-def _document_refusal(message: str, code: str) -> RequestRefused:
-    """A refusal of the document itself: 400 or 200 depending on the negotiated media type."""
-    return RequestRefused(None, message, code)
+_CONTEXT_STATUS = {**AUTH_STATUS, "SERVICE_UNAVAILABLE": 503}
 
 
 class GraphQLView:
@@ -152,37 +144,6 @@ class GraphQLView:
         context.request = request
         return context
 
-    async def _document_text(self, request: Request, params: Params) -> tuple[str, str | None]:
-        """The document to run, and the hash to persist it under once it validates."""
-        digest = requested_hash(params.extensions)
-        query = params.query
-        if self.settings.trusted_documents:
-            if query is not None:
-                actual = document_hash(query)
-                if digest is not None and digest != actual:
-                    raise RequestRefused(400, "provided sha does not match query", "BAD_REQUEST")
-                digest = actual
-            if digest is None:
-                raise RequestRefused(400, "Send a trusted document's hash.", "BAD_REQUEST")
-            text = await self.persisted.lookup(self.redis_getter(request), digest)
-            if text is None:
-                raise _document_refusal("PersistedQueryNotFound", NOT_FOUND)
-            return text, None
-        if digest is not None:
-            if not self.settings.persisted_queries:
-                raise _document_refusal("PersistedQueryNotSupported", NOT_SUPPORTED)
-            if query is None:
-                text = await self.persisted.lookup(self.redis_getter(request), digest)
-                if text is None:
-                    raise _document_refusal("PersistedQueryNotFound", NOT_FOUND)
-                return text, None
-            if document_hash(query) != digest:
-                raise RequestRefused(400, "provided sha does not match query", "BAD_REQUEST")
-            return query, digest
-        if query is None:
-            raise RequestRefused(400, "The request has no `query`.", "BAD_REQUEST")
-        return query, None
-
     async def _run(
         self,
         request: Request,
@@ -210,7 +171,7 @@ class GraphQLView:
         request_id: str,
         context: Context | None,
     ) -> tuple[int, dict[str, Any]]:
-        text, persist_as = await self._document_text(request, params)
+        text, persist_as = await self.persisted.document(params, lambda: self.redis_getter(request))
         document = self.documents.get(text)
         refused = document_error_status(media)
         if document.syntax_error is not None:
@@ -261,26 +222,7 @@ class GraphQLView:
                 ],
                 "extensions": extensions,
             }
-        body: dict[str, Any] = {}
-        # A request error (variables that do not coerce, bad credentials): nothing ran,
-        # and `data` is absent.
-        request_error = bool(result.errors) and (
-            result.data is None and all(error.path is None for error in result.errors or ())
-        )
-        status = 200
-        if result.errors:
-            if request_error:
-                for error in result.errors:
-                    error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
-                codes = {(error.extensions or {}).get("code") for error in result.errors}
-                status = _AUTH_STATUS.get(str(codes.pop()), refused) if len(codes) == 1 else refused
-            body["errors"] = format_errors(result.errors, request_id)
-        if not request_error:
-            body["data"] = result.data
-        extensions.update(result.extensions)
-        if extensions:
-            body["extensions"] = extensions
-        return status, body
+        return execution_body(result, extensions, refused, request_id)
 
     async def _execute(
         self,
