@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,8 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def live_url(settings: Settings) -> Iterator[str]:
+@contextmanager
+def live_server(settings: Settings, **environment: str) -> Iterator[str]:
     """The /graphql URL of the app served by uvicorn in a process of its own."""
     port = _free_port()
     env = {
@@ -76,6 +76,7 @@ def live_url(settings: Settings) -> Iterator[str]:
         "WREN_PERSISTED_PREFIX": settings.persisted_prefix,
         "WREN_PERSISTED_QUERY_TTL": str(settings.persisted_query_ttl),
         "WREN_POOL_SIZE": "8",
+        **environment,
     }
     command = [
         sys.executable, "-m", "uvicorn", "wren.app:create_app", "--factory",
@@ -98,6 +99,13 @@ def live_url(settings: Settings) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def live_url(settings: Settings) -> Iterator[str]:
+    """A live server with the test settings."""
+    with live_server(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

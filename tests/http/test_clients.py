@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import uuid
@@ -9,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
+from tests.conftest import CONTRACT
+from tests.http.conftest import live_server
 from tests.integration.world import uid
+from wren.http.trusted import read_documents, register
+from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
 
@@ -48,3 +54,27 @@ def test_apollo_client_with_persisted_queries(node: Path, live_url: str, method:
     assert codes == [["PERSISTED_QUERY_NOT_FOUND"], [], [], []]
     hashed = "GET" if method == "get" else "POST"
     assert [e["method"] for e in exchanges] == [hashed, "POST", hashed, hashed]
+
+
+def test_apollo_client_with_trusted_documents(node: Path, settings: Settings) -> None:
+    async def persist() -> None:
+        redis = Redis.from_url(settings.redis_url or "")
+        try:
+            await register(settings, redis, read_documents(CONTRACT / "operations"))
+        finally:
+            await redis.aclose()
+
+    asyncio.run(persist())
+    with live_server(settings, WREN_TRUSTED_DOCUMENTS="true") as url:
+        # The contract's UserByHandle, as Apollo Client sends it (with __typename added).
+        code, report = run_node(node, "apollo-apq.cjs", url, "alice", "post", "UserByHandle")
+        assert code == 0
+        assert [e["request"].get("query") for e in report["exchanges"]] == [None] * 3
+        assert report["results"][0]["data"]["userByHandle"]["handle"] == "alice"
+        # Anything else is refused, even when Apollo Client retries with the text.
+        done = subprocess.run(
+            ["node", "apollo-apq.cjs", url, "alice", "post", "NotRegistered"],
+            cwd=node, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert "PersistedQueryNotFound" in done.stderr

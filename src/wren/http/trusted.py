@@ -1,15 +1,25 @@
 """Trusted documents: operations registered ahead of time, the only ones run in trusted mode.
 
-Each document is registered under the hash of its file text and under the hash of its
-printed form, which is what Apollo Client hashes; both map to the same text.
+Each document is registered under the hash of its file text, of its printed form, and of
+its printed form with `__typename` added the way Apollo Client adds it (what Apollo
+Client's persisted-queries link hashes with its default cache); all map to the same text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from graphql import print_ast
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    NameNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Visitor,
+    print_ast,
+    visit,
+)
 
 from wren.http.documents import Documents
 from wren.http.persisted import sha256_hex, trusted_key
@@ -20,6 +30,32 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from wren.settings import Settings
+
+
+class _AddTypename(Visitor):
+    """Apollo Client's addTypenameToDocument: `__typename` last in every selection set."""
+
+    def enter_selection_set(
+        self, node: SelectionSetNode, _key: Any, parent: Any, *_: Any
+    ) -> SelectionSetNode | None:
+        if isinstance(parent, OperationDefinitionNode) or not node.selections:
+            return None
+        if any(
+            isinstance(selection, FieldNode) and selection.name.value.startswith("__")
+            for selection in node.selections
+        ):
+            return None
+        if isinstance(parent, FieldNode) and any(
+            directive.name.value == "export" for directive in parent.directives or ()
+        ):
+            return None
+        typename = FieldNode(name=NameNode(value="__typename"), arguments=(), directives=())
+        return SelectionSetNode(selections=(*node.selections, typename))
+
+
+def client_forms(text: str, document: DocumentNode) -> list[str]:
+    """The texts a client may hash for a document: as written, printed, as Apollo sends it."""
+    return [text, print_ast(document), print_ast(visit(document, _AddTypename()))]
 
 
 @dataclass
@@ -52,7 +88,7 @@ async def register(settings: Settings, redis: Redis, files: dict[Path, str]) -> 
             report.refused[path] = [error.message for error in errors]
             continue
         assert document.node is not None
-        hashes = sorted({sha256_hex(text), sha256_hex(print_ast(document.node))})
+        hashes = sorted({sha256_hex(form) for form in client_forms(text, document.node)})
         async with redis.pipeline(transaction=False) as pipe:
             for digest in hashes:
                 pipe.set(trusted_key(settings, digest), text)
