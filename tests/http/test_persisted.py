@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
+from typer.testing import CliRunner
 
 from tests.conftest import CONTRACT, StatementLog, operation
 from tests.http.conftest import serving
 from wren.app import Resources
+from wren.cli import cli
 from wren.http.persisted import apq_key
 from wren.http.trusted import read_documents, register
 from wren.settings import Settings
@@ -136,3 +139,21 @@ async def test_register_refuses_invalid_files(settings: Settings, tmp_path: Any)
         await redis.aclose()
     assert [p.name for p in report.registered] == ["ok.graphql"]
     assert [p.name for p in report.refused] == ["bad.graphql"]
+
+
+def test_wren_persist_command(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "Ok.graphql").write_text("query Ok { __typename }\n")
+    env = {
+        "WREN_REDIS_URL": settings.redis_url or "",
+        "WREN_PERSISTED_PREFIX": settings.persisted_prefix,
+    }
+    done = CliRunner().invoke(cli, ["persist", str(tmp_path / "ops")], env=env)
+    assert done.exit_code == 0, done.output
+    assert "1 registered, 0 refused" in done.output
+    (tmp_path / "ops" / "Bad.graphql").write_text("query Bad { nope }\n")
+    done = CliRunner().invoke(cli, ["persist", str(tmp_path / "ops")], env=env)
+    assert done.exit_code == 1
+    assert "1 registered, 1 refused" in done.output
+    done = CliRunner().invoke(cli, ["persist", str(tmp_path / "ops")], env={"WREN_REDIS_URL": ""})
+    assert done.exit_code != 0
