@@ -34,5 +34,6 @@ def test_schemathesis_finds_no_server_error(live_url: str, tmp_path: Path) -> No
     )  # fmt: skip
     generated = re.search(r"(\d+) generated", done.stdout)
     assert generated is not None, done.stdout[-3000:]
+    print(f"schemathesis: {generated.group(0)} operations")
     assert int(generated.group(1)) >= 1000, done.stdout[-3000:]
     assert done.returncode == 0, done.stdout[-3000:]
