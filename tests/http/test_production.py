@@ -13,6 +13,7 @@ from tests.http.conftest import serving
 from wren.app import Resources
 from wren.settings import Settings
 
+SECRET = "production-test-secret-of-enough-length"
 LEAKS = ("Traceback", "asyncpg", "sqlalchemy", "SELECT", "psycopg", "postgres", 'File "')
 
 
@@ -23,7 +24,7 @@ def assert_no_leak(text: str) -> None:
 
 @pytest.fixture
 async def production(settings: Settings) -> Any:
-    async with serving(settings, environment="production") as served:
+    async with serving(settings, environment="production", jwt_secret=SECRET) as served:
         yield served
 
 
@@ -56,7 +57,8 @@ async def test_suggestions_in_development(client: httpx.AsyncClient) -> None:
 
 
 async def test_can_be_enabled_explicitly(settings: Settings) -> None:
-    async with serving(settings, environment="production", introspection=True, graphiql=True) as (
+    enabled = {"introspection": True, "graphiql": True}
+    async with serving(settings, environment="production", jwt_secret=SECRET, **enabled) as (
         _,
         http,
     ):
@@ -97,7 +99,7 @@ async def test_unexpected_errors_are_masked_and_logged(
 async def test_failures_outside_execution_are_masked(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with serving(settings, environment="production") as (app, http):
+    async with serving(settings, environment="production", jwt_secret=SECRET) as (app, http):
 
         def broken(*_: Any) -> Any:
             raise ConnectionError("redis://10.0.0.1:6379 refused")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from wren.db import inflight, integrity
-from wren.errors import ServiceUnavailable
+from wren.errors import BadUserInput, ServiceUnavailable
 from wren.settings import Settings
 
 # The database is unreachable or refusing, or no pooled connection came within
@@ -24,6 +24,10 @@ UNAVAILABLE = (
     OSError,
     TimeoutError,
 )
+
+
+# SQLSTATE of a string PostgreSQL cannot represent (a NUL character).
+UNTRANSLATABLE_CHARACTER = "22021"
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -64,6 +68,12 @@ class Database:
                     return result.all()
         except UNAVAILABLE as error:
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
+        except sa_exc.DBAPIError as error:
+            # PostgreSQL text cannot hold U+0000: such an argument matches nothing, and
+            # comparing with it fails the statement. A client mistake, not a server failure.
+            if getattr(error.orig, "sqlstate", None) == UNTRANSLATABLE_CHARACTER:
+                raise BadUserInput("Strings may not contain the NUL character (U+0000).") from error
+            raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

@@ -20,7 +20,6 @@ from graphql.utilities import get_operation_ast
 
 from wren.http.cost import CostPlan, compile_cost
 from wren.http.limits import TOO_MANY_TOKENS, limit_rules
-from wren.http.strings import document_has_nul
 
 if TYPE_CHECKING:
     from graphql import ASTValidationRule, GraphQLSchema
@@ -40,7 +39,6 @@ class Document:
     validation_errors: list[GraphQLError] | None = None
     fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
     cost_plans: dict[str | None, CostPlan] = field(default_factory=dict)
-    has_nul: bool = False
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         """The operation a request selects; None when missing or ambiguous."""
@@ -91,7 +89,7 @@ class Documents:
             for definition in node.definitions
             if isinstance(definition, FragmentDefinitionNode)
         }
-        return Document(node, fragments=fragments, has_nul=document_has_nul(node))
+        return Document(node, fragments=fragments)
 
     def validate(self, document: Document) -> list[GraphQLError]:
         """The validation errors of a parsed document (limits included), computed once."""

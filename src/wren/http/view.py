@@ -24,7 +24,6 @@ from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import Params, decode_body, from_mapping, from_query_string
 from wren.http.persisted import PersistedDocuments
 from wren.http.responses import AUTH_STATUS, document_error_status, execution_body, json_response
-from wren.http.strings import refuse_nul, value_has_nul
 
 if TYPE_CHECKING:
     import strawberry
@@ -190,8 +189,6 @@ class GraphQLView:
         errors = self.documents.validate(document)
         if errors:
             return refused, {"errors": [error.formatted for error in errors]}
-        if document.has_nul or value_has_nul(params.variables):
-            raise refuse_nul()
         if persist_as is not None:
             await self.persisted.store(self.redis_getter(request), persist_as, text)
         extensions: dict[str, Any] = {}
