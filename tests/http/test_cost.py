@@ -58,9 +58,13 @@ def test_the_nested_bomb_is_huge(schema: GraphQLSchema) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Directory", "Feed", "Leaderboard", "Profile", "Timeline", "UserByHandle"]
+    "name", ["Directory", "Feed", "Leaderboard", "Profile", "Timeline", "UserByHandle", "Write"]
 )
 def test_contract_operations_fit_the_default_limit(schema: GraphQLSchema, name: str) -> None:
-    estimate = cost(schema, operation(name), {"first": 100, "handle": "alice"})
+    estimate = cost(
+        schema,
+        operation(name),
+        {"first": 100, "handle": "alice", "input": {"title": "T", "body": "B"}},
+    )
     assert estimate is not None
     assert estimate <= 10_000

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import asyncpg
 import httpx
 import pytest
 
@@ -57,3 +60,33 @@ async def test_get_needs_a_preflight_header_when_required(settings: Settings) ->
             "data": {"__typename": "Query"},
             "extensions": {"cost": {"estimated": 0, "limit": 10_000}},
         }
+
+
+SIGN_UP = "mutation($input: SignUpInput!) { signUp(input: $input) { token } }"
+CREATE_POST = 'mutation { createPost(input: {title: "csrf", body: "b"}) { id } }'
+
+
+async def test_a_real_mutation_never_runs_from_a_simple_request(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    account = {"handle": "csrf_victim", "displayName": "V", "password": "victim-password"}
+    signed_up = await client.post(
+        "/graphql", json={"query": SIGN_UP, "variables": {"input": account}}
+    )
+    auth = {"authorization": f"Bearer {signed_up.json()['data']['signUp']['token']}"}
+    body = json.dumps({"query": CREATE_POST})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        response = await client.post(
+            "/graphql", content=body, headers={"content-type": content_type, **auth}
+        )
+        assert response.status_code == 415
+    response = await client.get("/graphql", params={"query": CREATE_POST}, headers=auth)
+    assert response.status_code == 405
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM posts WHERE title = 'csrf'") == 0
+    finally:
+        await conn.close()
+    # The same mutation as JSON, which a cross-site page cannot send without a preflight, runs.
+    response = await client.post("/graphql", json={"query": CREATE_POST}, headers=auth)
+    assert response.json()["data"]["createPost"]["id"]

@@ -73,12 +73,12 @@ async def test_limits_just_inside_pass(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Directory", "Feed", "Leaderboard", "Profile", "Timeline", "UserByHandle"]
+    "name", ["Directory", "Feed", "Leaderboard", "Profile", "Timeline", "UserByHandle", "Write"]
 )
 async def test_contract_operations_pass_the_default_limits(
     client: httpx.AsyncClient, name: str
 ) -> None:
-    variables = {"first": 100, "handle": "alice"}
+    variables = {"first": 100, "handle": "alice", "input": {"title": "T", "body": "B"}}
     body = (await post(client, {"query": operation(name), "variables": variables})).json()
     codes = {e["extensions"]["code"] for e in body.get("errors", [])}
     # Feed needs a viewer; nothing here may be refused by a limit.
