@@ -140,8 +140,9 @@ class Settings(BaseSettings):
     persisted_query_ttl: int = Field(
         default=24 * 3600, ge=1, description="Seconds an automatic persisted query is kept."
     )
-    persisted_prefix: str = Field(
-        default="wren:pq:", description="Redis key prefix of persisted and trusted documents."
+    persisted_prefix: str | None = Field(
+        default=None,
+        description="Redis key prefix of persisted and trusted documents. Unset: NAMESPACE:pq:.",
     )
     trusted_documents: bool = Field(
         default=False, description="Run only documents registered with `wren persist`."
@@ -213,3 +214,10 @@ class Settings(BaseSettings):
     def suggestions_enabled(self) -> bool:
         """Error messages may suggest names: explicitly enabled, or in development."""
         return not self.production if self.suggestions is None else self.suggestions
+
+    @property
+    def persisted_key_prefix(self) -> str:
+        """Prefix of the Redis keys of persisted documents (under the cache namespace)."""
+        if self.persisted_prefix is not None:
+            return self.persisted_prefix
+        return f"{self.cache_namespace}:pq:"

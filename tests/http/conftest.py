@@ -51,7 +51,7 @@ def _drop_persisted_documents(settings: Settings) -> Iterator[None]:
     yield
     redis = Redis.from_url(settings.redis_url or "")
     try:
-        keys = list(redis.scan_iter(match=f"{settings.persisted_prefix}*", count=1000))
+        keys = list(redis.scan_iter(match=f"{settings.persisted_key_prefix}*", count=1000))
         if keys:
             redis.delete(*keys)
     finally:
@@ -73,7 +73,7 @@ def live_server(settings: Settings, **environment: str) -> Iterator[str]:
         **os.environ,
         "WREN_DATABASE_URL": settings.database_url or "",
         "WREN_REDIS_URL": settings.redis_url or "",
-        "WREN_PERSISTED_PREFIX": settings.persisted_prefix,
+        "WREN_PERSISTED_PREFIX": settings.persisted_key_prefix,
         "WREN_PERSISTED_QUERY_TTL": str(settings.persisted_query_ttl),
         "WREN_POOL_SIZE": "8",
         **environment,

@@ -146,7 +146,7 @@ def test_wren_persist_command(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "ops" / "Ok.graphql").write_text("query Ok { __typename }\n")
     env = {
         "WREN_REDIS_URL": settings.redis_url or "",
-        "WREN_PERSISTED_PREFIX": settings.persisted_prefix,
+        "WREN_PERSISTED_PREFIX": settings.persisted_key_prefix,
     }
     done = CliRunner().invoke(cli, ["persist", str(tmp_path / "ops")], env=env)
     assert done.exit_code == 0, done.output

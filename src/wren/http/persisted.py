@@ -53,12 +53,12 @@ def _mismatch() -> RequestRefused:
 
 def apq_key(settings: Settings, digest: str) -> str:
     """Redis key of an automatic persisted query."""
-    return f"{settings.persisted_prefix}apq:{digest}"
+    return f"{settings.persisted_key_prefix}apq:{digest}"
 
 
 def trusted_key(settings: Settings, digest: str) -> str:
     """Redis key of a trusted document."""
-    return f"{settings.persisted_prefix}trusted:{digest}"
+    return f"{settings.persisted_key_prefix}trusted:{digest}"
 
 
 class PersistedDocuments:
