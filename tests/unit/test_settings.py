@@ -58,3 +58,26 @@ def test_cache_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WREN_CACHE_NAMESPACE", "has space")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_production_hides_graphiql_introspection_and_suggestions() -> None:
+    secret = "s" * 32
+    development = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert development.graphiql_enabled
+    assert development.introspection_enabled
+    assert development.suggestions_enabled
+    production = Settings(_env_file=None, environment="production", jwt_secret=secret)  # type: ignore[call-arg]
+    assert not production.graphiql_enabled
+    assert not production.introspection_enabled
+    assert not production.suggestions_enabled
+    enabled = Settings(  # type: ignore[call-arg]
+        _env_file=None, environment="production", jwt_secret=secret, introspection=True
+    )
+    assert enabled.introspection_enabled
+    assert not enabled.graphiql_enabled
+
+
+def test_persisted_documents_follow_the_cache_namespace() -> None:
+    assert Settings(_env_file=None, cache_namespace="acme").persisted_key_prefix == "acme:pq:"  # type: ignore[call-arg]
+    explicit = Settings(_env_file=None, persisted_prefix="pq/")  # type: ignore[call-arg]
+    assert explicit.persisted_key_prefix == "pq/"
