@@ -183,6 +183,13 @@ class Settings(BaseSettings):
         return DEFAULT_JWT_SECRET if value in (None, "") else value
 
     @model_validator(mode="after")
+    def _trusted_documents_need_redis(self) -> Settings:
+        """`wren persist` registers documents in Redis: the in-process stand-in never sees them."""
+        if self.trusted_documents and self.redis_url is None:
+            raise ValueError("WREN_TRUSTED_DOCUMENTS needs WREN_REDIS_URL, where they are kept")
+        return self
+
+    @model_validator(mode="after")
     def _real_secret_in_production(self) -> Settings:
         """Refuse to run in production with the published development secret."""
         if self.production:

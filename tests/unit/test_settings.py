@@ -81,3 +81,9 @@ def test_persisted_documents_follow_the_cache_namespace() -> None:
     assert Settings(_env_file=None, cache_namespace="acme").persisted_key_prefix == "acme:pq:"  # type: ignore[call-arg]
     explicit = Settings(_env_file=None, persisted_prefix="pq/")  # type: ignore[call-arg]
     assert explicit.persisted_key_prefix == "pq/"
+
+
+def test_trusted_documents_need_a_real_redis() -> None:
+    with pytest.raises(ValidationError, match="WREN_REDIS_URL"):
+        Settings(_env_file=None, trusted_documents=True)  # type: ignore[call-arg]
+    Settings(_env_file=None, trusted_documents=True, redis_url="redis://r:6379/0")  # type: ignore[call-arg]
