@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from graphql import execute
+from graphql import ExecutionResult, execute
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaskErrors
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType as StrawberryOperationType
+
+from wren.compiled import CompiledQueries
 
 if TYPE_CHECKING:
     import strawberry
@@ -41,6 +43,7 @@ class Executor:
         self.schema = schema._schema
         self.executor_class = schema.execution_context_class
         self.hide_suggestions = hide_suggestions
+        self.compiled = CompiledQueries(self.schema)
         # Without extensions (MaskErrors aside) there is nothing to run around execution.
         self.has_extensions = any(
             not isinstance(extension, MaskErrors) for extension in self._extensions()
@@ -58,6 +61,11 @@ class Executor:
         operation_name: str | None,
         middleware: Any = None,
     ) -> Any:
+        plan = self.compiled.plan(document, operation_name)
+        if plan is not None:
+            data = await self.compiled.run(plan, context, variables)
+            if data is not None:
+                return ExecutionResult(data=data)
         result = execute(
             self.schema,
             document,
