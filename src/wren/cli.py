@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -42,13 +43,24 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    # uvloop and httptools explicitly (uvicorn's "auto" silently falls back to the pure
+    # Python loop and parser when they are missing); no access log line per request in
+    # production.
     options = {
         "host": host or settings.host,
         "port": port or settings.port,
         "log_level": settings.log_level,
         "proxy_headers": True,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": not settings.production,
     }
     if workers > 1:
+        # Each worker opens its own pool: split the connection budget between them.
+        per_worker = max(1, settings.max_connections // workers)
+        if settings.pool_size + settings.max_overflow > per_worker:
+            os.environ["WREN_POOL_SIZE"] = str(max(1, per_worker - settings.max_overflow))
+            os.environ["WREN_MAX_OVERFLOW"] = str(min(settings.max_overflow, per_worker - 1))
         uvicorn.run("wren.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         from wren.app import create_app

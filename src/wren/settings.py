@@ -71,12 +71,20 @@ class Settings(BaseSettings):
     )
     pool_size: int = Field(default=20, ge=1, description="Connections kept open per process.")
     max_overflow: int = Field(default=0, ge=0, description="Extra connections under bursts.")
+    max_connections: int = Field(
+        default=80,
+        ge=1,
+        description="Connections all workers of `wren serve` may open together; keep it under"
+        " PostgreSQL's max_connections minus what migrations and admin need.",
+    )
     pool_timeout: float = Field(
         default=5.0, gt=0, description="Seconds a request waits for a connection."
     )
     pool_recycle: int = Field(default=1800, description="Seconds before a connection is renewed.")
     pool_pre_ping: bool = Field(
-        default=True, description="Check a pooled connection is alive before handing it out."
+        default=False,
+        description="Ping a pooled connection before each checkout (a round trip each time;"
+        " reads retry once on a dropped connection instead).",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -61,11 +61,18 @@ class Database:
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
         """Run one read statement on its own connection and return every row."""
+        values = dict(params or {})
         try:
-            with inflight.registered():
-                async with self._reader.connect() as conn:
-                    result = await conn.execute(statement, dict(params or {}))
-                    return result.all()
+            try:
+                return await self._fetch(statement, values)
+            except sa_exc.DBAPIError as error:
+                # A pooled connection the server had closed (restart, idle timeout): the
+                # pool has dropped it, so one retry runs on a fresh connection. This stands
+                # in for pool_pre_ping, which costs a round trip on every checkout (three:
+                # SQLAlchemy wraps the ping in BEGIN/ROLLBACK before autocommit applies).
+                if not error.connection_invalidated:
+                    raise
+                return await self._fetch(statement, values)
         except UNAVAILABLE as error:
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
         except sa_exc.DBAPIError as error:
@@ -74,6 +81,11 @@ class Database:
             if getattr(error.orig, "sqlstate", None) == UNTRANSLATABLE_CHARACTER:
                 raise BadUserInput("Strings may not contain the NUL character (U+0000).") from error
             raise
+
+    async def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
+        with inflight.registered():
+            async with self._reader.connect() as conn:
+                return (await conn.execute(statement, params)).all()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
