@@ -229,6 +229,7 @@ class Server:
         if port_open(self.spec["port"]):
             raise RuntimeError(f"port {self.spec['port']} is already taken")
         env = {**os.environ, **self.spec.get("env", {}), "BENCH_DATABASE_URL": database_url}
+        env["DATABASE_URL"] = database_url  # PostGraphile's configuration reads this one
         if self.spec["name"].startswith("wren"):
             env["WREN_DATABASE_URL"] = database_url
         self.proc = subprocess.Popen(
@@ -677,10 +678,21 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> st
             reason = r.get("skipped") or r.get("error", "n/a")
             lines.append(f"| {r['server']} | {r['operation']} | {reason} |" + " |" * 11)
             continue
+        if not r["requests"]:
+            lines.append(
+                f"| {r['server']} | {r['operation']} | 0 (none completed in "
+                f"{meta['duration']} s) |"
+                + " |" * 6
+                + f" {r.get('sql_per_request', '')} |"
+                + " |" * 4
+            )
+            continue
         op = "Timeline" if r["operation"] == "TimelineDeep" else r["operation"]
         pg, naive = ref.get(("postgraphile", op)), ref.get(("naive_strawberry", op))
-        x_pg = f"{r['rps'] / pg['rps']:.2f}" if pg and r["operation"] == op else ""
-        x_naive = f"{r['rps'] / naive['rps']:.1f}" if naive and r["operation"] == op else ""
+        x_pg = f"{r['rps'] / pg['rps']:.2f}" if pg and pg["rps"] and r["operation"] == op else ""
+        x_naive = ""
+        if naive and naive["rps"] and r["operation"] == op:
+            x_naive = f"{r['rps'] / naive['rps']:.1f}"
         same = ""
         if floor_sha.get(r["operation"]) and r["server"] != "postgraphile":
             same = "yes" if r.get("data_sha") == floor_sha[r["operation"]] else "no"
@@ -738,7 +750,12 @@ def main() -> int:
     ap.add_argument("--cache-pattern", default="wren:*", help="keys LeaderboardCold deletes")
     ap.add_argument("--label", default="latest", help="bench/results/<label>.md and .json")
     ap.add_argument("--no-restart", action="store_true", help="never restart PostgreSQL")
+    ap.add_argument("--report", type=Path, help="only rewrite the Markdown of a results JSON")
     a = ap.parse_args()
+    if a.report:
+        saved = json.loads(a.report.read_text())
+        print(report(saved["results"], saved["meta"], a.report.with_suffix("")))
+        return 0
 
     ensure_database(a.db, a.users)
     ensure_pg_stat_statements(not a.no_restart)

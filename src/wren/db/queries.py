@@ -20,8 +20,15 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from wren.db.tables import comments, follows, likes, posts, users
 
 USER_COLUMNS = "u.id, u.handle, u.display_name, u.bio, u.created_at"
-POST_COLUMNS = "p.id, p.author_id, p.title, p.body, p.created_at"
-COMMENT_COLUMNS = "c.id, c.post_id, c.author_id, c.body, c.created_at"
+# Posts and comments carry their author's columns (a primary-key join per row): every
+# contract operation that lists them shows the author, and a joined author is built with
+# the item instead of through a second statement and an awaited loader per item.
+AUTHOR_COLUMNS = (
+    "a.handle AS author_handle, a.display_name AS author_display_name,"
+    " a.bio AS author_bio, a.created_at AS author_created_at"
+)
+POST_COLUMNS = f"p.id, p.author_id, p.title, p.body, p.created_at, {AUTHOR_COLUMNS}"
+COMMENT_COLUMNS = f"c.id, c.post_id, c.author_id, c.body, c.created_at, {AUTHOR_COLUMNS}"
 
 _IDS = bindparam("ids", type_=ARRAY(BigInteger))
 _MAX_ID = 2**63 - 1
@@ -74,12 +81,14 @@ class Listing:
 
 
 USERS = Listing(USER_COLUMNS, "users u", "u.created_at", "u.id", descending=False)
-POSTS = Listing(POST_COLUMNS, "posts p", "p.created_at", "p.id", descending=True)
+_POSTS = "posts p JOIN users a ON a.id = p.author_id"
+_COMMENTS = "comments c JOIN users a ON a.id = c.author_id"
+POSTS = Listing(POST_COLUMNS, _POSTS, "p.created_at", "p.id", descending=True)
 POSTS_BY_AUTHOR = Listing(
-    POST_COLUMNS, "posts p", "p.created_at", "p.id", descending=True, parent="p.author_id"
+    POST_COLUMNS, _POSTS, "p.created_at", "p.id", descending=True, parent="p.author_id"
 )
 COMMENTS_BY_POST = Listing(
-    COMMENT_COLUMNS, "comments c", "c.created_at", "c.id", descending=False, parent="c.post_id"
+    COMMENT_COLUMNS, _COMMENTS, "c.created_at", "c.id", descending=False, parent="c.post_id"
 )
 FOLLOWERS = Listing(
     f"{USER_COLUMNS}, f.created_at AS followed_at",
@@ -104,12 +113,37 @@ USERS_BY_ID = select(*_USER_FIELDS).where(users.c.id == any_(_IDS))
 USERS_BY_HANDLE = select(*_USER_FIELDS).where(
     func.lower(users.c.handle) == any_(bindparam("handles", type_=ARRAY(users.c.handle.type)))
 )
-POSTS_BY_ID = select(
-    posts.c.id, posts.c.author_id, posts.c.title, posts.c.body, posts.c.created_at
-).where(posts.c.id == any_(_IDS))
-COMMENTS_BY_ID = select(
-    comments.c.id, comments.c.post_id, comments.c.author_id, comments.c.body, comments.c.created_at
-).where(comments.c.id == any_(_IDS))
+_AUTHOR = users.alias("a")
+_AUTHOR_FIELDS = (
+    _AUTHOR.c.handle.label("author_handle"),
+    _AUTHOR.c.display_name.label("author_display_name"),
+    _AUTHOR.c.bio.label("author_bio"),
+    _AUTHOR.c.created_at.label("author_created_at"),
+)
+POSTS_BY_ID = (
+    select(
+        posts.c.id,
+        posts.c.author_id,
+        posts.c.title,
+        posts.c.body,
+        posts.c.created_at,
+        *_AUTHOR_FIELDS,
+    )
+    .join(_AUTHOR, _AUTHOR.c.id == posts.c.author_id)
+    .where(posts.c.id == any_(_IDS))
+)
+COMMENTS_BY_ID = (
+    select(
+        comments.c.id,
+        comments.c.post_id,
+        comments.c.author_id,
+        comments.c.body,
+        comments.c.created_at,
+        *_AUTHOR_FIELDS,
+    )
+    .join(_AUTHOR, _AUTHOR.c.id == comments.c.author_id)
+    .where(comments.c.id == any_(_IDS))
+)
 
 
 def count_by(column: Any) -> Select[Any]:
@@ -188,7 +222,7 @@ FEED_PAGES = text(
     "     ORDER BY p.created_at DESC, p.id DESC LIMIT k.lim) q"
     "   WHERE f.follower_id = k.parent"
     "   ORDER BY q.created_at DESC, q.id DESC LIMIT k.lim) top"
-    "  JOIN posts p ON p.id = top.id"
+    "  JOIN posts p ON p.id = top.id JOIN users a ON a.id = p.author_id"
     "  ORDER BY p.created_at DESC, p.id DESC) x"
     " ORDER BY k.ord"
 )

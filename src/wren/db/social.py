@@ -29,13 +29,15 @@ _UNFOLLOW = text(
     " SELECT u.*, EXISTS (SELECT 1 FROM changed) AS changed FROM u"
 )
 _LIKE = text(
-    f"WITH p AS (SELECT {POST_COLUMNS} FROM posts p WHERE p.id = :post_id),"
+    f"WITH p AS (SELECT {POST_COLUMNS} FROM posts p JOIN users a ON a.id = p.author_id"
+    "  WHERE p.id = :post_id),"
     " changed AS (INSERT INTO likes (user_id, post_id)"
     "  SELECT CAST(:user_id AS bigint), id FROM p ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT p.*, EXISTS (SELECT 1 FROM changed) AS changed FROM p"
 )
 _UNLIKE = text(
-    f"WITH p AS (SELECT {POST_COLUMNS} FROM posts p WHERE p.id = :post_id),"
+    f"WITH p AS (SELECT {POST_COLUMNS} FROM posts p JOIN users a ON a.id = p.author_id"
+    "  WHERE p.id = :post_id),"
     " changed AS (DELETE FROM likes l USING p"
     "  WHERE l.user_id = :user_id AND l.post_id = p.id RETURNING 1)"
     " SELECT p.*, EXISTS (SELECT 1 FROM changed) AS changed FROM p"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,6 +40,21 @@ class User(Node):
             display_name=row.display_name,
             bio=row.bio,
             created_at=row.created_at,
+        )
+
+    @classmethod
+    def author_of(cls, row: Any) -> User | None:
+        """The author joined into a post or comment row (author_* columns), if it has one."""
+        handle = getattr(row, "author_handle", None)
+        if handle is None:
+            return None
+        return cls(
+            id=strawberry.ID(to_global_id("User", row.author_id)),
+            pk=row.author_id,
+            handle=handle,
+            display_name=row.author_display_name,
+            bio=row.author_bio,
+            created_at=row.author_created_at,
         )
 
     @strawberry.field(description="Newest first.")
@@ -105,3 +121,12 @@ class User(Node):
         ids: list[int] = (await info.context.cache.recommendations.load(self.pk))[:first]
         rows = await info.context.loaders.user.load_many(ids)
         return [User.from_row(row) for row in rows if row is not None]
+
+
+def author(info: Info, joined: User | None, pk: int) -> User | Awaitable[User]:
+    """The joined author as it is (no await), else loaded by id."""
+    return joined if joined is not None else _load_user(info, pk)
+
+
+async def _load_user(info: Info, pk: int) -> User:
+    return User.from_row(await info.context.loaders.user.load(pk))
