@@ -442,6 +442,18 @@ def concrete(payload: dict[str, Any], i: int) -> dict[str, Any]:
     return {**payload, "variables": variables}
 
 
+def without_cursors(data: Any) -> Any:
+    """The data with cursors left out: they are opaque, each server has its own."""
+    if isinstance(data, dict):
+        return {k: without_cursors(v) for k, v in data.items() if k not in CURSOR_FIELDS}
+    if isinstance(data, list):
+        return [without_cursors(v) for v in data]
+    return data
+
+
+CURSOR_FIELDS = {"cursor", "startCursor", "endCursor"}
+
+
 def clear_cache(redis_url: str, pattern: str) -> int:
     """Delete the cache's keys (SCAN + DEL of `pattern` only: the Redis is shared)."""
     from redis import Redis
@@ -666,6 +678,7 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> st
         f"-d{meta['duration']}s`, {meta['warmup']} s warm-up); PostgreSQL unpinned. "
         "SQL and round trips per request: 10 sequential requests after warm-up, counted by "
         "pg_stat_statements and by a protocol-counting proxy (Sync + Query messages). "
+        "`data = floor`: same data as the floor's answer, cursors aside (opaque per server). "
         "`other CPU %`: unrelated processes on this host meanwhile (noise). "
         "LeaderboardCold: sequential requests, Wren's cache keys deleted before each.",
         "",
