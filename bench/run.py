@@ -20,6 +20,7 @@ Results: bench/results/<label>.md and .json; wrk output and logs in bench/result
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -127,8 +128,6 @@ def deep_cursor(db: str, position: int) -> str:
         f"ORDER BY created_at DESC, id DESC OFFSET {position - 1} LIMIT 1",
         db,
     )
-    import base64
-
     return base64.urlsafe_b64encode(f"k:{row}".encode()).decode().rstrip("=")
 
 
@@ -229,7 +228,10 @@ class Server:
         if port_open(self.spec["port"]):
             raise RuntimeError(f"port {self.spec['port']} is already taken")
         env = {**os.environ, **self.spec.get("env", {}), "BENCH_DATABASE_URL": database_url}
-        env["DATABASE_URL"] = database_url  # PostGraphile's configuration reads this one
+        # PostGraphile and the floor read DATABASE_URL; the naive app hands it to SQLAlchemy.
+        env["DATABASE_URL"] = database_url.replace(
+            "postgresql://", self.spec.get("url_scheme", "postgresql://")
+        )
         if self.spec["name"].startswith("wren"):
             env["WREN_DATABASE_URL"] = database_url
         self.proc = subprocess.Popen(
@@ -370,10 +372,10 @@ def servers(a: argparse.Namespace) -> list[dict[str, Any]]:
     ]
     if a.peers:
         peers = PEERS / "peers"
-        for name, port, ops in (
-            ("postgraphile", 5678, peers / "postgraphile" / "operations"),
-            ("naive_strawberry", 5679, CONTRACT_OPS / "operations"),
-            ("floor", 5680, CONTRACT_OPS / "operations"),
+        for name, port, ops, scheme in (
+            ("postgraphile", 5678, peers / "postgraphile" / "operations", "postgresql://"),
+            ("naive_strawberry", 5679, CONTRACT_OPS / "operations", "postgresql+asyncpg://"),
+            ("floor", 5680, CONTRACT_OPS / "operations", "postgresql://"),
         ):
             out.append(
                 {
@@ -383,6 +385,7 @@ def servers(a: argparse.Namespace) -> list[dict[str, Any]]:
                     "cpus": "0",
                     "ops": ops,
                     "cwd": PEERS,
+                    "url_scheme": scheme,
                 }
             )
     for spec in out:
@@ -443,12 +446,26 @@ def concrete(payload: dict[str, Any], i: int) -> dict[str, Any]:
 
 
 def without_cursors(data: Any) -> Any:
-    """The data with cursors left out: they are opaque, each server has its own."""
+    """The data without cursors, ids decoded: each server encodes them its own way."""
     if isinstance(data, dict):
-        return {k: without_cursors(v) for k, v in data.items() if k not in CURSOR_FIELDS}
+        return {
+            k: decoded_id(v) if k == "id" else without_cursors(v)
+            for k, v in data.items()
+            if k not in CURSOR_FIELDS
+        }
     if isinstance(data, list):
         return [without_cursors(v) for v in data]
     return data
+
+
+def decoded_id(value: Any) -> Any:
+    """A base64 global id as its text (`User:41`), padded or not; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return value
 
 
 CURSOR_FIELDS = {"cursor", "startCursor", "endCursor"}
@@ -737,7 +754,7 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> st
             f"Soak ({s['seconds']} s of mixed load): RSS {s['rss_after_1_min_mib']} MiB after "
             f"1 min, {s['rss_at_end_mib']} MiB at the end ({s['growth_pct']:+.1f}%).",
         ]
-    lines += ["", "Host: " + meta["host"], ""]
+    lines += ["", *meta.get("notes", []), "", "Host: " + meta["host"], ""]
     text = "\n".join(lines)
     out.with_suffix(".md").write_text(text)
     return text
@@ -751,6 +768,7 @@ def main() -> int:
     ap.add_argument("--ops", default=",".join(OPERATIONS), help="subset of " + ",".join(OPERATIONS))
     ap.add_argument("--peers", action="store_true", help="also PostGraphile, naive and floor")
     ap.add_argument("--only-peers", action="store_true", help="the peers without Wren")
+    ap.add_argument("--servers", help="only these servers, e.g. wren,postgraphile")
     ap.add_argument("--workers", default="1", help="Wren worker counts to run, e.g. 1,2")
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=3)
@@ -794,6 +812,8 @@ def main() -> int:
     specs = servers(a)
     if a.only_peers:
         specs = [s for s in specs if not s["name"].startswith("wren")]
+    if a.servers:
+        specs = [s for s in specs if s["name"] in a.servers.split(",")]
     results: list[dict[str, Any]] = []
     for spec in specs:
         spec_ops = ops if spec["name"].startswith("wren") else [o for o in ops if o in PEER_OPS]
