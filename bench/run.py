@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -354,6 +355,7 @@ def run_wrk(
 
 def servers(a: argparse.Namespace) -> list[dict[str, Any]]:
     """The servers to measure: Wren per worker count, then the peers when asked."""
+    jwt_secret = os.environ.get("WREN_JWT_SECRET") or secrets.token_urlsafe(32)
     out = [
         {
             "name": "wren" if n == 1 else f"wren-{n}w",
@@ -365,6 +367,9 @@ def servers(a: argparse.Namespace) -> list[dict[str, Any]]:
                 "WREN_ENVIRONMENT": "production",
                 "WREN_LOG_LEVEL": "warning",
                 "WREN_REDIS_URL": a.redis_url,
+                # Production refuses the development signing key; one key per run keeps
+                # the Feed token valid across the server's restarts.
+                "WREN_JWT_SECRET": jwt_secret,
             },
             "ops": CONTRACT_OPS / "operations",
         }
