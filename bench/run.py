@@ -399,38 +399,14 @@ def servers(a: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def viewer_token(url: str) -> str | None:
-    """A token from the logIn mutation as user1, or None when the server has none."""
-    _status, body = post(
-        url,
-        {
-            "query": '{ __type(name: "Mutation") { fields { name type { kind name '
-            "ofType { kind name ofType { kind name } } } } } }"
-        },
-    )
-    fields = ((json.loads(body).get("data") or {}).get("__type") or {}).get("fields") or []
-    login = next((f for f in fields if f["name"] == "logIn"), None)
-    if login is None:
-        return None
-    kind = login["type"]
-    while kind.get("ofType"):
-        kind = kind["ofType"]
+    """A token from `logIn(handle, password) { token }` as user1, or None without one."""
     password = "wren-demo-password"  # noqa: S105 - wren.db.seed.DEMO_PASSWORD, the demo credential
-    selection = ""
-    if kind["kind"] == "OBJECT":
-        _status, body = post(
-            url, {"query": f'{{ __type(name: "{kind["name"]}") {{ fields {{ name }} }} }}'}
-        )
-        names = [f["name"] for f in json.loads(body)["data"]["__type"]["fields"]]
-        token_field = next((n for n in names if "token" in n.lower()), None)
-        if token_field is None:
-            return None
-        selection = f" {{ {token_field} }}"
-    query = f'mutation {{ logIn(handle: "user1", password: "{password}"){selection} }}'
+    query = f'mutation {{ logIn(handle: "user1", password: "{password}") {{ token }} }}'
     _status, body = post(url, {"query": query})
-    result = json.loads(body).get("data") or {}
-    value = result.get("logIn")
-    if isinstance(value, dict):
-        value = next(iter(value.values()), None)
+    try:
+        value = ((json.loads(body).get("data") or {}).get("logIn") or {}).get("token")
+    except (ValueError, AttributeError):
+        return None
     return value if isinstance(value, str) else None
 
 
