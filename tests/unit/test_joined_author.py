@@ -21,7 +21,7 @@ def test_the_joined_author_is_built_from_the_author_columns() -> None:
     )
     author = User.author_of(row)
     assert author is not None
-    assert (author.id, author.pk, author.handle, author.created_at) == (
+    assert (author.id(), author.pk, author.handle, author.created_at) == (
         to_global_id("User", 7),
         7,
         "carol",

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from wren.context import Info
-from wren.ids import to_global_id
-from wren.schema.relay import Node
+from wren.schema.relay import Node, make
 from wren.schema.user import User, author
 
 if TYPE_CHECKING:
@@ -19,22 +18,21 @@ if TYPE_CHECKING:
 
 @strawberry.type(description="A reply to a post.")
 class Comment(Node):
-    pk: strawberry.Private[int]
     post_pk: strawberry.Private[int]
     author_pk: strawberry.Private[int]
-    joined_author: strawberry.Private[User | None]
+    row: strawberry.Private[Any]
     body: str = strawberry.field(description="The text, 1-2,000 characters.")
     created_at: datetime = strawberry.field(description="When it was written.")
 
     @classmethod
     def from_row(cls, row: Any) -> Comment:
         """A Comment from a comments row."""
-        return cls(
-            id=strawberry.ID(to_global_id("Comment", row.id)),
+        return make(
+            cls,
             pk=row.id,
             post_pk=row.post_id,
             author_pk=row.author_id,
-            joined_author=User.author_of(row),
+            row=row,
             body=row.body,
             created_at=row.created_at,
         )
@@ -43,7 +41,7 @@ class Comment(Node):
     # returning it directly skips a coroutine and a task per item.
     @strawberry.field(description="Who wrote it.", graphql_type=User)
     def author(self, info: Info) -> User | Awaitable[User]:
-        return author(info, self.joined_author, self.author_pk)
+        return author(info, self.row, self.author_pk)
 
     @strawberry.field(description="The post it replies to.")
     async def post(self, info: Info) -> Annotated[Post, strawberry.lazy("wren.schema.post")]:

@@ -10,18 +10,16 @@ import strawberry
 
 from wren.context import Info
 from wren.db.loaders import LikeKey, PageKey
-from wren.ids import to_global_id
 from wren.resolvers.pagination import page_args
 from wren.schema.comment import Comment
-from wren.schema.relay import Connection, Node
+from wren.schema.relay import Connection, Node, make, then
 from wren.schema.user import User, author
 
 
 @strawberry.type(description="Something a user published.")
 class Post(Node):
-    pk: strawberry.Private[int]
     author_pk: strawberry.Private[int]
-    joined_author: strawberry.Private[User | None]
+    row: strawberry.Private[Any]
     title: str = strawberry.field(description="The headline, 1-200 characters.")
     body: str = strawberry.field(description="The text, 1-20,000 characters.")
     created_at: datetime = strawberry.field(description="When it was published.")
@@ -29,11 +27,11 @@ class Post(Node):
     @classmethod
     def from_row(cls, row: Any) -> Post:
         """A Post from a posts row."""
-        return cls(
-            id=strawberry.ID(to_global_id("Post", row.id)),
+        return make(
+            cls,
             pk=row.id,
             author_pk=row.author_id,
-            joined_author=User.author_of(row),
+            row=row,
             title=row.title,
             body=row.body,
             created_at=row.created_at,
@@ -43,26 +41,27 @@ class Post(Node):
     # returning it directly skips a coroutine and a task per item.
     @strawberry.field(description="Who wrote it.", graphql_type=User)
     def author(self, info: Info) -> User | Awaitable[User]:
-        return author(info, self.joined_author, self.author_pk)
+        return author(info, self.row, self.author_pk)
 
-    @strawberry.field(description="Oldest first.")
-    async def comments(
+    @strawberry.field(description="Oldest first.", graphql_type=Connection[Comment])
+    def comments(
         self, info: Info, first: int = 10, after: str | None = None
-    ) -> Connection[Comment]:
+    ) -> Awaitable[Connection[Comment]]:
         loaders = info.context.loaders
         limit, cursor = page_args(first, after)
-        page = await loaders.comments_by_post.load(PageKey(self.pk, limit, cursor))
-        return Connection.build(
-            page,
-            Comment.from_row,
-            lambda: loaders.comment_count.load(self.pk),
-            paged=cursor is not None,
+        return then(
+            loaders.comments_by_post.load(PageKey(self.pk, limit, cursor)),
+            lambda page: Connection.build(
+                page,
+                Comment.from_row,
+                lambda: loaders.comment_count.load(self.pk),
+                paged=cursor is not None,
+            ),
         )
 
-    @strawberry.field(description="How many users like it.")
-    async def like_count(self, info: Info) -> int:
-        count: int = await info.context.loaders.like_count.load(self.pk)
-        return count
+    @strawberry.field(description="How many users like it.", graphql_type=int)
+    def like_count(self, info: Info) -> Awaitable[int]:
+        return info.context.loaders.like_count.load(self.pk)
 
     @strawberry.field(description="False when nobody is logged in.")
     async def viewer_has_liked(self, info: Info) -> bool:

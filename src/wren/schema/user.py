@@ -11,9 +11,8 @@ import strawberry
 from wren.context import Info
 from wren.db.loaders import MAX_RECOMMENDED, PageKey
 from wren.errors import BadUserInput
-from wren.ids import to_global_id
 from wren.resolvers.pagination import page_args
-from wren.schema.relay import Connection, Node
+from wren.schema.relay import Connection, Node, make, then
 from wren.schema.stats import UserStats
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ LazyPost = Annotated["Post", strawberry.lazy("wren.schema.post")]
 
 @strawberry.type(description="A person with an account.")
 class User(Node):
-    pk: strawberry.Private[int]
     handle: str = strawberry.field(description="Unique, lower-case name: [a-z0-9_]{3,30}.")
     display_name: str = strawberry.field(description="The name shown to people.")
     bio: str | None = strawberry.field(description="A few words about the user.")
@@ -33,8 +31,8 @@ class User(Node):
     @classmethod
     def from_row(cls, row: Any) -> User:
         """A User from a users row."""
-        return cls(
-            id=strawberry.ID(to_global_id("User", row.id)),
+        return make(
+            cls,
             pk=row.id,
             handle=row.handle,
             display_name=row.display_name,
@@ -48,8 +46,8 @@ class User(Node):
         handle = getattr(row, "author_handle", None)
         if handle is None:
             return None
-        return cls(
-            id=strawberry.ID(to_global_id("User", row.author_id)),
+        return make(
+            cls,
             pk=row.author_id,
             handle=handle,
             display_name=row.author_display_name,
@@ -57,54 +55,64 @@ class User(Node):
             created_at=row.author_created_at,
         )
 
-    @strawberry.field(description="Newest first.")
-    async def posts(
+    @strawberry.field(description="Newest first.", graphql_type=Connection[LazyPost])
+    def posts(
         self, info: Info, first: int = 10, after: str | None = None
-    ) -> Connection[LazyPost]:
+    ) -> Awaitable[Connection[Post]]:
         from wren.schema.post import Post
 
         loaders = info.context.loaders
         limit, cursor = page_args(first, after)
-        page = await loaders.posts_by_author.load(PageKey(self.pk, limit, cursor))
-        return Connection.build(
-            page, Post.from_row, lambda: loaders.post_count.load(self.pk), paged=cursor is not None
+        return then(
+            loaders.posts_by_author.load(PageKey(self.pk, limit, cursor)),
+            lambda page: Connection.build(
+                page,
+                Post.from_row,
+                lambda: loaders.post_count.load(self.pk),
+                paged=cursor is not None,
+            ),
         )
 
-    @strawberry.field(description="Newest follow first.")
-    async def followers(
+    @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
+    def followers(
         self, info: Info, first: int = 10, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Awaitable[Connection[User]]:
         loaders = info.context.loaders
         limit, cursor = page_args(first, after)
-        page = await loaders.followers.load(PageKey(self.pk, limit, cursor))
-        return Connection.build(
-            page,
-            User.from_row,
-            lambda: loaders.follower_count.load(self.pk),
-            paged=cursor is not None,
-            at="followed_at",
+        return then(
+            loaders.followers.load(PageKey(self.pk, limit, cursor)),
+            lambda page: Connection.build(
+                page,
+                User.from_row,
+                lambda: loaders.follower_count.load(self.pk),
+                paged=cursor is not None,
+                at="followed_at",
+            ),
         )
 
-    @strawberry.field(description="Newest follow first.")
-    async def following(
+    @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
+    def following(
         self, info: Info, first: int = 10, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Awaitable[Connection[User]]:
         loaders = info.context.loaders
         limit, cursor = page_args(first, after)
-        page = await loaders.following.load(PageKey(self.pk, limit, cursor))
-        return Connection.build(
-            page,
-            User.from_row,
-            lambda: loaders.following_count.load(self.pk),
-            paged=cursor is not None,
-            at="followed_at",
+        return then(
+            loaders.following.load(PageKey(self.pk, limit, cursor)),
+            lambda page: Connection.build(
+                page,
+                User.from_row,
+                lambda: loaders.following_count.load(self.pk),
+                paged=cursor is not None,
+                at="followed_at",
+            ),
         )
 
     @strawberry.field(
-        description="Aggregates over the user's activity. Expensive: served from the cache."
+        description="Aggregates over the user's activity. Expensive: served from the cache.",
+        graphql_type=UserStats,
     )
-    async def stats(self, info: Info) -> UserStats:
-        return UserStats.from_row(await info.context.cache.stats.load(self.pk))
+    def stats(self, info: Info) -> Awaitable[UserStats]:
+        return then(info.context.cache.stats.load(self.pk), UserStats.from_row)
 
     @strawberry.field(
         description="People followed by the people this user follows, that this user does "
@@ -123,10 +131,9 @@ class User(Node):
         return [User.from_row(row) for row in rows if row is not None]
 
 
-def author(info: Info, joined: User | None, pk: int) -> User | Awaitable[User]:
-    """The joined author as it is (no await), else loaded by id."""
-    return joined if joined is not None else _load_user(info, pk)
-
-
-async def _load_user(info: Info, pk: int) -> User:
-    return User.from_row(await info.context.loaders.user.load(pk))
+def author(info: Info, row: Any, pk: int) -> User | Awaitable[User]:
+    """The author joined into a post or comment row (no await), else loaded by id."""
+    joined = User.author_of(row)
+    if joined is not None:
+        return joined
+    return then(info.context.loaders.user.load(pk), User.from_row)
