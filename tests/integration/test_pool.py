@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import gql
+from tests.conftest import PG_BASE, gql
 from wren.app import Resources, create_app
 from wren.settings import Settings
 
@@ -41,3 +43,34 @@ async def test_no_connection_in_time_is_service_unavailable(tiny_pool_app: FastA
     # Once the connection is back, the same app serves normally.
     async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as client:
         assert "errors" not in await gql(client, "{ users(first: 1) { nodes { handle } } }")
+
+
+@pytest.fixture
+async def refused_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app whose database role may open no connection: PostgreSQL says "too many"."""
+    role = f"wren_refused_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_BASE + "/postgres")
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+        url = settings.database_url
+        assert url is not None
+        refused = settings.model_copy(
+            update={"database_url": url.replace("//postgres@", f"//{role}@", 1)}
+        )
+        application = create_app(refused)
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
+
+async def test_too_many_connections_is_service_unavailable(refused_app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=refused_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as client:
+        response = await client.post(
+            "/graphql", json={"query": "{ users(first: 1) { nodes { handle } } }"}
+        )
+    body = response.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"]
+    assert "too many" not in response.text.lower()

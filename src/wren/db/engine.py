@@ -29,6 +29,27 @@ UNAVAILABLE = (
 # SQLSTATE of a string PostgreSQL cannot represent (a NUL character).
 UNTRANSLATABLE_CHARACTER = "22021"
 
+# SQLSTATE classes of a server that cannot take the request now: 08 connection exception,
+# 53 insufficient resources ("too many clients"), 57P operator intervention (shutting down,
+# starting up). The driver reports them as plain DBAPI errors.
+_UNAVAILABLE_STATES = ("08", "53", "57P")
+
+
+def _sqlstate(error: sa_exc.DBAPIError) -> str:
+    """The SQLSTATE behind a DBAPI error, however the driver adapter wrapped it."""
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+def unavailable(error: BaseException) -> bool:
+    """True when `error` means the database cannot serve now and a retry later may work."""
+    if isinstance(error, UNAVAILABLE):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and _sqlstate(error).startswith(_UNAVAILABLE_STATES)
+
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     """The process's engine, its pool sized by settings."""
@@ -73,12 +94,14 @@ class Database:
                 if not error.connection_invalidated:
                     raise
                 return await self._fetch(statement, values)
-        except UNAVAILABLE as error:
-            raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
-        except sa_exc.DBAPIError as error:
+        except (*UNAVAILABLE, sa_exc.DBAPIError) as error:
+            if unavailable(error):
+                raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
             # PostgreSQL text cannot hold U+0000: such an argument matches nothing, and
             # comparing with it fails the statement. A client mistake, not a server failure.
-            if getattr(error.orig, "sqlstate", None) == UNTRANSLATABLE_CHARACTER:
+            if isinstance(error, sa_exc.DBAPIError) and (
+                _sqlstate(error) == UNTRANSLATABLE_CHARACTER
+            ):
                 raise BadUserInput("Strings may not contain the NUL character (U+0000).") from error
             raise
 
@@ -98,5 +121,7 @@ class Database:
             if domain is None:
                 raise
             raise domain from error
-        except UNAVAILABLE as error:
-            raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
+        except (*UNAVAILABLE, sa_exc.DBAPIError) as error:
+            if unavailable(error):
+                raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
+            raise
