@@ -56,8 +56,8 @@ OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "Directory": ("Directory", {"first": 50}),
     "UserByHandle": ("UserByHandle", {"handle": "$HANDLE"}),
     "Profile": ("Profile", {"handle": "$HANDLE"}),
-    "Leaderboard": ("Leaderboard", {"first": 20}),
-    "LeaderboardCold": ("Leaderboard", {"first": 20}),
+    "Leaderboard": ("Leaderboard", {"first": 50}),
+    "LeaderboardCold": ("Leaderboard", {"first": 50}),
     "Feed": ("Feed", {"first": 20, "after": None}),
 }
 # The peers implement only these; their cursors are not Wren's.

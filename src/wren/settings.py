@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(
         default=5.0, gt=0, description="Seconds a request waits for a connection."
     )
+    gc_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Allocations between young-generation garbage collections (Python's"
+        " default is 700); 0 keeps Python's defaults.",
+    )
     pool_recycle: int = Field(default=1800, description="Seconds before a connection is renewed.")
     pool_pre_ping: bool = Field(
         default=False,
