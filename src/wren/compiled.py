@@ -300,9 +300,11 @@ class _Run:
     async def objects(self, plans: list[FieldPlan], objects: list[Any]) -> list[dict[str, Any]]:
         """Complete the selection `plans` on every object of one level."""
         columns = [self.resolve(plan, objects) for plan in plans]
+        # Only resolvers return awaitables; attributes and __typename never do.
         waiting = [
             (c, i, value)
             for c, column in enumerate(columns)
+            if plans[c].kind == _RESOLVER
             for i, value in enumerate(column)
             if iscoroutine(value) or isfuture(value)
         ]
