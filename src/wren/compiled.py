@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from inspect import iscoroutine
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -82,13 +83,19 @@ class FieldPlan:
     is_list: bool = False
     items_nullable: bool = True
     serialize: Callable[[Any], Any] | None = None
+    exact: type | None = None
     children: list[FieldPlan] | None = None
+
+
+_NONE = type(None)
+# Scalars whose serialization leaves a value of this exact Python type unchanged.
+_EXACT: dict[str, type] = {"String": str, "ID": str, "Int": int, "Boolean": bool}
 
 
 def _serializer(scalar: GraphQLScalarType) -> Callable[[Any], Any]:
     """Leaf serialization, skipping graphql-core's checks where the Python type is exact."""
     name, serialize = scalar.name, scalar.serialize
-    exact: type | None = {"String": str, "ID": str, "Int": int, "Boolean": bool}.get(name)
+    exact = _EXACT.get(name)
     if exact is None:
         return serialize
 
@@ -201,6 +208,7 @@ class _Compiler:
                 raise Unsupported("nested lists")
         if isinstance(output, GraphQLScalarType):
             plan.serialize = _serializer(output)
+            plan.exact = _EXACT.get(output.name)
         elif isinstance(output, GraphQLObjectType) and node.selection_set is not None:
             plan.children = self.object_plan(output, node.selection_set)
         else:
@@ -283,8 +291,7 @@ class _Run:
     def resolve(self, plan: FieldPlan, objects: list[Any]) -> list[Any]:
         """This field's raw value for every object (awaitables left for the caller)."""
         if plan.kind == _ATTRIBUTE:
-            name = plan.attribute
-            return [getattr(o, name) for o in objects]
+            return list(map(attrgetter(plan.attribute), objects))
         if plan.kind == _TYPENAME:
             return [plan.constant] * len(objects)
         assert plan.function is not None
@@ -320,16 +327,17 @@ class _Run:
         for c, plan in enumerate(plans):
             if plan.serialize is not None:
                 columns[c] = self.leaves(plan, columns[c])
-        results: list[dict[str, Any]] = [{} for _ in objects]
-        for plan, column in zip(plans, columns, strict=True):
-            key = plan.key
-            for result, value in zip(results, column, strict=True):
-                result[key] = value
-        return results
+        keys = [plan.key for plan in plans]
+        return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def leaves(self, plan: FieldPlan, values: list[Any]) -> list[Any]:
         serialize = plan.serialize
         assert serialize is not None
+        if not plan.is_list and plan.exact is not None:
+            # Usually every value already has the exact Python type: keep the column as is.
+            types = set(map(type, values))
+            if types <= ({plan.exact, _NONE} if plan.nullable else {plan.exact}):
+                return values
         out: list[Any] = []
         for value in values:
             if value is None:

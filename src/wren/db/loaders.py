@@ -37,8 +37,7 @@ class LikeKey(NamedTuple):
     post: int
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(NamedTuple):
     """Rows of one page, fetched with one extra row to know whether more follow."""
 
     rows: Sequence[Row[Any]]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from wren.context import Info
-from wren.schema.relay import Node, make
+from wren.schema.relay import Node
 from wren.schema.user import User, author
 
 if TYPE_CHECKING:
@@ -27,15 +27,16 @@ class Comment(Node):
     @classmethod
     def from_row(cls, row: Any) -> Comment:
         """A Comment from a comments row."""
-        return make(
-            cls,
-            pk=row.id,
-            post_pk=row.post_id,
-            author_pk=row.author_id,
-            row=row,
-            body=row.body,
-            created_at=row.created_at,
-        )
+        comment = object.__new__(cls)
+        comment.__dict__ = {
+            "pk": row.id,
+            "post_pk": row.post_id,
+            "author_pk": row.author_id,
+            "row": row,
+            "body": row.body,
+            "created_at": row.created_at,
+        }
+        return comment
 
     # A plain (not async) resolver: the author usually came joined with the row, and
     # returning it directly skips a coroutine and a task per item.

@@ -9,10 +9,9 @@ from typing import Any
 import strawberry
 
 from wren.context import Info
-from wren.db.loaders import LikeKey, PageKey
-from wren.resolvers.pagination import page_args
+from wren.db.loaders import LikeKey
 from wren.schema.comment import Comment
-from wren.schema.relay import Connection, Node, make, then
+from wren.schema.relay import Connection, Node
 from wren.schema.user import User, author
 
 
@@ -27,15 +26,16 @@ class Post(Node):
     @classmethod
     def from_row(cls, row: Any) -> Post:
         """A Post from a posts row."""
-        return make(
-            cls,
-            pk=row.id,
-            author_pk=row.author_id,
-            row=row,
-            title=row.title,
-            body=row.body,
-            created_at=row.created_at,
-        )
+        post = object.__new__(cls)
+        post.__dict__ = {
+            "pk": row.id,
+            "author_pk": row.author_id,
+            "row": row,
+            "title": row.title,
+            "body": row.body,
+            "created_at": row.created_at,
+        }
+        return post
 
     # A plain (not async) resolver: the author usually came joined with the row, and
     # returning it directly skips a coroutine and a task per item.
@@ -48,15 +48,8 @@ class Post(Node):
         self, info: Info, first: int = 10, after: str | None = None
     ) -> Awaitable[Connection[Comment]]:
         loaders = info.context.loaders
-        limit, cursor = page_args(first, after)
-        return then(
-            loaders.comments_by_post.load(PageKey(self.pk, limit, cursor)),
-            lambda page: Connection.build(
-                page,
-                Comment.from_row,
-                lambda: loaders.comment_count.load(self.pk),
-                paged=cursor is not None,
-            ),
+        return Connection.of_parent(
+            loaders.comments_by_post, loaders.comment_count, self.pk, first, after, Comment.from_row
         )
 
     @strawberry.field(description="How many users like it.", graphql_type=int)

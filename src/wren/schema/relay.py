@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from aiodataloader import DataLoader
 
-from wren.db.loaders import Page
+from wren.db.loaders import Page, PageKey
 from wren.ids import encode_cursor, to_global_id
+from wren.resolvers.pagination import page_args
 
 NodeT = TypeVar("NodeT")
 T = TypeVar("T")
@@ -125,6 +127,26 @@ class Connection(Generic[NodeT]):
     )
     def total_count(self) -> Awaitable[int]:
         return self.count()
+
+    @classmethod
+    def of_parent(
+        cls,
+        pages: DataLoader[PageKey, Page],
+        counts: DataLoader[int, int],
+        parent: int,
+        first: int,
+        after: str | None,
+        node: Callable[[Any], NodeT],
+        at: str = "created_at",
+    ) -> Awaitable[Connection[NodeT]]:
+        """A page of `parent`'s list as a future: arguments checked, then one batched load."""
+        limit, cursor = page_args(first, after)
+        return then(
+            pages.load(PageKey(parent, limit, cursor)),
+            lambda page: cls.build(
+                page, node, lambda: counts.load(parent), paged=cursor is not None, at=at
+            ),
+        )
 
     @classmethod
     def build(

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from wren.context import Info
-from wren.db.loaders import MAX_RECOMMENDED, PageKey
+from wren.db.loaders import MAX_RECOMMENDED
 from wren.errors import BadUserInput
-from wren.resolvers.pagination import page_args
-from wren.schema.relay import Connection, Node, make, then
+from wren.schema.relay import Connection, Node, then
 from wren.schema.stats import UserStats
 
 if TYPE_CHECKING:
@@ -31,14 +30,15 @@ class User(Node):
     @classmethod
     def from_row(cls, row: Any) -> User:
         """A User from a users row."""
-        return make(
-            cls,
-            pk=row.id,
-            handle=row.handle,
-            display_name=row.display_name,
-            bio=row.bio,
-            created_at=row.created_at,
-        )
+        user = object.__new__(cls)
+        user.__dict__ = {
+            "pk": row.id,
+            "handle": row.handle,
+            "display_name": row.display_name,
+            "bio": row.bio,
+            "created_at": row.created_at,
+        }
+        return user
 
     @classmethod
     def author_of(cls, row: Any) -> User | None:
@@ -46,14 +46,15 @@ class User(Node):
         handle = getattr(row, "author_handle", None)
         if handle is None:
             return None
-        return make(
-            cls,
-            pk=row.author_id,
-            handle=handle,
-            display_name=row.author_display_name,
-            bio=row.author_bio,
-            created_at=row.author_created_at,
-        )
+        user = object.__new__(cls)
+        user.__dict__ = {
+            "pk": row.author_id,
+            "handle": handle,
+            "display_name": row.author_display_name,
+            "bio": row.author_bio,
+            "created_at": row.author_created_at,
+        }
+        return user
 
     @strawberry.field(description="Newest first.", graphql_type=Connection[LazyPost])
     def posts(
@@ -62,15 +63,8 @@ class User(Node):
         from wren.schema.post import Post
 
         loaders = info.context.loaders
-        limit, cursor = page_args(first, after)
-        return then(
-            loaders.posts_by_author.load(PageKey(self.pk, limit, cursor)),
-            lambda page: Connection.build(
-                page,
-                Post.from_row,
-                lambda: loaders.post_count.load(self.pk),
-                paged=cursor is not None,
-            ),
+        return Connection.of_parent(
+            loaders.posts_by_author, loaders.post_count, self.pk, first, after, Post.from_row
         )
 
     @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
@@ -78,16 +72,14 @@ class User(Node):
         self, info: Info, first: int = 10, after: str | None = None
     ) -> Awaitable[Connection[User]]:
         loaders = info.context.loaders
-        limit, cursor = page_args(first, after)
-        return then(
-            loaders.followers.load(PageKey(self.pk, limit, cursor)),
-            lambda page: Connection.build(
-                page,
-                User.from_row,
-                lambda: loaders.follower_count.load(self.pk),
-                paged=cursor is not None,
-                at="followed_at",
-            ),
+        return Connection.of_parent(
+            loaders.followers,
+            loaders.follower_count,
+            self.pk,
+            first,
+            after,
+            User.from_row,
+            at="followed_at",
         )
 
     @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
@@ -95,16 +87,14 @@ class User(Node):
         self, info: Info, first: int = 10, after: str | None = None
     ) -> Awaitable[Connection[User]]:
         loaders = info.context.loaders
-        limit, cursor = page_args(first, after)
-        return then(
-            loaders.following.load(PageKey(self.pk, limit, cursor)),
-            lambda page: Connection.build(
-                page,
-                User.from_row,
-                lambda: loaders.following_count.load(self.pk),
-                paged=cursor is not None,
-                at="followed_at",
-            ),
+        return Connection.of_parent(
+            loaders.following,
+            loaders.following_count,
+            self.pk,
+            first,
+            after,
+            User.from_row,
+            at="followed_at",
         )
 
     @strawberry.field(
