@@ -93,7 +93,12 @@ def _identity(key: Hashable) -> Hashable:
 
 
 class Loaders:
-    """The DataLoaders of one request, each created on first use."""
+    """The DataLoaders of one request, each created on first use.
+
+    Batch functions close over the process-wide Database, never over the Loaders: a
+    Loaders -> DataLoader -> batch -> Loaders cycle would keep every row a request read
+    alive until the garbage collector ran, instead of freeing it with the request.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -103,16 +108,20 @@ class Loaders:
     def _by_key(
         self, statement: Executable, param: str, key_of: Callable[[Row[Any]], Any]
     ) -> DataLoader[Any, Row[Any] | None]:
+        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+
         async def batch(keys: list[Any]) -> list[Row[Any] | None]:
-            rows = await self._db.fetch(statement, {param: keys})
+            rows = await fetch(statement, {param: keys})
             found = {key_of(row): row for row in rows}
             return [found.get(key) for key in keys]
 
         return _loader(batch)
 
     def _counts(self, statement: Executable) -> DataLoader[int, int]:
+        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+
         async def batch(keys: list[int]) -> list[int]:
-            rows = await self._db.fetch(statement, {"ids": keys})
+            rows = await fetch(statement, {"ids": keys})
             found: dict[int, int] = {row.key: row.n for row in rows}
             return [found.get(key, 0) for key in keys]
 
@@ -122,6 +131,8 @@ class Loaders:
         return self._pages_by(listing.per_parent())
 
     def _pages_by(self, statement: Executable) -> DataLoader[PageKey, Page]:
+        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+
         async def batch(keys: list[PageKey]) -> list[Page]:
             params = queries.page_params(
                 [k.parent for k in keys],
@@ -130,7 +141,7 @@ class Loaders:
                 [k.after.id if k.after else None for k in keys],
             )
             grouped: defaultdict[int, list[Row[Any]]] = defaultdict(list)
-            for row in await self._db.fetch(statement, params):
+            for row in await fetch(statement, params):
                 grouped[row.ord].append(row)
             return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
 
@@ -215,9 +226,11 @@ class Loaders:
     def liked(self) -> DataLoader[LikeKey, bool]:
         """Whether a user likes a post, by LikeKey."""
 
+        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+
         async def batch(keys: list[LikeKey]) -> list[bool]:
             params = {"users": [k.user for k in keys], "posts": [k.post for k in keys]}
-            rows = await self._db.fetch(queries.LIKED, params)
+            rows = await fetch(queries.LIKED, params)
             found = {LikeKey(row.user_id, row.post_id) for row in rows}
             return [key in found for key in keys]
 
@@ -227,8 +240,10 @@ class Loaders:
     def stats(self) -> DataLoader[int, UserStatsRow]:
         """Activity aggregates (a UserStatsRow) by user id."""
 
+        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+
         async def batch(keys: list[int]) -> list[UserStatsRow]:
-            rows = await self._db.fetch(queries.USER_STATS, {"ids": keys})
+            rows = await fetch(queries.USER_STATS, {"ids": keys})
             found = {row.id: UserStatsRow.from_row(row) for row in rows}
             return [found[key] for key in keys]
 
@@ -238,10 +253,10 @@ class Loaders:
     def recommendations(self) -> DataLoader[int, list[int]]:
         """Ids of the top MAX_RECOMMENDED recommended users, best first, by user id."""
 
+        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+
         async def batch(keys: list[int]) -> list[list[int]]:
-            rows = await self._db.fetch(
-                queries.RECOMMENDATIONS, {"ids": keys, "lim": MAX_RECOMMENDED}
-            )
+            rows = await fetch(queries.RECOMMENDATIONS, {"ids": keys, "lim": MAX_RECOMMENDED})
             found: defaultdict[int, list[int]] = defaultdict(list)
             for row in rows:
                 found[row.user_id].append(row.id)
