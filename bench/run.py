@@ -443,8 +443,10 @@ def decoded_id(value: Any) -> Any:
     """A base64 global id as its text (`User:41`), padded or not; anything else as it is."""
     if not isinstance(value, str):
         return value
+    # Either alphabet: Wren's ids are URL-safe base64, the floor's standard base64.
+    standard = value.replace("-", "+").replace("_", "/")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         return value
 
