@@ -5,19 +5,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
+from starlette.routing import WebSocketRoute
 
 from wren.auth import authenticate
-from wren.cache.client import create_redis
+from wren.cache.client import create_listener_redis, create_redis
 from wren.cache.store import CacheStore
 from wren.context import Context
 from wren.db.engine import Database, create_engine
+from wren.events.bus import Events
+from wren.events.hub import EventHub
+from wren.http.documents import Documents
 from wren.http.view import GraphQLView
+from wren.http.websocket import SubscriptionEndpoint
+from wren.http.websocket_checks import WebSocketChecks
 from wren.schema import build_schema
 from wren.settings import Settings
 
@@ -31,6 +38,7 @@ class Resources:
     db: Database
     redis: Redis
     cache: CacheStore
+    events: Events
 
 
 async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
@@ -57,8 +65,8 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     return embedded.url
 
 
-def _redis(request: Request) -> Redis:
-    resources: Resources = request.app.state.resources
+def _redis(connection: HTTPConnection) -> Redis:
+    resources: Resources = connection.app.state.resources
     return resources.redis
 
 
@@ -79,6 +87,16 @@ def tune_gc(threshold: int) -> None:
         gc.set_threshold(threshold, older, oldest)
 
 
+def _subscriptions(
+    settings: Settings, context: Callable[[HTTPConnection], Awaitable[Context]]
+) -> SubscriptionEndpoint:
+    """The WebSocket endpoint, on a schema of its own that runs the HTTP endpoint's checks."""
+    checks = WebSocketChecks(settings)
+    schema = build_schema([checks.extension])
+    checks.bind(Documents(schema._schema, settings))
+    return SubscriptionEndpoint(schema, settings, context)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A Wren application; nothing is connected until its lifespan starts."""
     settings = settings or Settings()
@@ -93,25 +111,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stack.push_async_callback(redis.aclose)
             cache = CacheStore(redis, settings)
             stack.push_async_callback(cache.aclose)
+            listener = create_listener_redis(settings, redis)
+            if listener is not redis:
+                stack.push_async_callback(listener.aclose)
+            hub = EventHub(listener)
+            stack.push_async_callback(hub.aclose)
+            events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)
-            app.state.resources = Resources(db=Database(engine), redis=redis, cache=cache)
+            app.state.resources = Resources(
+                db=Database(engine), redis=redis, cache=cache, events=events
+            )
             yield
 
-    async def context(request: Request) -> Context:
-        resources: Resources = request.app.state.resources
-        credentials = authenticate(settings, request.headers.get("authorization"))
+    async def context(connection: HTTPConnection) -> Context:
+        """A request's context, or a WebSocket connection's (its handshake's headers)."""
+        resources: Resources = connection.app.state.resources
+        credentials = authenticate(settings, connection.headers.get("authorization"))
         return Context(
             settings=settings,
             db=resources.db,
             store=resources.cache,
             viewer_id=credentials.viewer_id,
             auth_error=credentials.error,
+            events=resources.events,
         )
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     view = GraphQLView(build_schema(), settings, context, _redis)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
+    # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
+    app.router.routes.append(WebSocketRoute("/graphql", _subscriptions(settings, context)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

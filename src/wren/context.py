@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from wren.cache.store import CacheStore
     from wren.db.engine import Database
     from wren.errors import Unauthenticated
+    from wren.events.bus import Events
     from wren.settings import Settings
 
 
@@ -28,6 +29,7 @@ class Context(BaseContext):
         store: CacheStore,
         viewer_id: int | None = None,
         auth_error: Unauthenticated | None = None,
+        events: Events | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -35,6 +37,8 @@ class Context(BaseContext):
         self.viewer_id = viewer_id
         # Set when the request carried a bad token: the request is refused as a whole.
         self.auth_error = auth_error
+        # None only where nothing subscribes (tools, some tests): writes then announce nothing.
+        self.events = events
         self.loaders = Loaders(db)
         self.cache = RequestCache(store, self.loaders)
 

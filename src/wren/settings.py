@@ -166,6 +166,26 @@ class Settings(BaseSettings):
         description="GET requests need a header a browser cannot send cross-site unasked.",
     )
 
+    # Subscriptions over WebSocket at /graphql.
+    events_prefix: str | None = Field(
+        default=None,
+        description="Redis pub/sub channel prefix of subscription events. "
+        "Unset: NAMESPACE:events:.",
+    )
+    max_subscriptions: int = Field(
+        default=20, ge=1, description="Operations one WebSocket connection may run at once."
+    )
+    ws_init_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a new WebSocket connection has to send connection_init.",
+    )
+    ws_keepalive: float = Field(
+        default=15.0,
+        ge=0,
+        description="Seconds between keep-alive messages to graphql-ws (legacy) clients; 0: none.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
@@ -242,3 +262,10 @@ class Settings(BaseSettings):
         if self.persisted_prefix is not None:
             return self.persisted_prefix
         return f"{self.cache_namespace}:pq:"
+
+    @property
+    def events_channel_prefix(self) -> str:
+        """Prefix of the pub/sub channels of subscription events (under the cache namespace)."""
+        if self.events_prefix is not None:
+            return self.events_prefix
+        return f"{self.cache_namespace}:events:"

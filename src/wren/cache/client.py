@@ -1,4 +1,4 @@
-"""The Redis client: a real server when configured, an in-process stand-in otherwise."""
+"""The Redis clients: a real server when configured, an in-process stand-in otherwise."""
 
 from __future__ import annotations
 
@@ -32,4 +32,19 @@ def create_redis(settings: Settings) -> Redis:
         # No retries inside the client: a failed call is skipped (the request answers from
         # PostgreSQL) and the circuit breaker decides when to try Redis again.
         retry=Retry(NoBackoff(), 0),
+    )
+
+
+def create_listener_redis(settings: Settings, stand_in: Redis) -> Redis:
+    """The client of the process's pub/sub connection (the stand-in's own when unset).
+
+    Unlike the cache's client it has no read timeout: the connection idles between events.
+    """
+    if settings.redis_url is None:
+        return stand_in
+    return Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_timeout,
+        socket_keepalive=True,
+        health_check_interval=30,
     )

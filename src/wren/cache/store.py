@@ -1,4 +1,5 @@
-"""The process's cache store: every Redis call of the cache, each one allowed to fail.
+"""The process's cache store: every Redis call of the cache (and event publishing), each one
+allowed to fail.
 
 A call that fails, times out (WREN_REDIS_TIMEOUT) or is skipped by the open circuit
 breaker returns None: callers then answer from PostgreSQL. Nothing here raises.
@@ -193,6 +194,10 @@ class CacheStore:
             log.warning("cache: dropped every cached entry after a missed invalidation")
         self._dirty = False
         return True
+
+    async def publish(self, channel: str, message: bytes) -> bool:
+        """Publish a pub/sub message within the same timeout and breaker; False if not sent."""
+        return await self._call(lambda: self.redis.publish(channel, message)) is not None
 
     def _mark_dirty(self) -> None:
         self._dirty = True

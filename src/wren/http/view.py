@@ -185,7 +185,9 @@ class GraphQLView:
                     {"allow": "POST"},
                 )
             if operation.operation is OperationType.SUBSCRIPTION:
-                raise RequestRefused(400, "Subscriptions are not served over HTTP.", "BAD_REQUEST")
+                raise RequestRefused(
+                    400, "Subscriptions are served over WebSocket at /graphql.", "BAD_REQUEST"
+                )
         errors = self.documents.validate(document)
         if errors:
             return refused, {"errors": [error.formatted for error in errors]}

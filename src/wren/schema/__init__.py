@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from wren.cache.extension import CacheCountersExtension
@@ -16,16 +19,39 @@ from wren.schema.mutation import Mutation
 from wren.schema.post import Post
 from wren.schema.query import Query
 from wren.schema.scalars import DateTime
+from wren.schema.subscription import Subscription
 from wren.schema.user import User
 
+if TYPE_CHECKING:
+    from graphql import GraphQLError
+    from strawberry.types import ExecutionContext
 
-def build_schema() -> strawberry.Schema:
-    """The served schema."""
-    return strawberry.Schema(
+log = logging.getLogger("wren.schema")
+
+
+class WrenSchema(strawberry.Schema):
+    """Strawberry's schema, logging only what is unexpected (client mistakes are answers)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log unexpected errors with their traceback; domain and GraphQL errors go unlogged."""
+        for error in errors:
+            if should_mask(error):
+                log.error("unexpected error: %s", error.message, exc_info=error.original_error)
+
+
+def build_schema(
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> strawberry.Schema:
+    """The served schema; `extensions` run first (the WebSocket endpoint's checks)."""
+    return WrenSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, Post, Comment],
         extensions=[
+            *extensions,
             RejectInvalidCredentials,
             lambda: MaskErrors(
                 should_mask_error=should_mask, error_message="Internal server error."

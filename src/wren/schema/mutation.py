@@ -2,7 +2,8 @@
 
 Every mutation is one transaction. The cache hears of a change only once it is
 committed, and the request's loaders are reset, so the fields selected on a
-mutation's result read the state it left behind.
+mutation's result read the state it left behind. Subscribers hear of new posts and
+comments after the commit too, so the row they load is there.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class Mutation:
         async with info.context.db.transaction() as conn:
             row = await publishing.create_post(conn=conn, author_id=viewer, title=title, body=body)
         await _committed(info, activity_of=[viewer])
+        if info.context.events is not None:
+            await info.context.events.post_created(post_id=row.id, author_id=viewer)
         return Post.from_row(row)
 
     @strawberry.mutation(description="Only the author may update a post.")
@@ -130,6 +133,10 @@ class Mutation:
                 conn=conn, post_id=post_id, author_id=viewer, body=body
             )
         await _committed(info, activity_of=[viewer, row.post_author_id])
+        if info.context.events is not None:
+            await info.context.events.comment_added(
+                comment_id=row.id, post_id=post_id, author_id=viewer
+            )
         return Comment.from_row(row)
 
     @strawberry.mutation(description="Idempotent. Returns the followed user.")
