@@ -53,6 +53,8 @@ def serve(
         "proxy_headers": True,
         "loop": "uvloop",
         "http": "httptools",
+        # Subscriptions: the websockets package's current (sans-I/O) implementation.
+        "ws": "websockets-sansio",
         "access_log": not settings.production,
     }
     if workers > 1:

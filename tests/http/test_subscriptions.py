@@ -481,3 +481,17 @@ async def test_subscriptions_are_not_served_over_http(client: httpx.AsyncClient)
     response = await client.post("/graphql", json={"query": POST_CREATED})
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+async def test_trusted_mode_runs_registered_documents_only(settings: Settings) -> None:
+    async with (
+        serving(settings, trusted_documents=True) as (application, _),
+        uvicorn_serving(application) as url,
+        subscriber(url) as sub,
+    ):
+        await sub.init()
+        key = await sub.subscribe(POST_CREATED)
+        message = await sub.receive()
+    assert message["id"] == key
+    assert message["type"] == "error"
+    assert message["payload"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_FOUND"}

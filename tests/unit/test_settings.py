@@ -87,3 +87,21 @@ def test_trusted_documents_need_a_real_redis() -> None:
     with pytest.raises(ValidationError, match="WREN_REDIS_URL"):
         Settings(_env_file=None, trusted_documents=True)  # type: ignore[call-arg]
     Settings(_env_file=None, trusted_documents=True, redis_url="redis://r:6379/0")  # type: ignore[call-arg]
+
+
+def test_event_channels_follow_the_cache_namespace() -> None:
+    assert Settings(_env_file=None, cache_namespace="acme").events_channel_prefix == "acme:events:"  # type: ignore[call-arg]
+    explicit = Settings(_env_file=None, cache_namespace="acme", events_prefix="ev/")  # type: ignore[call-arg]
+    assert explicit.events_channel_prefix == "ev/"
+
+
+def test_websocket_limits_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in [
+        ("MAX_SUBSCRIPTIONS", "0"),
+        ("WS_INIT_TIMEOUT", "0"),
+        ("WS_KEEPALIVE", "-1"),
+    ]:
+        monkeypatch.setenv(f"WREN_{name}", value)
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None)  # type: ignore[call-arg]
+        monkeypatch.delenv(f"WREN_{name}")
