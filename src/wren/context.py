@@ -1,4 +1,4 @@
-"""The typed per-request context: settings, viewer, loaders and cache, built fresh per request."""
+"""The typed Context: settings, viewer, loaders, cache and events, fresh per request or socket."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class Context(BaseContext):
-    """What every resolver can reach; never shared between requests."""
+    """What every resolver can reach: one per request or WebSocket connection, never shared."""
 
     def __init__(
         self,
