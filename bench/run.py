@@ -512,9 +512,9 @@ def counting_pass(
             except ValueError:
                 doc = {}
             data = doc.get("data") if isinstance(doc, dict) else None
-            row["data_sha"] = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[
-                :12
-            ]
+            # Compared without cursors and with ids decoded: each server encodes them its way.
+            comparable = json.dumps(without_cursors(data), sort_keys=True).encode()
+            row["data_sha"] = hashlib.sha256(comparable).hexdigest()[:12]
             row["response_bytes"] = len(body)
             if status != 200 or not data or doc.get("errors"):
                 row["error"] = f"HTTP {status}: {body[:200].decode(errors='replace')}"

@@ -7,7 +7,7 @@ import binascii
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from wren.errors import BadUserInput
+from wren.errors import BadUserInput, NotFound
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
@@ -46,6 +46,14 @@ def pk_of(global_id: str, type_name: str) -> int | None:
     if decoded is None or decoded[0] != type_name:
         return None
     return decoded[1]
+
+
+def require_pk(global_id: str, type_name: str, **extensions: str) -> int:
+    """The primary key an id of `type_name` names; NOT_FOUND (with `extensions`) otherwise."""
+    pk = pk_of(global_id, type_name)
+    if pk is None:
+        raise NotFound(f"No {type_name.lower()} has this id.", **extensions)
+    return pk
 
 
 class Keyset(NamedTuple):

@@ -16,8 +16,8 @@ from wren import auth, validation
 from wren.cache import invalidation
 from wren.context import Info
 from wren.db import accounts, publishing, social
-from wren.errors import BadUserInput, NotFound, Unauthenticated
-from wren.ids import pk_of, to_global_id
+from wren.errors import BadUserInput, Unauthenticated
+from wren.ids import require_pk, to_global_id
 from wren.schema.account import AuthPayload
 from wren.schema.comment import Comment
 from wren.schema.inputs import AddCommentInput, CreatePostInput, SignUpInput, UpdatePostInput
@@ -33,14 +33,6 @@ def _viewer(info: Info) -> int:
     if viewer is None:
         raise Unauthenticated("Log in first, then send `Authorization: Bearer <token>`.")
     return viewer
-
-
-def _pk(global_id: str, type_name: str, field: str) -> int:
-    """The primary key an id of `type_name` names; NOT_FOUND for any other string."""
-    pk = pk_of(global_id, type_name)
-    if pk is None:
-        raise NotFound(f"No {type_name.lower()} has this id.", field=field)
-    return pk
 
 
 @strawberry.type(
@@ -100,7 +92,7 @@ class Mutation:
     @strawberry.mutation(description="Only the author may update a post.")
     async def update_post(self, info: Info, input: UpdatePostInput) -> Post:
         viewer = _viewer(info)
-        post_id = _pk(input.id, "Post", "id")
+        post_id = require_pk(input.id, "Post", field="id")
         title = None if input.title is None else validation.title(input.title)
         body = None if input.body is None else validation.post_body(input.body)
         async with info.context.db.transaction() as conn:
@@ -117,7 +109,7 @@ class Mutation:
     )
     async def delete_post(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         viewer = _viewer(info)
-        post_id = _pk(id, "Post", "id")
+        post_id = require_pk(id, "Post", field="id")
         async with info.context.db.transaction() as conn:
             affected = await publishing.delete_post(conn=conn, post_id=post_id, deleter_id=viewer)
         await _committed(info, activity_of=affected)
@@ -126,7 +118,7 @@ class Mutation:
     @strawberry.mutation(description="Reply to a post as the viewer.")
     async def add_comment(self, info: Info, input: AddCommentInput) -> Comment:
         viewer = _viewer(info)
-        post_id = _pk(input.post_id, "Post", "postId")
+        post_id = require_pk(input.post_id, "Post", field="postId")
         body = validation.comment_body(input.body)
         async with info.context.db.transaction() as conn:
             row = await publishing.add_comment(
@@ -160,7 +152,7 @@ class Mutation:
     @strawberry.mutation(description="Idempotent.")
     async def like_post(self, info: Info, post_id: strawberry.ID) -> Post:
         viewer = _viewer(info)
-        post = _pk(post_id, "Post", "postId")
+        post = require_pk(post_id, "Post", field="postId")
         async with info.context.db.transaction() as conn:
             row = await social.like(conn=conn, user_id=viewer, post_id=post)
         await _committed(info, activity_of=[row.author_id] if row.changed else ())
@@ -169,7 +161,7 @@ class Mutation:
     @strawberry.mutation(description="Idempotent.")
     async def unlike_post(self, info: Info, post_id: strawberry.ID) -> Post:
         viewer = _viewer(info)
-        post = _pk(post_id, "Post", "postId")
+        post = require_pk(post_id, "Post", field="postId")
         async with info.context.db.transaction() as conn:
             row = await social.unlike(conn=conn, user_id=viewer, post_id=post)
         await _committed(info, activity_of=[row.author_id] if row.changed else ())
@@ -178,7 +170,7 @@ class Mutation:
 
 def _followee(user_id: str, viewer: int) -> int:
     """The user to (un)follow: any existing user but the viewer."""
-    followee = _pk(user_id, "User", "userId")
+    followee = require_pk(user_id, "User", field="userId")
     if followee == viewer:
         raise BadUserInput("Nobody can follow themselves.", field="userId")
     return followee

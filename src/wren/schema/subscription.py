@@ -14,7 +14,7 @@ import strawberry
 from wren.context import Info
 from wren.errors import NotFound, ServiceUnavailable
 from wren.events.bus import Events
-from wren.ids import pk_of
+from wren.ids import require_pk
 from wren.schema.comment import Comment
 from wren.schema.post import Post
 
@@ -26,21 +26,13 @@ def _events(info: Info) -> Events:
     return events
 
 
-def _pk(global_id: str, type_name: str, argument: str) -> int:
-    """The primary key an id of `type_name` names; NOT_FOUND for any other string."""
-    pk = pk_of(global_id, type_name)
-    if pk is None:
-        raise NotFound(f"No {type_name.lower()} has this id.", argument=argument)
-    return pk
-
-
 @strawberry.type(description="Events pushed over WebSocket at /graphql (graphql-transport-ws).")
 class Subscription:
     @strawberry.subscription(
         description="Every comment added to that post from now on, across all server processes."
     )
     async def comment_added(self, info: Info, post_id: strawberry.ID) -> AsyncIterator[Comment]:
-        pk = _pk(post_id, "Post", "postId")
+        pk = require_pk(post_id, "Post", argument="postId")
         events = _events(info)
         if await info.context.loaders.post.load(pk) is None:
             raise NotFound("No post has this id.", argument="postId")
@@ -53,7 +45,7 @@ class Subscription:
     async def post_created(
         self, info: Info, author_id: strawberry.ID | None = None
     ) -> AsyncIterator[Post]:
-        author = None if author_id is None else _pk(author_id, "User", "authorId")
+        author = None if author_id is None else require_pk(author_id, "User", argument="authorId")
         events = _events(info)
         if author is not None and await info.context.loaders.user.load(author) is None:
             raise NotFound("No user has this id.", argument="authorId")
