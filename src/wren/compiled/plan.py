@@ -1,0 +1,207 @@
+"""Compiling a query operation into a plan: which attribute or resolver serves each key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NamedTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
+from graphql.execution.values import VariableValues, get_argument_values
+from graphql.utilities import get_operation_ast
+
+_DEFINITION = "strawberry-definition"
+TYPENAME, ATTRIBUTE, RESOLVER = 0, 1, 2
+
+
+class Unsupported(Exception):
+    """The document uses something the fast path does not compile."""
+
+
+@dataclass(slots=True)
+class FieldPlan:
+    """How one response key of one object type is produced."""
+
+    key: str
+    kind: int
+    constant: str = ""
+    attribute: str = ""
+    function: Callable[..., Any] | None = None
+    passes_self: bool = False
+    info_name: str | None = None
+    arguments: Callable[[VariableValues], dict[str, Any]] | None = None
+    nullable: bool = True
+    is_list: bool = False
+    items_nullable: bool = True
+    serialize: Callable[[Any], Any] | None = None
+    exact: type | None = None
+    children: list[FieldPlan] | None = None
+
+
+# Scalars whose serialization leaves a value of this exact Python type unchanged.
+_EXACT: dict[str, type] = {"String": str, "ID": str, "Int": int, "Boolean": bool}
+
+
+def _serializer(scalar: GraphQLScalarType) -> Callable[[Any], Any]:
+    """Leaf serialization, skipping graphql-core's checks where the Python type is exact."""
+    name, serialize = scalar.name, scalar.serialize
+    exact = _EXACT.get(name)
+    if exact is None:
+        return serialize
+
+    def fast(value: Any) -> Any:
+        return value if type(value) is exact else serialize(value)
+
+    return fast
+
+
+class _Compiler:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.schema = schema
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+
+    def selections(
+        self, parent: GraphQLObjectType, selection_set: SelectionSetNode
+    ) -> list[FieldNode]:
+        fields: list[FieldNode] = []
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise Unsupported("directives")
+            if isinstance(selection, FieldNode):
+                fields.append(selection)
+                continue
+            condition: NamedTypeNode | None
+            if isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments[selection.name.value]
+                if fragment.directives:
+                    raise Unsupported("directives")
+                condition, nested = fragment.type_condition, fragment.selection_set
+            elif isinstance(selection, InlineFragmentNode):
+                condition, nested = selection.type_condition, selection.selection_set
+            else:  # pragma: no cover - the AST has no other selection kinds
+                raise Unsupported(type(selection).__name__)
+            if condition is not None and condition.name.value != parent.name:
+                raise Unsupported("fragment on another type")
+            fields += self.selections(parent, nested)
+        return fields
+
+    def object_plan(
+        self, parent: GraphQLObjectType, selection_set: SelectionSetNode
+    ) -> list[FieldPlan]:
+        plans: list[FieldPlan] = []
+        seen: set[str] = set()
+        for node in self.selections(parent, selection_set):
+            key = node.alias.value if node.alias else node.name.value
+            if key in seen:
+                raise Unsupported("a response key selected twice")
+            seen.add(key)
+            plans.append(self.field_plan(parent, node, key))
+        return plans
+
+    def field_plan(self, parent: GraphQLObjectType, node: FieldNode, key: str) -> FieldPlan:
+        name = node.name.value
+        if name == "__typename":
+            return FieldPlan(key, TYPENAME, constant=parent.name, nullable=False)
+        if name.startswith("__"):
+            raise Unsupported("introspection")
+        definition: GraphQLField = parent.fields[name]
+        plan = self.resolution(definition, node, key)
+        self.shape(plan, definition.type, node)
+        return plan
+
+    def resolution(self, definition: GraphQLField, node: FieldNode, key: str) -> FieldPlan:
+        field = (definition.extensions or {}).get(_DEFINITION)
+        if field is None or field.extensions or field.permission_classes:
+            raise Unsupported("a field with extensions")
+        resolver = field.base_resolver
+        if resolver is None:
+            if node.arguments:
+                raise Unsupported("arguments on a plain field")
+            return FieldPlan(key, ATTRIBUTE, attribute=field.python_name)
+        if resolver.root_parameter is not None or resolver.parent_parameter is not None:
+            raise Unsupported("root or parent parameters")
+        names: dict[str, str] = {}
+        for argument in field.arguments:
+            named = definition.args[argument.graphql_name or argument.python_name].type
+            while isinstance(named, GraphQLNonNull | GraphQLList):
+                if isinstance(named, GraphQLList):
+                    raise Unsupported("list arguments")
+                named = named.of_type
+            if not isinstance(named, GraphQLScalarType):
+                raise Unsupported("non-scalar arguments")
+            names[argument.graphql_name or argument.python_name] = argument.python_name
+
+        def arguments(variables: VariableValues) -> dict[str, Any]:
+            values = get_argument_values(definition, node, variables)
+            return {names[k]: v for k, v in values.items()}
+
+        info = resolver.info_parameter
+        return FieldPlan(
+            key,
+            RESOLVER,
+            function=resolver.wrapped_func,
+            passes_self=resolver.self_parameter is not None,
+            info_name=None if info is None else info.name,
+            arguments=arguments,
+        )
+
+    def shape(self, plan: FieldPlan, output: GraphQLOutputType, node: FieldNode) -> None:
+        if isinstance(output, GraphQLNonNull):
+            plan.nullable, output = False, output.of_type
+        if isinstance(output, GraphQLList):
+            plan.is_list, output = True, output.of_type
+            if isinstance(output, GraphQLNonNull):
+                plan.items_nullable, output = False, output.of_type
+            if isinstance(output, GraphQLList):
+                raise Unsupported("nested lists")
+        if isinstance(output, GraphQLScalarType):
+            plan.serialize = _serializer(output)
+            plan.exact = _EXACT.get(output.name)
+        elif isinstance(output, GraphQLObjectType) and node.selection_set is not None:
+            plan.children = self.object_plan(output, node.selection_set)
+        else:
+            raise Unsupported("abstract or enum types")
+
+
+@dataclass(slots=True)
+class Plan:
+    """A compiled query operation."""
+
+    operation: OperationDefinitionNode
+    fields: list[FieldPlan]
+
+
+def compile_plan(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> Plan | None:
+    """The plan of a query operation, or None when the fast path does not apply."""
+    operation = get_operation_ast(document, operation_name)
+    root = schema.query_type
+    if operation is None or operation.operation is not OperationType.QUERY or root is None:
+        return None
+    if operation.directives:
+        return None
+    try:
+        fields = _Compiler(schema, document).object_plan(root, operation.selection_set)
+    except Unsupported:
+        return None
+    return Plan(operation, fields)

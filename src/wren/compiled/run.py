@@ -1,0 +1,138 @@
+"""Running a plan breadth-first: one resolver pass per field per level."""
+
+from __future__ import annotations
+
+import asyncio
+from asyncio import isfuture
+from dataclasses import dataclass
+from inspect import iscoroutine
+from operator import attrgetter
+from typing import Any
+
+from graphql.execution.values import VariableValues
+
+from wren.compiled.plan import ATTRIBUTE, RESOLVER, TYPENAME, FieldPlan
+
+
+class Abandon(Exception):
+    """Something unexpected happened while running: let graphql-core answer instead."""
+
+
+@dataclass(slots=True)
+class ResolveInfo:
+    """What resolvers read from `info` (the context) without graphql-core's per-field object."""
+
+    context: Any
+
+
+async def _gather(awaitables: list[Any]) -> list[Any]:
+    """Await all; any failure abandons the fast path, after every awaitable has finished."""
+    done = await asyncio.gather(*awaitables, return_exceptions=True)
+    for value in done:
+        if isinstance(value, BaseException):
+            raise Abandon from value
+    return done
+
+
+class Runner:
+    """One execution of a plan: the request's context and variables."""
+
+    def __init__(self, info: ResolveInfo, variables: VariableValues) -> None:
+        self.info = info
+        self.variables = variables
+
+    def resolve(self, plan: FieldPlan, objects: list[Any]) -> list[Any]:
+        """This field's raw value for every object (awaitables left for the caller)."""
+        if plan.kind == ATTRIBUTE:
+            return list(map(attrgetter(plan.attribute), objects))
+        if plan.kind == TYPENAME:
+            return [plan.constant] * len(objects)
+        assert plan.function is not None
+        assert plan.arguments is not None
+        kwargs = plan.arguments(self.variables)
+        if plan.info_name is not None:
+            kwargs[plan.info_name] = self.info
+        function = plan.function
+        if plan.passes_self:
+            return [function(o, **kwargs) for o in objects]
+        return [function(**kwargs) for _ in objects]
+
+    async def objects(self, plans: list[FieldPlan], objects: list[Any]) -> list[dict[str, Any]]:
+        """Complete the selection `plans` on every object of one level."""
+        columns = [self.resolve(plan, objects) for plan in plans]
+        # Only resolvers return awaitables; attributes and __typename never do.
+        waiting = [
+            (c, i, value)
+            for c, column in enumerate(columns)
+            if plans[c].kind == RESOLVER
+            for i, value in enumerate(column)
+            if iscoroutine(value) or isfuture(value)
+        ]
+        if waiting:
+            done = await _gather([value for _, _, value in waiting])
+            for (c, i, _), value in zip(waiting, done, strict=True):
+                columns[c][i] = value
+        children = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
+        if children:
+            completed = await _gather([self.nested(plans[c], columns[c]) for c, _ in children])
+            for (c, _), column in zip(children, completed, strict=True):
+                columns[c] = column
+        for c, plan in enumerate(plans):
+            if plan.serialize is not None:
+                columns[c] = self.leaves(plan, columns[c])
+        keys = [plan.key for plan in plans]
+        return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+
+    def leaves(self, plan: FieldPlan, values: list[Any]) -> list[Any]:
+        serialize = plan.serialize
+        assert serialize is not None
+        if not plan.is_list and plan.exact is not None:
+            # Usually every value already has the exact Python type: keep the column as is.
+            types = set(map(type, values))
+            if types <= ({plan.exact, type(None)} if plan.nullable else {plan.exact}):
+                return values
+        out: list[Any] = []
+        for value in values:
+            if value is None:
+                if not plan.nullable:
+                    raise Abandon
+                out.append(None)
+            elif plan.is_list:
+                items: list[Any] = []
+                for item in value:
+                    if item is None:
+                        if not plan.items_nullable:
+                            raise Abandon
+                        items.append(None)
+                    else:
+                        items.append(serialize(item))
+                out.append(items)
+            else:
+                out.append(serialize(value))
+        return out
+
+    async def nested(self, plan: FieldPlan, values: list[Any]) -> list[Any]:
+        """Complete an object-typed field for every parent at once."""
+        assert plan.children is not None
+        flat: list[Any] = []
+        if plan.is_list:
+            for value in values:
+                if value is None:
+                    if not plan.nullable:
+                        raise Abandon
+                    continue
+                for item in value:
+                    if item is None:
+                        raise Abandon  # a null item: leave its semantics to graphql-core
+                    flat.append(item)
+        else:
+            for value in values:
+                if value is None:
+                    if not plan.nullable:
+                        raise Abandon
+                else:
+                    flat.append(value)
+        done = iter(await self.objects(plan.children, flat))
+        if plan.is_list:
+            return [None if value is None else [next(done) for _ in value] for value in values]
+        return [None if value is None else next(done) for value in values]
