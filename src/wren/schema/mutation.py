@@ -8,7 +8,8 @@ comments after the commit too, so the row they load is there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import strawberry
 
@@ -133,39 +134,39 @@ class Mutation:
 
     @strawberry.mutation(description="Idempotent. Returns the followed user.")
     async def follow(self, info: Info, user_id: strawberry.ID) -> User:
-        viewer = _viewer(info)
-        followee = _followee(user_id, viewer)
-        async with info.context.db.transaction() as conn:
-            row = await social.follow(conn=conn, follower_id=viewer, followee_id=followee)
-        await _committed(info, follow=(viewer, followee) if row.changed else None)
-        return User.from_row(row)
+        return await _set_follow(info, user_id, social.follow)
 
     @strawberry.mutation(description="Idempotent. Returns the unfollowed user.")
     async def unfollow(self, info: Info, user_id: strawberry.ID) -> User:
-        viewer = _viewer(info)
-        followee = _followee(user_id, viewer)
-        async with info.context.db.transaction() as conn:
-            row = await social.unfollow(conn=conn, follower_id=viewer, followee_id=followee)
-        await _committed(info, follow=(viewer, followee) if row.changed else None)
-        return User.from_row(row)
+        return await _set_follow(info, user_id, social.unfollow)
 
     @strawberry.mutation(description="Idempotent.")
     async def like_post(self, info: Info, post_id: strawberry.ID) -> Post:
-        viewer = _viewer(info)
-        post = require_pk(post_id, "Post", field="postId")
-        async with info.context.db.transaction() as conn:
-            row = await social.like(conn=conn, user_id=viewer, post_id=post)
-        await _committed(info, activity_of=[row.author_id] if row.changed else ())
-        return Post.from_row(row)
+        return await _set_like(info, post_id, social.like)
 
     @strawberry.mutation(description="Idempotent.")
     async def unlike_post(self, info: Info, post_id: strawberry.ID) -> Post:
-        viewer = _viewer(info)
-        post = require_pk(post_id, "Post", field="postId")
-        async with info.context.db.transaction() as conn:
-            row = await social.unlike(conn=conn, user_id=viewer, post_id=post)
-        await _committed(info, activity_of=[row.author_id] if row.changed else ())
-        return Post.from_row(row)
+        return await _set_like(info, post_id, social.unlike)
+
+
+async def _set_follow(info: Info, user_id: str, change: Callable[..., Awaitable[Any]]) -> User:
+    """Follow or unfollow (`change`) in one transaction; the cache hears only of a change."""
+    viewer = _viewer(info)
+    followee = _followee(user_id, viewer)
+    async with info.context.db.transaction() as conn:
+        row = await change(conn=conn, follower_id=viewer, followee_id=followee)
+    await _committed(info, follow=(viewer, followee) if row.changed else None)
+    return User.from_row(row)
+
+
+async def _set_like(info: Info, post_id: str, change: Callable[..., Awaitable[Any]]) -> Post:
+    """Like or unlike (`change`) in one transaction; the cache hears only of a change."""
+    viewer = _viewer(info)
+    post = require_pk(post_id, "Post", field="postId")
+    async with info.context.db.transaction() as conn:
+        row = await change(conn=conn, user_id=viewer, post_id=post)
+    await _committed(info, activity_of=[row.author_id] if row.changed else ())
+    return Post.from_row(row)
 
 
 def _followee(user_id: str, viewer: int) -> int:
