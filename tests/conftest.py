@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy import event
 
 from wren.app import Resources, create_app
 from wren.db.migrate import migrate
@@ -154,16 +153,12 @@ class StatementLog:
 def sql(resources: Resources) -> Iterator[StatementLog]:
     """Record every statement sent through the app's engine."""
     log = StatementLog()
-    engine = resources.db.engine.sync_engine
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def record(statement: str, _parameters: Sequence[Any]) -> None:
         log.statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with resources.db.watching(record):
         yield log
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def gql(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +10,6 @@ from typing import Any
 import asyncpg
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from tests.conftest import gql
 from wren.app import Resources, create_app
@@ -73,16 +72,12 @@ def context_of(app: FastAPI) -> Context:
 def statements(app: FastAPI) -> Iterator[list[str]]:
     """Every SQL statement one app sends while the block runs."""
     sent: list[str] = []
-    engine = resources_of(app).db.engine.sync_engine
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def record(statement: str, _parameters: Sequence[Any]) -> None:
         sent.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with resources_of(app).db.watching(record):
         yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def computing(sent: list[str]) -> list[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from tests.conftest import REDIS_URL, drop_keys, gql, operation, throwaway_database
 from wren.app import Resources, create_app
@@ -63,17 +62,13 @@ class Captured:
 @pytest.fixture
 def captured(demo_app: FastAPI) -> Iterator[Captured]:
     resources: Resources = demo_app.state.resources
-    engine = resources.db.engine.sync_engine
     log = Captured()
 
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        log.calls.append((statement, tuple(parameters or ())))
+    def record(statement: str, parameters: Sequence[Any]) -> None:
+        log.calls.append((statement, tuple(parameters)))
 
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with resources.db.watching(record):
         yield log
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def run(app: FastAPI, name: str, variables: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
 
 from wren.db.engine import Database, create_engine
@@ -22,9 +23,30 @@ async def test_a_read_is_one_statement_on_the_wire(settings: Settings) -> None:
         db = Database(engine)
         for _ in range(3):  # the later reads reuse the pooled connection
             rows = await db.fetch(text("SELECT 1 AS one"))
-            assert rows[0].one == 1
+            assert rows[0]["one"] == 1
     finally:
         await engine.dispose()
-    # The reads run as prepared statements, which asyncpg's query logger does not report;
-    # anything else shows here (it did: BEGIN; ; ROLLBACK; around each pre-ping).
-    assert sent == []
+    # The three reads and nothing around them (there was BEGIN; ; ROLLBACK; around each
+    # pre-ping once).
+    assert sent == ["SELECT 1 AS one"] * 3
+
+
+async def test_a_read_on_a_connection_the_server_closed_runs_again_on_a_new_one(
+    settings: Settings, database_url: str
+) -> None:
+    engine = create_engine(settings)
+    backend = text("SELECT pg_backend_pid() AS pid")
+    try:
+        db = Database(engine)
+        first = (await db.fetch(backend))[0]["pid"]
+        admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1, 5000)", first)
+        finally:
+            await admin.close()
+        # The pooled connection is dead: the read notices, drops it and runs on a new one.
+        second = (await db.fetch(backend))[0]["pid"]
+        assert second != first
+        assert engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()

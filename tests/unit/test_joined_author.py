@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
-
 from wren.ids import to_global_id
 from wren.schema.user import User
 
@@ -12,13 +10,13 @@ AT = datetime(2024, 1, 2, tzinfo=UTC)
 
 
 def test_the_joined_author_is_built_from_the_author_columns() -> None:
-    row = SimpleNamespace(
-        author_id=7,
-        author_handle="carol",
-        author_display_name="Carol",
-        author_bio=None,
-        author_created_at=AT,
-    )
+    row = {
+        "author_id": 7,
+        "author_handle": "carol",
+        "author_display_name": "Carol",
+        "author_bio": None,
+        "author_created_at": AT,
+    }
     author = User.author_of(row)
     assert author is not None
     assert (author.id(), author.pk, author.handle, author.created_at) == (
@@ -30,4 +28,4 @@ def test_the_joined_author_is_built_from_the_author_columns() -> None:
 
 
 def test_a_row_without_author_columns_has_no_joined_author() -> None:
-    assert User.author_of(SimpleNamespace(author_id=7)) is None
+    assert User.author_of({"author_id": 7}) is None

@@ -51,7 +51,7 @@ async def follows_changed(context: Context, follower_id: int, followee_id: int) 
     except ServiceUnavailable:
         await store.bump_epoch()
         return
-    await store.bump(Kind.RECOMMENDATIONS, [follower_id, *(row.follower_id for row in rows)])
+    await store.bump(Kind.RECOMMENDATIONS, [follower_id, *(row["follower_id"] for row in rows)])
 
 
 async def everything_changed(context: Context) -> None:

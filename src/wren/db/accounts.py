@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from wren.db.engine import Database
+from wren.db.engine import Database, Row
 from wren.db.tables import users
 from wren.errors import BadUserInput
 
@@ -23,7 +21,7 @@ async def create_user(
     display_name: str,
     bio: str | None,
     password_hash: str,
-) -> Row[Any]:
+) -> RowMapping:
     """Insert a user; BAD_USER_INPUT when the handle is taken, whatever its case."""
     # No conflict target: either unique index on the handle (exact or lower-cased)
     # turns the insert into a no-op, even when two sign-ups race for one handle.
@@ -36,15 +34,17 @@ async def create_user(
     row = (await conn.execute(statement)).one_or_none()
     if row is None:
         raise BadUserInput(f"The handle {handle!r} is taken.", field="handle")
-    return row
+    return row._mapping
 
 
-async def credentials(*, db: Database, handle: str) -> Row[Any] | None:
+_CREDENTIALS = select(*_USER_FIELDS, users.c.password_hash).where(
+    func.lower(users.c.handle) == bindparam("handle", type_=users.c.handle.type)
+)
+
+
+async def credentials(*, db: Database, handle: str) -> Row | None:
     """The user with this handle (any case) and its password hash, if there is one."""
-    statement = select(*_USER_FIELDS, users.c.password_hash).where(
-        func.lower(users.c.handle) == handle.lower()
-    )
-    rows = await db.fetch(statement)
+    rows = await db.fetch(_CREDENTIALS, {"handle": handle.lower()})
     return rows[0] if rows else None
 
 

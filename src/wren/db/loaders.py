@@ -15,10 +15,9 @@ from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader
 from sqlalchemy import Executable
-from sqlalchemy.engine import Row
 
 from wren.db import queries
-from wren.db.engine import Database
+from wren.db.engine import Database, Row
 from wren.ids import Keyset
 
 
@@ -40,7 +39,7 @@ class LikeKey(NamedTuple):
 class Page(NamedTuple):
     """Rows of one page, fetched with one extra row to know whether more follow."""
 
-    rows: Sequence[Row[Any]]
+    rows: Sequence[Row]
     has_next: bool
 
 
@@ -62,12 +61,12 @@ class UserStatsRow:
     def from_row(cls, row: Any) -> UserStatsRow:
         """From a USER_STATS row."""
         return cls(
-            row.post_count,
-            row.comment_count,
-            row.follower_count,
-            row.following_count,
-            row.likes_received,
-            row.comments_received,
+            row["post_count"],
+            row["comment_count"],
+            row["follower_count"],
+            row["following_count"],
+            row["likes_received"],
+            row["comments_received"],
         )
 
     @property
@@ -76,7 +75,7 @@ class UserStatsRow:
         return (self.likes_received + 2 * self.comments_received) / max(self.post_count, 1)
 
 
-def _page(rows: Sequence[Row[Any]], first: int) -> Page:
+def _page(rows: Sequence[Row], first: int) -> Page:
     return Page(rows[:first], len(rows) > first)
 
 
@@ -106,11 +105,11 @@ class Loaders:
     # -- lookups by key: `select ... where key = any(:ids)`, rows mapped back in key order
 
     def _by_key(
-        self, statement: Executable, param: str, key_of: Callable[[Row[Any]], Any]
-    ) -> DataLoader[Any, Row[Any] | None]:
+        self, statement: Executable, param: str, key_of: Callable[[Row], Any]
+    ) -> DataLoader[Any, Row | None]:
         fetch = self._db.fetch  # not self: a closure over self would make a cycle
 
-        async def batch(keys: list[Any]) -> list[Row[Any] | None]:
+        async def batch(keys: list[Any]) -> list[Row | None]:
             rows = await fetch(statement, {param: keys})
             found = {key_of(row): row for row in rows}
             return [found.get(key) for key in keys]
@@ -122,13 +121,13 @@ class Loaders:
 
         async def batch(keys: list[int]) -> list[int]:
             rows = await fetch(statement, {"ids": keys})
-            found: dict[int, int] = {row.key: row.n for row in rows}
+            found: dict[int, int] = {row["key"]: row["n"] for row in rows}
             return [found.get(key, 0) for key in keys]
 
         return _loader(batch)
 
     def _pages(self, listing: queries.Listing) -> DataLoader[PageKey, Page]:
-        return self._pages_by(listing.per_parent())
+        return self._pages_by(listing.per_parent)
 
     def _pages_by(self, statement: Executable) -> DataLoader[PageKey, Page]:
         fetch = self._db.fetch  # not self: a closure over self would make a cycle
@@ -140,32 +139,32 @@ class Loaders:
                 [k.after.at if k.after else None for k in keys],
                 [k.after.id if k.after else None for k in keys],
             )
-            grouped: defaultdict[int, list[Row[Any]]] = defaultdict(list)
+            grouped: defaultdict[int, list[Row]] = defaultdict(list)
             for row in await fetch(statement, params):
-                grouped[row.ord].append(row)
+                grouped[row["ord"]].append(row)
             return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
 
         return _loader(batch)
 
     @cached_property
-    def user(self) -> DataLoader[int, Row[Any] | None]:
+    def user(self) -> DataLoader[int, Row | None]:
         """User row by id."""
-        return self._by_key(queries.USERS_BY_ID, "ids", lambda row: row.id)
+        return self._by_key(queries.USERS_BY_ID, "ids", lambda row: row["id"])
 
     @cached_property
-    def user_by_handle(self) -> DataLoader[str, Row[Any] | None]:
+    def user_by_handle(self) -> DataLoader[str, Row | None]:
         """User row by lower-cased handle."""
-        return self._by_key(queries.USERS_BY_HANDLE, "handles", lambda row: row.handle.lower())
+        return self._by_key(queries.USERS_BY_HANDLE, "handles", lambda row: row["handle"].lower())
 
     @cached_property
-    def post(self) -> DataLoader[int, Row[Any] | None]:
+    def post(self) -> DataLoader[int, Row | None]:
         """Post row by id."""
-        return self._by_key(queries.POSTS_BY_ID, "ids", lambda row: row.id)
+        return self._by_key(queries.POSTS_BY_ID, "ids", lambda row: row["id"])
 
     @cached_property
-    def comment(self) -> DataLoader[int, Row[Any] | None]:
+    def comment(self) -> DataLoader[int, Row | None]:
         """Comment row by id."""
-        return self._by_key(queries.COMMENTS_BY_ID, "ids", lambda row: row.id)
+        return self._by_key(queries.COMMENTS_BY_ID, "ids", lambda row: row["id"])
 
     @cached_property
     def posts_by_author(self) -> DataLoader[PageKey, Page]:
@@ -231,7 +230,7 @@ class Loaders:
         async def batch(keys: list[LikeKey]) -> list[bool]:
             params = {"users": [k.user for k in keys], "posts": [k.post for k in keys]}
             rows = await fetch(queries.LIKED, params)
-            found = {LikeKey(row.user_id, row.post_id) for row in rows}
+            found = {LikeKey(row["user_id"], row["post_id"]) for row in rows}
             return [key in found for key in keys]
 
         return _loader(batch)
@@ -244,7 +243,7 @@ class Loaders:
 
         async def batch(keys: list[int]) -> list[UserStatsRow]:
             rows = await fetch(queries.USER_STATS, {"ids": keys})
-            found = {row.id: UserStatsRow.from_row(row) for row in rows}
+            found = {row["id"]: UserStatsRow.from_row(row) for row in rows}
             return [found[key] for key in keys]
 
         return _loader(batch)
@@ -259,7 +258,7 @@ class Loaders:
             rows = await fetch(queries.RECOMMENDATIONS, {"ids": keys, "lim": MAX_RECOMMENDED})
             found: defaultdict[int, list[int]] = defaultdict(list)
             for row in rows:
-                found[row.user_id].append(row.id)
+                found[row["user_id"]].append(row["id"])
             return [found[key] for key in keys]
 
         return _loader(batch)
@@ -269,7 +268,7 @@ class Loaders:
     ) -> Page:
         """A page of a list without a parent (all users, all posts)."""
         rows = await self._db.fetch(
-            listing.top_level(),
+            listing.top_level,
             {
                 "lim": first + 1,
                 "at": after.at if after else None,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import delete, insert, select, text, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wren.db.tables import comments, posts
@@ -28,12 +26,14 @@ def _no_post(field: str) -> NotFound:
     return NotFound("No post has this id.", field=field)
 
 
-async def create_post(*, conn: AsyncConnection, author_id: int, title: str, body: str) -> Row[Any]:
+async def create_post(
+    *, conn: AsyncConnection, author_id: int, title: str, body: str
+) -> RowMapping:
     """Insert a post by the author."""
     statement = (
         insert(posts).values(author_id=author_id, title=title, body=body).returning(*_POST_FIELDS)
     )
-    return (await conn.execute(statement)).one()
+    return (await conn.execute(statement)).one()._mapping
 
 
 async def _author_of(conn: AsyncConnection, post_id: int, *, lock: bool = False) -> int | None:
@@ -46,7 +46,7 @@ async def _author_of(conn: AsyncConnection, post_id: int, *, lock: bool = False)
 
 async def update_post(
     *, conn: AsyncConnection, post_id: int, editor_id: int, title: str | None, body: str | None
-) -> Row[Any]:
+) -> RowMapping:
     """Change a post's title and/or body; only its author may."""
     changes = {
         name: value for name, value in (("title", title), ("body", body)) if value is not None
@@ -60,7 +60,7 @@ async def update_post(
     )
     row = (await conn.execute(statement)).one_or_none()
     if row is not None:
-        return row
+        return row._mapping
     if await _author_of(conn, post_id) is None:
         raise _no_post("id")
     raise Forbidden("Only the author may edit this post.", field="id")
@@ -86,10 +86,10 @@ async def delete_post(*, conn: AsyncConnection, post_id: int, deleter_id: int) -
 
 async def add_comment(
     *, conn: AsyncConnection, post_id: int, author_id: int, body: str
-) -> Row[Any]:
+) -> RowMapping:
     """Insert a comment on a post; the row also carries the post's author_id."""
     params = {"post_id": post_id, "author_id": author_id, "body": body}
     row = (await conn.execute(_ADD_COMMENT, params)).one_or_none()
     if row is None:
         raise _no_post("postId")
-    return row
+    return row._mapping

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import BigInteger, Select, TextClause, any_, bindparam, func, select, text
@@ -34,7 +35,7 @@ _IDS = bindparam("ids", type_=ARRAY(BigInteger))
 _MAX_ID = 2**63 - 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Listing:
     """How one kind of list is read: its rows, its parent column and its sort key."""
 
@@ -58,6 +59,7 @@ class Listing:
             )
         return f"({self.at}, {self.pk}) > (COALESCE({at}, '-infinity'), COALESCE({pk}, 0))"
 
+    @cached_property
     def top_level(self) -> TextClause:
         """One page of the whole list: params at, pk (cursor or NULL) and lim."""
         return text(
@@ -66,6 +68,7 @@ class Listing:
             f" ORDER BY {self._order} LIMIT :lim"
         )
 
+    @cached_property
     def per_parent(self) -> TextClause:
         """Pages for many parents at once: parallel arrays parents, lims, ats, pks."""
         assert self.parent is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wren.db.queries import POST_COLUMNS, USER_COLUMNS
@@ -46,31 +46,31 @@ _UNLIKE = text(
 
 async def _edge(
     conn: AsyncConnection, statement: Any, params: dict[str, int], what: str
-) -> Row[Any]:
+) -> RowMapping:
     row = (await conn.execute(statement, params)).one_or_none()
     if row is None:
         field = "userId" if what == "user" else "postId"
         raise NotFound(f"No {what} has this id.", field=field)
-    return row
+    return row._mapping
 
 
-async def follow(*, conn: AsyncConnection, follower_id: int, followee_id: int) -> Row[Any]:
+async def follow(*, conn: AsyncConnection, follower_id: int, followee_id: int) -> RowMapping:
     """Make follower follow followee; the followee's row, with `changed`."""
     params = {"follower_id": follower_id, "followee_id": followee_id}
     return await _edge(conn, _FOLLOW, params, "user")
 
 
-async def unfollow(*, conn: AsyncConnection, follower_id: int, followee_id: int) -> Row[Any]:
+async def unfollow(*, conn: AsyncConnection, follower_id: int, followee_id: int) -> RowMapping:
     """Make follower stop following followee; the followee's row, with `changed`."""
     params = {"follower_id": follower_id, "followee_id": followee_id}
     return await _edge(conn, _UNFOLLOW, params, "user")
 
 
-async def like(*, conn: AsyncConnection, user_id: int, post_id: int) -> Row[Any]:
+async def like(*, conn: AsyncConnection, user_id: int, post_id: int) -> RowMapping:
     """Make the user like the post; the post's row, with `changed`."""
     return await _edge(conn, _LIKE, {"user_id": user_id, "post_id": post_id}, "post")
 
 
-async def unlike(*, conn: AsyncConnection, user_id: int, post_id: int) -> Row[Any]:
+async def unlike(*, conn: AsyncConnection, user_id: int, post_id: int) -> RowMapping:
     """Make the user stop liking the post; the post's row, with `changed`."""
     return await _edge(conn, _UNLIKE, {"user_id": user_id, "post_id": post_id}, "post")

@@ -29,12 +29,12 @@ class Comment(Node):
         """A Comment from a comments row."""
         comment = object.__new__(cls)
         comment.__dict__ = {
-            "pk": row.id,
-            "post_pk": row.post_id,
-            "author_pk": row.author_id,
+            "pk": row["id"],
+            "post_pk": row["post_id"],
+            "author_pk": row["author_id"],
             "row": row,
-            "body": row.body,
-            "created_at": row.created_at,
+            "body": row["body"],
+            "created_at": row["created_at"],
         }
         return comment
 

@@ -55,7 +55,7 @@ class Mutation:
                 bio=bio,
                 password_hash=password_hash,
             )
-        token = auth.issue_token(info.context.settings, row.id)
+        token = auth.issue_token(info.context.settings, row["id"])
         return AuthPayload(token=token, user=User.from_row(row))
 
     @strawberry.mutation(description="Log in with a handle (any case) and password.")
@@ -67,15 +67,15 @@ class Mutation:
         if row is None:
             await auth.verify_nothing(password[:200])
             raise Unauthenticated(_WRONG_CREDENTIALS)
-        if not await auth.verify_password(row.password_hash, password):
+        if not await auth.verify_password(row["password_hash"], password):
             raise Unauthenticated(_WRONG_CREDENTIALS)
-        if auth.needs_rehash(row.password_hash):
+        if auth.needs_rehash(row["password_hash"]):
             password_hash = await auth.hash_password(password)
             async with info.context.db.transaction() as conn:
                 await accounts.replace_password_hash(
-                    conn=conn, user_id=row.id, password_hash=password_hash
+                    conn=conn, user_id=row["id"], password_hash=password_hash
                 )
-        token = auth.issue_token(info.context.settings, row.id)
+        token = auth.issue_token(info.context.settings, row["id"])
         return AuthPayload(token=token, user=User.from_row(row))
 
     @strawberry.mutation(description="Publish a post by the viewer.")
@@ -87,7 +87,7 @@ class Mutation:
             row = await publishing.create_post(conn=conn, author_id=viewer, title=title, body=body)
         await _committed(info, activity_of=[viewer])
         if info.context.events is not None:
-            await info.context.events.post_created(post_id=row.id, author_id=viewer)
+            await info.context.events.post_created(post_id=row["id"], author_id=viewer)
         return Post.from_row(row)
 
     @strawberry.mutation(description="Only the author may update a post.")
@@ -125,10 +125,10 @@ class Mutation:
             row = await publishing.add_comment(
                 conn=conn, post_id=post_id, author_id=viewer, body=body
             )
-        await _committed(info, activity_of=[viewer, row.post_author_id])
+        await _committed(info, activity_of=[viewer, row["post_author_id"]])
         if info.context.events is not None:
             await info.context.events.comment_added(
-                comment_id=row.id, post_id=post_id, author_id=viewer
+                comment_id=row["id"], post_id=post_id, author_id=viewer
             )
         return Comment.from_row(row)
 
@@ -155,7 +155,7 @@ async def _set_follow(info: Info, user_id: str, change: Callable[..., Awaitable[
     followee = _followee(user_id, viewer)
     async with info.context.db.transaction() as conn:
         row = await change(conn=conn, follower_id=viewer, followee_id=followee)
-    await _committed(info, follow=(viewer, followee) if row.changed else None)
+    await _committed(info, follow=(viewer, followee) if row["changed"] else None)
     return User.from_row(row)
 
 
@@ -165,7 +165,7 @@ async def _set_like(info: Info, post_id: str, change: Callable[..., Awaitable[An
     post = require_pk(post_id, "Post", field="postId")
     async with info.context.db.transaction() as conn:
         row = await change(conn=conn, user_id=viewer, post_id=post)
-    await _committed(info, activity_of=[row.author_id] if row.changed else ())
+    await _committed(info, activity_of=[row["author_id"]] if row["changed"] else ())
     return Post.from_row(row)
 
 

@@ -28,12 +28,12 @@ class Post(Node):
         """A Post from a posts row."""
         post = object.__new__(cls)
         post.__dict__ = {
-            "pk": row.id,
-            "author_pk": row.author_id,
+            "pk": row["id"],
+            "author_pk": row["author_id"],
             "row": row,
-            "title": row.title,
-            "body": row.body,
-            "created_at": row.created_at,
+            "title": row["title"],
+            "body": row["body"],
+            "created_at": row["created_at"],
         }
         return post
 

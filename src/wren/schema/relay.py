@@ -99,7 +99,7 @@ class Connection(Generic[NodeT]):
     at: strawberry.Private[str]
 
     def _cursor(self, row: Any) -> str:
-        return encode_cursor(getattr(row, self.at), row.id)
+        return encode_cursor(row[self.at], row["id"])
 
     @strawberry.field(description="The items with their cursors.")
     def edges(self) -> list[Edge[NodeT]]:

@@ -57,7 +57,7 @@ async def _comments(info: Info, events: Events, post_id: int) -> AsyncIterator[C
         info.context.reset_loaders()
         row = await info.context.loaders.comment.load(event.id)
         # Gone already (its post was deleted): nothing to show.
-        if row is not None and row.post_id == post_id:
+        if row is not None and row["post_id"] == post_id:
             yield Comment.from_row(row)
 
 

@@ -32,27 +32,27 @@ class User(Node):
         """A User from a users row."""
         user = object.__new__(cls)
         user.__dict__ = {
-            "pk": row.id,
-            "handle": row.handle,
-            "display_name": row.display_name,
-            "bio": row.bio,
-            "created_at": row.created_at,
+            "pk": row["id"],
+            "handle": row["handle"],
+            "display_name": row["display_name"],
+            "bio": row["bio"],
+            "created_at": row["created_at"],
         }
         return user
 
     @classmethod
     def author_of(cls, row: Any) -> User | None:
         """The author joined into a post or comment row (author_* columns), if it has one."""
-        handle = getattr(row, "author_handle", None)
+        handle = row.get("author_handle")
         if handle is None:
             return None
         user = object.__new__(cls)
         user.__dict__ = {
-            "pk": row.author_id,
+            "pk": row["author_id"],
             "handle": handle,
-            "display_name": row.author_display_name,
-            "bio": row.author_bio,
-            "created_at": row.author_created_at,
+            "display_name": row["author_display_name"],
+            "bio": row["author_bio"],
+            "created_at": row["author_created_at"],
         }
         return user
 
