@@ -146,14 +146,28 @@ def post(
     url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
     """POST a GraphQL request; (status, body)."""
+    status, body, _ = post_timed(url, payload, headers)
+    return status, body
+
+
+def post_timed(
+    url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, bytes, float | None]:
+    """POST a GraphQL request; (status, body, the server's own ms from Server-Timing)."""
     request = urllib.request.Request(
         url, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.read()
+            return response.status, response.read(), server_ms(response.headers)
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        return error.code, error.read(), server_ms(error.headers)
+
+
+def server_ms(headers: Any) -> float | None:
+    """The `dur` of a Server-Timing header (Wren sends `app;dur=<ms>`), if there is one."""
+    match = re.search(r"dur=([0-9.]+)", headers.get("server-timing") or "")
+    return float(match.group(1)) if match else None
 
 
 def proc_stats() -> dict[int, tuple[str, int, int]]:
@@ -468,12 +482,25 @@ def clear_cache(redis_url: str, pattern: str) -> int:
 
 def sequential(url: str, payload: dict[str, Any], n: int, headers: dict[str, str]) -> list[float]:
     """Latencies (s) of n sequential requests."""
+    return [latency for latency, _ in sequential_timed(url, payload, n, headers)]
+
+
+def sequential_timed(
+    url: str, payload: dict[str, Any], n: int, headers: dict[str, str]
+) -> list[tuple[float, float | None]]:
+    """(latency in s, server ms from Server-Timing) of n sequential requests."""
     out = []
     for i in range(1, n + 1):
         started = time.perf_counter()
-        post(url, concrete(payload, i), headers)
-        out.append(time.perf_counter() - started)
+        _, _, server = post_timed(url, concrete(payload, i), headers)
+        out.append((time.perf_counter() - started, server))
     return out
+
+
+def server_p50(timed: list[tuple[float, float | None]]) -> float | None:
+    """Median server time (ms) of timed requests, when the server reports it."""
+    values = [server for _, server in timed if server is not None]
+    return percentile(values, 50) if values else None
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -572,12 +599,13 @@ def load_pass(
             assert payload is not None
             if op == "LeaderboardCold":
                 # Each request after emptying the cache: sequential, not under wrk.
-                latencies = []
-                for i in range(1, a.cold_requests + 1):
+                timed = []
+                for _ in range(a.cold_requests):
                     clear_cache(ctx["redis_url"], ctx["cache_pattern"])
-                    latencies += sequential(spec["url"], payload, 1, headers)
-                    del i
+                    timed += sequential_timed(spec["url"], payload, 1, headers)
+                latencies = [latency for latency, _ in timed]
                 row.update(
+                    server_p50_ms=server_p50(timed),
                     rps=len(latencies) / sum(latencies),
                     p50_us=percentile(latencies, 50) * 1e6,
                     p99_us=percentile(latencies, 99) * 1e6,
@@ -588,6 +616,13 @@ def load_pass(
                     mode="sequential, cache emptied before each request",
                 )
                 continue
+            if op == "Leaderboard":
+                # Warm, sequential: the server time to compare with LeaderboardCold's.
+                timed = sequential_timed(spec["url"], payload, a.cold_requests, headers)
+                row.update(
+                    server_p50_ms=server_p50(timed),
+                    sequential_p50_us=percentile([t for t, _ in timed], 50) * 1e6,
+                )
             lua = rawdir / f"{spec['name']}-{op}.lua"
             write_lua(lua, [payload], ctx["handles"], headers)
             run_wrk(spec["url"], lua, a.warmup, a.connections, None)
@@ -724,6 +759,16 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> st
             "",
             f"Deep page (after item 10,000) vs first page, Wren p50: "
             f"{deep['p50_us'] / first['p50_us']:.2f}x; req/s {deep['rps'] / first['rps']:.2f}x.",
+        ]
+    warm, cold = ref.get(("wren", "Leaderboard")), ref.get(("wren", "LeaderboardCold"))
+    if warm and cold and warm.get("server_p50_ms") and cold.get("server_p50_ms"):
+        lines += [
+            "",
+            f"Leaderboard (first: 50), sequential requests, server time p50 (Server-Timing): "
+            f"cold cache {cold['server_p50_ms']:.2f} ms, warm cache {warm['server_p50_ms']:.2f} "
+            f"ms: warm is {cold['server_p50_ms'] / warm['server_p50_ms']:.1f}x faster "
+            f"(client-side p50 {cold['p50_us'] / 1000:.1f} vs "
+            f"{warm['sequential_p50_us'] / 1000:.1f} ms).",
         ]
     for name, row in ref.items():
         if name[0].startswith("wren-") and name[1] == "Timeline" and first:

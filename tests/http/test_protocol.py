@@ -24,6 +24,16 @@ async def test_json_is_the_default(client: httpx.AsyncClient) -> None:
     assert response.headers["x-request-id"]
 
 
+async def test_every_response_says_how_long_the_server_took(client: httpx.AsyncClient) -> None:
+    for response in (
+        await client.post("/graphql", json=TYPENAME),
+        await client.post("/graphql", json={"query": "{"}),
+    ):
+        name, _, duration = response.headers["server-timing"].partition(";dur=")
+        assert name == "app"
+        assert 0 < float(duration) < 60_000
+
+
 async def test_unacceptable_media_type_is_406(client: httpx.AsyncClient) -> None:
     response = await client.post("/graphql", json=TYPENAME, headers={"accept": "text/csv"})
     assert response.status_code == 406

@@ -11,6 +11,7 @@ def test_key_layout() -> None:
     keys = Keys("wren")
     assert keys.epoch == f"wren:v{VERSION}:epoch"
     assert keys.generation(Kind.STATS, 7) == f"wren:v{VERSION}:gen:stats:7"
+    assert keys.generation(Kind.STATS, 7).startswith(keys.generations_prefix(Kind.STATS))
     assert keys.value(Kind.RECOMMENDATIONS, 7, "e.g") == f"wren:v{VERSION}:recs:7:e.g"
     assert keys.value(Kind.STATS, 7, "e.g").startswith(keys.values_prefix(Kind.STATS))
     assert keys.lock(Kind.STATS, 7, "e.g") == f"wren:v{VERSION}:lock:stats:7:e.g"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
 from wren.ids import to_global_id
 from wren.schema.user import User
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import NamedTuple
 
 from aiodataloader import DataLoader
 
@@ -11,7 +12,16 @@ from wren.cache.counters import CacheCounters
 from wren.cache.keys import Kind
 from wren.cache.loader import cached_loader
 from wren.cache.store import CacheStore
+from wren.db import queries
+from wren.db.engine import Row
 from wren.db.loaders import Loaders, UserStatsRow
+
+
+class Recommended(NamedTuple):
+    """The first `first` recommended users of `user`."""
+
+    user: int
+    first: int
 
 
 class RequestCache:
@@ -45,3 +55,26 @@ class RequestCache:
             self.loaders.recommendations.load_many,
             self.counters,
         )
+
+    @cached_property
+    def recommended_users(self) -> DataLoader[Recommended, list[Row]]:
+        """The rows of a user's first n recommended users, best first, by Recommended key.
+
+        One future per user for the resolver: the cached ids of the whole batch, then the
+        rows of every id any of them shows, in one statement.
+        """
+        ids_of = self.recommendations.load_many  # not self: no cycle through the closure
+        fetch = self.loaders.db.fetch
+
+        async def batch(keys: list[Recommended]) -> list[list[Row]]:
+            shown = [
+                ids[: key.first]
+                for key, ids in zip(keys, await ids_of([key.user for key in keys]), strict=True)
+            ]
+            wanted = list({pk for ids in shown for pk in ids})
+            found = await fetch(queries.USERS_BY_ID, {"ids": wanted}) if wanted else []
+            rows = {row["id"]: row for row in found}
+            # A user deleted since the entry was computed has no row: left out.
+            return [[rows[pk] for pk in ids if pk in rows] for ids in shown]
+
+        return DataLoader(batch_load_fn=batch)

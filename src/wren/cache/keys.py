@@ -19,8 +19,9 @@ under the previous stamp become unreachable at once and expire on their own. The
 is the same thing for the whole cache at once (bumped after a failed invalidation).
 Tokens are random and never reused, so a generation key that expired or was evicted
 can never bring an old value back: a missing generation is recreated with a new token.
-Value keys are derived from generation keys inside a Lua script, so this layout assumes
-a standalone Redis (or one cluster slot), not Redis Cluster's key distribution.
+Generation and value keys are built inside a Lua script from prefixes and ids, so this
+layout assumes a standalone Redis (or one cluster slot), not Redis Cluster's key
+distribution.
 """
 
 from __future__ import annotations
@@ -55,9 +56,13 @@ class Keys:
         """The token shared by every entry: bumping it drops the whole cache."""
         return f"{self.prefix}epoch"
 
+    def generations_prefix(self, kind: Kind) -> str:
+        """Start of the generation keys of a kind; the Lua read script appends the id."""
+        return f"{self.prefix}gen:{kind}:"
+
     def generation(self, kind: Kind, user_id: int) -> str:
         """The token of one user's entry of one kind."""
-        return f"{self.prefix}gen:{kind}:{user_id}"
+        return f"{self.generations_prefix(kind)}{user_id}"
 
     def generations(self, kind: Kind, user_ids: Iterable[int]) -> list[str]:
         """Generation keys of many users."""

@@ -87,12 +87,13 @@ class CacheStore:
         """Stamps and cached values of many entries, in one round trip."""
         if self._dirty and not await self.bump_epoch():
             return None
-        keys = [self.keys.epoch, *self.keys.generations(kind, user_ids)]
+        keys = [self.keys.epoch]
         args: list[Any] = [
+            self.keys.generations_prefix(kind),
             self.keys.values_prefix(kind),
             secrets.token_hex(8),
             self._generation_ttl_ms,
-            *user_ids,
+            ",".join(map(str, user_ids)),
         ]
         reply = await self._call(lambda: self._read(keys=keys, args=args))
         if reply is None:

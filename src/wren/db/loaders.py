@@ -102,6 +102,11 @@ class Loaders:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def db(self) -> Database:
+        """The process's database these loaders read."""
+        return self._db
+
     # -- lookups by key: `select ... where key = any(:ids)`, rows mapped back in key order
 
     def _by_key(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from wren.cache.fields import Recommended
 from wren.context import Info
 from wren.db.loaders import MAX_RECOMMENDED
 from wren.errors import BadUserInput
@@ -39,6 +40,11 @@ class User(Node):
             "created_at": row["created_at"],
         }
         return user
+
+    @classmethod
+    def from_rows(cls, rows: list[Any]) -> list[User]:
+        """Users from users rows."""
+        return [cls.from_row(row) for row in rows]
 
     @classmethod
     def author_of(cls, row: Any) -> User | None:
@@ -108,17 +114,17 @@ class User(Node):
         description="People followed by the people this user follows, that this user does "
         "not follow yet (never the user itself), ranked by how many of this user's followees "
         "follow them (descending), ties broken by smaller internal id. Expensive: served "
-        f"from the cache. At most {MAX_RECOMMENDED}."
+        f"from the cache. At most {MAX_RECOMMENDED}.",
+        graphql_type=list["User"],
     )
-    async def recommended_users(self, info: Info, first: int = 5) -> list[User]:
+    def recommended_users(self, info: Info, first: int = 5) -> Awaitable[list[User]]:
         if not 0 <= first <= MAX_RECOMMENDED:
             raise BadUserInput(
                 f"`first` must be between 0 and {MAX_RECOMMENDED}, got {first}.",
                 argument="first",
             )
-        ids: list[int] = (await info.context.cache.recommendations.load(self.pk))[:first]
-        rows = await info.context.loaders.user.load_many(ids)
-        return [User.from_row(row) for row in rows if row is not None]
+        key = Recommended(self.pk, first)
+        return then(info.context.cache.recommended_users.load(key), User.from_rows)
 
 
 def author(info: Info, row: Any, pk: int) -> User | Awaitable[User]:
