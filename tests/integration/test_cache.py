@@ -28,6 +28,7 @@ from wren.cache.counters import CacheCounters
 from wren.cache.invalidation import activity_changed, everything_changed, follows_changed
 from wren.cache.keys import Kind
 from wren.cache.loader import cached_loader
+from wren.db import loaders as loaders_module
 from wren.db.loaders import Loaders, UserStatsRow
 from wren.settings import Environment, Settings
 
@@ -46,6 +47,11 @@ ALICE = {
     "recommendedUsers": [{"handle": "dave"}],
 }
 
+
+RECOMMENDED = (
+    "query($handle: String!) { userByHandle(handle: $handle) {"
+    " recommendedUsers(first: FIRST) { handle } } }"
+)
 
 # Small pools: the PostgreSQL server is shared with other test runs.
 REPORTING = {"cache_report": True, "pool_size": 5}
@@ -80,8 +86,8 @@ async def test_cold_then_warm_profile_is_exact_and_warm_runs_no_computation(
         assert await user(client, "alice") == ALICE
     assert len(computing(cold)) == 2
     assert computing(warm) == []
-    # userByHandle, then the recommended users' rows: nothing for the cached fields.
-    assert len(warm) == 2, warm
+    # userByHandle only: the recommendations entry carries the users it shows.
+    assert len(warm) == 1, warm
 
 
 async def test_warm_leaderboard_is_exact_and_makes_no_sql_for_cached_fields(
@@ -97,9 +103,9 @@ async def test_warm_leaderboard_is_exact_and_makes_no_sql_for_cached_fields(
         [{"handle": "bob"}],
         [{"handle": "bob"}, {"handle": "carol"}],
     ]
-    # The users page and the recommended users' rows only.
+    # The users page only.
     assert computing(sent) == []
-    assert len(sent) == 2, sent
+    assert len(sent) == 1, sent
 
 
 async def test_one_round_trip_per_field_for_the_whole_page(
@@ -116,11 +122,11 @@ async def test_one_round_trip_per_field_for_the_whole_page(
 
     monkeypatch.setattr(store, "_call", counted)
     await gql(client, operation("Leaderboard"), {"first": 4})
-    # Per field: read all four entries, claim the misses, store them.
-    assert calls == 6
+    # One read for the entries of both fields; then per field: claim the misses, store them.
+    assert calls == 5
     calls = 0
     await gql(client, operation("Leaderboard"), {"first": 4})
-    assert calls == 2
+    assert calls == 1
 
 
 async def test_counters_in_the_response(reporting: FastAPI) -> None:
@@ -274,3 +280,22 @@ async def test_no_cache_report_in_production(settings: Settings, app: FastAPI) -
     async with running(settings.model_copy(update=production)) as served, http(served) as client:
         body = await gql(client, STATS_QUERY, {"handle": "alice"})
     assert body == {"data": {"userByHandle": {"stats": {"postCount": 3}}}}
+
+
+async def test_a_list_longer_than_the_entry_holds_reads_its_users_in_one_statement(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Entries computed from now on carry the first recommended user's row only.
+    monkeypatch.setattr(loaders_module, "PROFILED", 1)
+    two = RECOMMENDED.replace("FIRST", "2")
+    cold = await user(client, "dave", two)
+    with statements(app) as sent:
+        warm = await user(client, "dave", two)
+    assert warm == cold == {"recommendedUsers": [{"handle": "bob"}, {"handle": "carol"}]}
+    # userByHandle, then the rows of the users past the first: one statement.
+    assert len(sent) == 2, sent
+    assert "users.id = ANY" in sent[1]
+    with statements(app) as sent:
+        one = await user(client, "dave", RECOMMENDED.replace("FIRST", "1"))
+    assert one == {"recommendedUsers": [{"handle": "bob"}]}
+    assert len(sent) == 1, sent

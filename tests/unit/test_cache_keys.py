@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from wren.cache.codec import IdsCodec, StatsCodec
+from datetime import UTC, datetime
+
+from wren.cache.codec import RecommendationsCodec, StatsCodec
 from wren.cache.keys import VERSION, Keys, Kind
-from wren.db.loaders import UserStatsRow
+from wren.db.loaders import Recommendations, UserStatsRow
 
 
 def test_key_layout() -> None:
@@ -21,5 +23,19 @@ def test_values_are_compact_and_round_trip() -> None:
     stats = UserStatsRow(3, 1, 2, 2, 4, 4)
     assert StatsCodec().encode(stats) == b"[3,1,2,2,4,4]"
     assert StatsCodec().decode(b"[3,1,2,2,4,4]") == stats
-    assert IdsCodec().decode(IdsCodec().encode([4, 2])) == [4, 2]
-    assert IdsCodec().encode([]) == b"[]"
+    assert RecommendationsCodec().encode(Recommendations([], [])) == b"[[],[]]"
+
+
+def test_recommendations_keep_the_first_users_rows() -> None:
+    at = datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    carol = {"id": 4, "handle": "carol", "display_name": "Carol", "bio": None, "created_at": at}
+    entry = Recommendations([4, 2, 9], [carol])
+    back = RecommendationsCodec().decode(RecommendationsCodec().encode(entry))
+    assert back.ids == entry.ids
+    assert back.rows(1) == [carol]
+    assert back.rows(0) == []
+    assert back.rows(2) is None  # the second user's row is not in the entry
+    assert entry.rows(1) == [carol]
+    assert entry.rows(2) is None
+    # A list shorter than the profiled part is whole: every `first` is served.
+    assert Recommendations([4], [carol]).rows(5) == [carol]

@@ -1,18 +1,23 @@
 """How cached values are serialized: compact orjson arrays, no field names.
 
 A stats entry is ``[posts, comments, followers, following, likes received, comments
-received]``; a recommendations entry is the list of recommended user ids, best first.
+received]``; a recommendations entry is ``[[id, ...], [[handle, display name, bio,
+created at], ...]]``: the recommended user ids, best first, and the public columns of the
+first of them (loaders.PROFILED), so that a short list needs no statement at all. Users'
+public columns change through no mutation; a user deleted outside the API stays listed
+until the entry expires, like any change made outside the API.
 Changing either shape requires bumping keys.VERSION.
 """
 
 from __future__ import annotations
 
 from dataclasses import astuple
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
-from wren.db.loaders import UserStatsRow
+from wren.db.loaders import Recommendations, UserStatsRow
 
 T = TypeVar("T")
 
@@ -40,15 +45,29 @@ class StatsCodec:
         return UserStatsRow(*counts)
 
 
-class IdsCodec:
-    """A list of user ids."""
+class RecommendationsCodec:
+    """Recommendations as two arrays: the ids, and the profiled users' columns."""
 
-    def encode(self, value: list[int]) -> bytes:
-        """The ids as a JSON array."""
-        return orjson.dumps(value)
+    def encode(self, value: Recommendations) -> bytes:
+        """The ids, then handle, display name, bio and creation time per profiled user."""
+        users = value.rows(len(value.users)) or []
+        columns = [
+            [row["handle"], row["display_name"], row["bio"], row["created_at"]] for row in users
+        ]
+        return orjson.dumps([value.ids, columns])
 
-    def decode(self, raw: bytes) -> list[int]:
-        """The ids back."""
-        ids: Any = orjson.loads(raw)
-        assert isinstance(ids, list)
-        return ids
+    def decode(self, raw: bytes) -> Recommendations:
+        """Recommendations whose users become rows (dicts) only when shown."""
+        ids, users = orjson.loads(raw)
+        return Recommendations(ids, users, _user_row)
+
+
+def _user_row(pk: int, columns: list[Any]) -> dict[str, Any]:
+    handle, display_name, bio, created_at = columns
+    return {
+        "id": pk,
+        "handle": handle,
+        "display_name": display_name,
+        "bio": bio,
+        "created_at": datetime.fromisoformat(created_at),
+    }

@@ -7,10 +7,10 @@ from typing import NamedTuple
 
 from aiodataloader import DataLoader
 
-from wren.cache.codec import IdsCodec, StatsCodec
+from wren.cache.codec import RecommendationsCodec, StatsCodec
 from wren.cache.counters import CacheCounters
 from wren.cache.keys import Kind
-from wren.cache.loader import cached_loader
+from wren.cache.loader import CachedBatch, cached_loader
 from wren.cache.store import CacheStore
 from wren.db import queries
 from wren.db.engine import Row
@@ -46,35 +46,43 @@ class RequestCache:
         )
 
     @cached_property
-    def recommendations(self) -> DataLoader[int, list[int]]:
-        """A user's recommended user ids, best first, from the cache or computed."""
-        return cached_loader(
-            self.store,
-            Kind.RECOMMENDATIONS,
-            IdsCodec(),
-            self.loaders.recommendations.load_many,
-            self.counters,
-        )
-
-    @cached_property
     def recommended_users(self) -> DataLoader[Recommended, list[Row]]:
         """The rows of a user's first n recommended users, best first, by Recommended key.
 
-        One future per user for the resolver: the cached ids of the whole batch, then the
-        rows of every id any of them shows, in one statement.
+        One future per user for the resolver. The batch reads the cached entries itself
+        (not through a loader of its own), so that read leaves in the same turn of the
+        event loop as the stats' and shares their Redis round trip. The entries hold the
+        first users' rows; longer lists read theirs in one statement for the whole batch.
         """
-        ids_of = self.recommendations.load_many  # not self: no cycle through the closure
-        fetch = self.loaders.db.fetch
+        recommendations = CachedBatch(
+            self.store,
+            Kind.RECOMMENDATIONS,
+            RecommendationsCodec(),
+            self.loaders.recommendations.load_many,
+            self.counters,
+        )
+        fetch = self.loaders.db.fetch  # not self: no cycle through the closure
 
         async def batch(keys: list[Recommended]) -> list[list[Row]]:
-            shown = [
-                ids[: key.first]
-                for key, ids in zip(keys, await ids_of([key.user for key in keys]), strict=True)
+            users = list(dict.fromkeys(key.user for key in keys))
+            ranked = dict(zip(users, await recommendations(users), strict=True))
+            shown = [ranked[key.user].rows(key.first) for key in keys]
+            wanted = {
+                pk
+                for key, rows in zip(keys, shown, strict=True)
+                if rows is None
+                for pk in ranked[key.user].ids[: key.first]
+            }
+            if not wanted:
+                return [rows or [] for rows in shown]
+            found = await fetch(queries.USERS_BY_ID, {"ids": list(wanted)})
+            by_id = {row["id"]: row for row in found}
+            return [
+                rows
+                if rows is not None
+                # A user deleted since the entry was computed has no row: left out.
+                else [by_id[pk] for pk in ranked[key.user].ids[: key.first] if pk in by_id]
+                for key, rows in zip(keys, shown, strict=True)
             ]
-            wanted = list({pk for ids in shown for pk in ids})
-            found = await fetch(queries.USERS_BY_ID, {"ids": wanted}) if wanted else []
-            rows = {row["id"]: row for row in found}
-            # A user deleted since the entry was computed has no row: left out.
-            return [[rows[pk] for pk in ids if pk in rows] for ids in shown]
 
         return DataLoader(batch_load_fn=batch)

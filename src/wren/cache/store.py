@@ -44,6 +44,10 @@ class Entry:
     raw: bytes | None
 
 
+# One caller's read: the kind, the user ids, and where its entries go.
+_Read = tuple[Kind, list[int], "asyncio.Future[list[Entry] | None]"]
+
+
 class CacheStore:
     """Redis behind a circuit breaker and a timeout, with the cache's key layout."""
 
@@ -66,6 +70,9 @@ class CacheStore:
         # A generation bump failed: some entries may be stale until the epoch is bumped.
         self._dirty = False
         self._repair: asyncio.Task[None] | None = None
+        # Reads waiting for this turn of the event loop to end, and the calls sending them.
+        self._reads: list[_Read] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T | None:
         """Run one Redis operation through the breaker; None when it did not succeed."""
@@ -84,17 +91,52 @@ class CacheStore:
         return int(self._ttl_ms * (1 + self._jitter * self._random.random()))
 
     async def read(self, kind: Kind, user_ids: Sequence[int]) -> list[Entry] | None:
-        """Stamps and cached values of many entries, in one round trip."""
+        """Stamps and cached values of many entries.
+
+        Reads asked for in the same turn of the event loop (the stats and the
+        recommendations of one page, say) go to Redis together, in one round trip.
+        """
+        loop = asyncio.get_running_loop()
+        if self._reads is None:
+            self._reads = []
+            loop.call_soon(self._send_reads)
+        future: asyncio.Future[list[Entry] | None] = loop.create_future()
+        self._reads.append((kind, list(user_ids), future))
+        return await future
+
+    def _send_reads(self) -> None:
+        reads, self._reads = self._reads or [], None
+        task = asyncio.get_running_loop().create_task(self._read_all(reads))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_all(self, reads: list[_Read]) -> None:
+        try:
+            found = await self._read_groups([(kind, ids) for kind, ids, _ in reads])
+        except BaseException as error:  # a bug, or cancellation at shutdown: tell the readers
+            for _, _, future in reads:
+                if not future.done():
+                    future.set_exception(error)
+            raise
+        at = 0
+        for _, ids, future in reads:
+            entries = None if found is None else found[at : at + len(ids)]
+            at += len(ids)
+            if not future.done():  # its request may have been cancelled meanwhile
+                future.set_result(entries)
+
+    async def _read_groups(self, groups: list[tuple[Kind, list[int]]]) -> list[Entry] | None:
+        """One script call for every group; the entries of all groups, in order."""
         if self._dirty and not await self.bump_epoch():
             return None
         keys = [self.keys.epoch]
-        args: list[Any] = [
-            self.keys.generations_prefix(kind),
-            self.keys.values_prefix(kind),
-            secrets.token_hex(8),
-            self._generation_ttl_ms,
-            ",".join(map(str, user_ids)),
-        ]
+        args: list[Any] = [secrets.token_hex(8), self._generation_ttl_ms]
+        for kind, ids in groups:
+            args += [
+                self.keys.generations_prefix(kind),
+                self.keys.values_prefix(kind),
+                ",".join(map(str, ids)),
+            ]
         reply = await self._call(lambda: self._read(keys=keys, args=args))
         if reply is None:
             return None
@@ -213,7 +255,8 @@ class CacheStore:
                 await self.bump_epoch()
 
     async def aclose(self) -> None:
-        """Stop the background repair, if one is running."""
+        """Stop the background repair, if one is running; let reads in flight finish."""
         if self._repair is not None:
             self._repair.cancel()
             await asyncio.gather(self._repair, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -5,6 +5,7 @@ computed only when a client selects them, resolvers that hand back loader future
 from __future__ import annotations
 
 import asyncio
+from asyncio import isfuture
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -37,8 +38,8 @@ def then(source: Awaitable[T], transform: Callable[[T], R]) -> asyncio.Future[R]
     `source` is a loader's future; chaining a callback costs far less than the coroutine
     and task an `async def` resolver needs per item.
     """
-    future = asyncio.ensure_future(source)
-    out: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+    future = source if isfuture(source) else asyncio.ensure_future(source)
+    out: asyncio.Future[R] = future.get_loop().create_future()
 
     def done(finished: asyncio.Future[T]) -> None:
         if out.done():
