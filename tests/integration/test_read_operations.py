@@ -245,10 +245,11 @@ async def test_comment_fields_and_created_at(client: httpx.AsyncClient) -> None:
         # users page; posts pages; comments pages with authors
         ("Directory", {"first": 4}, 3),
         ("UserByHandle", {"handle": "alice"}, 1),
-        # user; stats + posts page + post total + recommendations with their users; like counts
-        ("Profile", {"handle": "alice"}, 6),
-        # users page; stats + recommendations with their users
-        ("Leaderboard", {"first": 4}, 3),
+        # user; stats + posts page + post total + recommendations; like counts + the first
+        # recommended users' rows (kept in the recommendations entry)
+        ("Profile", {"handle": "alice"}, 7),
+        # users page; stats + recommendations; the first recommended users' rows
+        ("Leaderboard", {"first": 4}, 4),
     ],
 )
 async def test_statements_per_operation(

@@ -281,19 +281,34 @@ class Loaders:
 
     @cached_property
     def recommendations(self) -> DataLoader[int, Recommendations]:
-        """A user's Recommendations (the top MAX_RECOMMENDED), by user id."""
+        """A user's Recommendations (the top MAX_RECOMMENDED), by user id: the ranking in
+        one statement, the rows of the first PROFILED of every list in a second one.
+
+        (Joining the users into the ranking statement made it slower than both together:
+        its ranking then sorted every candidate instead of keeping the top ones.)
+        """
 
         fetch = self._db.fetch  # not self: a closure over self would make a cycle
 
         async def batch(keys: list[int]) -> list[Recommendations]:
-            params = {"ids": keys, "lim": MAX_RECOMMENDED, "profiled": PROFILED}
-            found: defaultdict[int, Recommendations] = defaultdict(lambda: Recommendations([], []))
+            params = {"ids": keys, "lim": MAX_RECOMMENDED}
+            ranked: defaultdict[int, list[int]] = defaultdict(list)
             for row in await fetch(queries.RECOMMENDATIONS, params):
-                entry = found[row["user_id"]]
-                entry.ids.append(row["id"])
-                if row["handle"] is not None:
-                    entry.users.append(row)
-            return [found[key] for key in keys]
+                ranked[row["user_id"]].append(row["id"])
+            wanted = {pk for ids in ranked.values() for pk in ids[:PROFILED]}
+            found = await fetch(queries.USERS_BY_ID, {"ids": list(wanted)}) if wanted else []
+            users = {row["id"]: row for row in found}
+            out = []
+            for key in keys:
+                # A user deleted between the two statements leaves the list.
+                ids = [pk for pk in ranked[key] if pk in users or pk not in wanted]
+                rows = []
+                for pk in ids[:PROFILED]:
+                    if pk not in users:  # read by the second statement for no list: stop
+                        break
+                    rows.append(users[pk])
+                out.append(Recommendations(ids, rows))
+            return out
 
         return _loader(batch)
 

@@ -193,13 +193,11 @@ USER_STATS = text(
 
 # Friends of friends for many users in one statement, ranked by how many of the user's
 # followees follow them, ties by smaller id; never the user, never someone already followed.
-# The first :profiled of each list come with their users' public columns (NULL after).
 RECOMMENDATIONS = text(
-    "SELECT k.id AS user_id, r.id, r.score, u.handle, u.display_name, u.bio, u.created_at"
+    "SELECT k.id AS user_id, r.id, r.score"
     " FROM unnest(CAST(:ids AS bigint[])) AS k(id)"
     " CROSS JOIN LATERAL ("
-    "  SELECT f2.followee_id AS id, count(*) AS score,"
-    "   row_number() OVER (ORDER BY count(*) DESC, f2.followee_id) AS rank"
+    "  SELECT f2.followee_id AS id, count(*) AS score"
     "  FROM follows f1 JOIN follows f2 ON f2.follower_id = f1.followee_id"
     "  WHERE f1.follower_id = k.id AND f2.followee_id <> k.id"
     "   AND NOT EXISTS (SELECT 1 FROM follows f3"
@@ -207,8 +205,7 @@ RECOMMENDATIONS = text(
     "  GROUP BY f2.followee_id"
     "  ORDER BY count(*) DESC, f2.followee_id"
     "  LIMIT :lim) r"
-    " LEFT JOIN users u ON u.id = r.id AND r.rank <= :profiled"
-    " ORDER BY k.id, r.rank"
+    " ORDER BY k.id, r.score DESC, r.id"
 )
 
 # Posts by the people a user follows, newest first, for many users at once (the
