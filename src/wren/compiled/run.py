@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from asyncio import isfuture
 from dataclasses import dataclass
-from inspect import iscoroutine
 from operator import attrgetter
+from types import CoroutineType
 from typing import Any
 
 from graphql.execution.values import VariableValues
 
 from wren.compiled.plan import ATTRIBUTE, RESOLVER, TYPENAME, FieldPlan
+
+# What resolvers hand back to be awaited: loader futures (and tasks), coroutines.
+_AWAITABLE = (asyncio.Future, CoroutineType)
 
 
 class Abandon(Exception):
@@ -87,7 +90,7 @@ class Runner:
             for c, column in enumerate(columns)
             if plans[c].kind == RESOLVER
             for i, value in enumerate(column)
-            if iscoroutine(value) or isfuture(value)
+            if isinstance(value, _AWAITABLE)
         ]
         if waiting:
             done = await _gather([value for _, _, value in waiting])
@@ -101,6 +104,9 @@ class Runner:
         for c, plan in enumerate(plans):
             if plan.serialize is not None:
                 columns[c] = self.leaves(plan, columns[c])
+        if len(plans) == 1:  # `author { handle }`: one key per object
+            key = plans[0].key
+            return [{key: value} for value in columns[0]]
         keys = [plan.key for plan in plans]
         return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
