@@ -14,8 +14,13 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 NODE_TYPES = frozenset({"User", "Post", "Comment"})
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    # base64.urlsafe_b64encode, minus its layers: this runs for every id and cursor shown.
+    encoded = binascii.b2a_base64(text.encode(), newline=False).translate(_URLSAFE)
+    return encoded.rstrip(b"=").decode()
 
 
 def _unb64(token: str) -> str:

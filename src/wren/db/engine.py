@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy import Executable, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from wren.db import inflight, integrity
 from wren.errors import BadUserInput, ServiceUnavailable
@@ -48,7 +49,7 @@ _UNAVAILABLE_STATES = ("08", "53", "57P")
 def _sqlstate(error: BaseException) -> str:
     """The SQLSTATE behind a driver error, however SQLAlchemy's adapter wrapped it."""
     orig = getattr(error, "orig", None)
-    for candidate in (error, orig, getattr(orig, "__cause__", None)):
+    for candidate in (error, orig, getattr(orig, "__cause__", None), error.__cause__):
         state = getattr(candidate, "sqlstate", None)
         if isinstance(state, str):
             return state
@@ -59,9 +60,7 @@ def unavailable(error: BaseException) -> bool:
     """True when `error` means the database cannot serve now and a retry later may work."""
     if isinstance(error, UNAVAILABLE):
         return True
-    return isinstance(error, (sa_exc.DBAPIError, asyncpg.PostgresError)) and _sqlstate(
-        error
-    ).startswith(_UNAVAILABLE_STATES)
+    return _sqlstate(error).startswith(_UNAVAILABLE_STATES)
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -108,9 +107,16 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        # Reads run in autocommit: no BEGIN/ROLLBACK round trips around a single SELECT.
-        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._compiled: dict[Executable, _Compiled] = {}
+        # What a read can fail with: the driver's errors, SQLAlchemy's adaptation of them
+        # (a pool checkout raises those), and a connection found closed.
+        self._read_errors: tuple[type[BaseException], ...] = (
+            *UNAVAILABLE,
+            asyncpg.PostgresError,
+            engine.dialect.loaded_dbapi.Error,
+            sa_exc.DBAPIError,
+            _ConnectionLost,
+        )
         self._watchers: list[Watcher] = []
 
     def _compile(self, statement: Executable) -> _Compiled:
@@ -163,7 +169,7 @@ class Database:
                 # pool_pre_ping, which costs a round trip on every checkout (three:
                 # SQLAlchemy wraps the ping in BEGIN/ROLLBACK before autocommit applies).
                 return await self._fetch(sql, args)
-        except (*UNAVAILABLE, _ConnectionLost, sa_exc.DBAPIError, asyncpg.PostgresError) as error:
+        except self._read_errors as error:
             if isinstance(error, _ConnectionLost) or unavailable(error):
                 raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
             # PostgreSQL text cannot hold U+0000: such an argument matches nothing, and
@@ -174,19 +180,33 @@ class Database:
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         with inflight.registered():
-            async with self._reader.connect() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                assert driver is not None
-                for watcher in self._watchers:
-                    watcher(sql, args)
-                try:
-                    rows: list[Row] = await driver.fetch(sql, *args)
-                    return rows
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-                    if not driver.is_closed():
-                        raise
-                    await conn.invalidate()
-                    raise _ConnectionLost from error
+            rows: list[Row] = await greenlet_spawn(self._fetch_in_greenlet, sql, args)
+            return rows
+
+    def _fetch_in_greenlet(self, sql: str, args: list[Any]) -> list[Row]:
+        """Check a connection out of the engine's pool, run the read, check it back in.
+
+        One greenlet for the whole read (SQLAlchemy's pool awaits through greenlets): an
+        engine-level connection took three and built a Connection per read. The pool and
+        its settings (size, overflow, timeout, recycling, pings) are the engine's own.
+        Nothing here opens a transaction, so checking the connection in sends nothing.
+        """
+        fairy = self.engine.sync_engine.pool.connect()
+        try:
+            driver = fairy.driver_connection
+            assert driver is not None
+            for watcher in self._watchers:
+                watcher(sql, args)
+            try:
+                rows: list[Row] = await_only(driver.fetch(sql, *args))
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                if not driver.is_closed():
+                    raise
+                fairy.invalidate(error)
+                raise _ConnectionLost from error
+            return rows
+        finally:
+            fairy.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
