@@ -3,7 +3,7 @@
 A stats entry is ``[posts, comments, followers, following, likes received, comments
 received]``; a recommendations entry is ``[[id, ...], [[handle, display name, bio,
 created at], ...]]``: the recommended user ids, best first, and the public columns of the
-first of them (loaders.PROFILED), so that a short list needs no statement at all. Users'
+first five (loaders.PROFILED), so that a short list needs no statement at all. Users'
 public columns change through no mutation; a user deleted outside the API stays listed
 until the entry expires, like any change made outside the API.
 Changing either shape requires bumping keys.VERSION.
@@ -11,7 +11,6 @@ Changing either shape requires bumping keys.VERSION.
 
 from __future__ import annotations
 
-from dataclasses import astuple
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -37,7 +36,7 @@ class StatsCodec:
 
     def encode(self, value: UserStatsRow) -> bytes:
         """The six counts, in field order."""
-        return orjson.dumps(astuple(value))
+        return orjson.dumps(list(value))
 
     def decode(self, raw: bytes) -> UserStatsRow:
         """A UserStatsRow from its six counts."""

@@ -75,6 +75,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_timeout=settings.pool_timeout,
         pool_recycle=settings.pool_recycle,
         pool_pre_ping=settings.pool_pre_ping,
+        # The most recently used connection first: sequential traffic stays on a warm
+        # connection (and server process), and idle ones age out under pool_recycle.
+        pool_use_lifo=True,
         connect_args={
             "server_settings": {"application_name": "wren", "timezone": "UTC"},
             "timeout": settings.pool_timeout,
