@@ -299,3 +299,18 @@ async def test_a_list_longer_than_the_entry_holds_reads_its_users_in_one_stateme
         one = await user(client, "dave", RECOMMENDED.replace("FIRST", "1"))
     assert one == {"recommendedUsers": [{"handle": "bob"}]}
     assert len(sent) == 1, sent
+
+
+async def test_a_read_of_thousands_of_entries_is_one_call(app: FastAPI) -> None:
+    store = resources_of(app).cache
+    ids = list(range(1, 10_001))
+    entries = await store.read(Kind.STATS, ids)
+    assert entries is not None
+    assert len(entries) == len(ids)
+    assert all(entry.raw is None for entry in entries)
+    assert await store.write(Kind.STATS, [(7, entries[6].stamp, b"[1,2,3,4,5,6]")])
+    again = await store.read(Kind.STATS, ids)
+    assert again is not None
+    assert [e.raw for e in again if e.raw is not None] == [b"[1,2,3,4,5,6]"]
+    assert again[6].raw == b"[1,2,3,4,5,6]"
+    assert await store.read(Kind.STATS, []) == []
