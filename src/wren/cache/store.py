@@ -12,8 +12,7 @@ import logging
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -36,8 +35,7 @@ FAILURES = (RedisError, OSError, TimeoutError)
 _CHUNK = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One entry as read: the stamp it is valid under, and its value if cached."""
 
     stamp: str
