@@ -12,9 +12,8 @@ from wren.cache.counters import CacheCounters
 from wren.cache.keys import Kind
 from wren.cache.loader import CachedBatch, cached_loader
 from wren.cache.store import CacheStore
-from wren.db import queries
 from wren.db.engine import Row
-from wren.db.loaders import Loaders, UserStatsRow
+from wren.db.loaders import Loaders, UserStatsRow, users_by_id
 
 
 class Recommended(NamedTuple):
@@ -61,7 +60,7 @@ class RequestCache:
             self.loaders.recommendations.load_many,
             self.counters,
         )
-        fetch = self.loaders.db.fetch  # not self: no cycle through the closure
+        db = self.loaders.db  # not self: no cycle through the closure
 
         async def batch(keys: list[Recommended]) -> list[list[Row]]:
             users = list(dict.fromkeys(key.user for key in keys))
@@ -73,10 +72,7 @@ class RequestCache:
                 if rows is None
                 for pk in ranked[key.user].ids[: key.first]
             }
-            if not wanted:
-                return [rows or [] for rows in shown]
-            found = await fetch(queries.USERS_BY_ID, {"ids": list(wanted)})
-            by_id = {row["id"]: row for row in found}
+            by_id = await users_by_id(db, wanted)
             return [
                 rows
                 if rows is not None

@@ -8,7 +8,7 @@ a request only pays for the ones it uses.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Hashable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Hashable, Sequence
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -98,6 +98,14 @@ class UserStatsRow(NamedTuple):
     def engagement_score(self) -> float:
         """(likes received + 2 x comments received) / max(posts, 1)."""
         return (self.likes_received + 2 * self.comments_received) / max(self.post_count, 1)
+
+
+async def users_by_id(db: Database, ids: Collection[int]) -> dict[int, Row]:
+    """User rows by id in one statement (none for no ids), for a batch function that
+    already holds every id it needs: no loader future per id."""
+    if not ids:
+        return {}
+    return {row["id"]: row for row in await db.fetch(queries.USERS_BY_ID, {"ids": list(ids)})}
 
 
 def _page(rows: Sequence[Row], first: int) -> Page:
@@ -287,16 +295,15 @@ class Loaders:
         its ranking then sorted every candidate instead of keeping the top ones.)
         """
 
-        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+        db = self._db  # not self: a closure over self would make a cycle
 
         async def batch(keys: list[int]) -> list[Recommendations]:
             params = {"ids": keys, "lim": MAX_RECOMMENDED}
             ranked: defaultdict[int, list[int]] = defaultdict(list)
-            for row in await fetch(queries.RECOMMENDATIONS, params):
+            for row in await db.fetch(queries.RECOMMENDATIONS, params):
                 ranked[row["user_id"]].append(row["id"])
             wanted = {pk for ids in ranked.values() for pk in ids[:PROFILED]}
-            found = await fetch(queries.USERS_BY_ID, {"ids": list(wanted)}) if wanted else []
-            users = {row["id"]: row for row in found}
+            users = await users_by_id(db, wanted)
             out = []
             for key in keys:
                 # A user deleted between the two statements leaves the list.
