@@ -111,11 +111,15 @@ class CacheStore:
     async def _read_all(self, reads: list[_Read]) -> None:
         try:
             found = await self._read_groups([(kind, ids) for kind, ids, _ in reads])
-        except BaseException as error:  # a bug, or cancellation at shutdown: tell the readers
+        except asyncio.CancelledError:  # shutting down: the reads go with it
+            for _, _, future in reads:
+                future.cancel()
+            raise
+        except Exception as error:  # a bug: each reader raises it (nobody awaits this task)
             for _, _, future in reads:
                 if not future.done():
                     future.set_exception(error)
-            raise
+            return
         at = 0
         for _, ids, future in reads:
             entries = None if found is None else found[at : at + len(ids)]

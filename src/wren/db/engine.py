@@ -117,7 +117,6 @@ class Database:
             *UNAVAILABLE,
             asyncpg.PostgresError,
             engine.dialect.loaded_dbapi.Error,
-            sa_exc.DBAPIError,
             _ConnectionLost,
         )
         self._watchers: list[Watcher] = []
@@ -169,8 +168,7 @@ class Database:
             except _ConnectionLost:
                 # A pooled connection the server had closed (restart, idle timeout): it is
                 # invalidated, so one retry runs on a fresh connection. This stands in for
-                # pool_pre_ping, which costs a round trip on every checkout (three:
-                # SQLAlchemy wraps the ping in BEGIN/ROLLBACK before autocommit applies).
+                # pool_pre_ping, which costs a round trip on every checkout.
                 return await self._fetch(sql, args)
         except self._read_errors as error:
             if isinstance(error, _ConnectionLost) or unavailable(error):
