@@ -27,7 +27,7 @@ from wren.cache.codec import StatsCodec
 from wren.cache.counters import CacheCounters
 from wren.cache.invalidation import activity_changed, everything_changed, follows_changed
 from wren.cache.keys import Kind
-from wren.cache.loader import cached_loader
+from wren.cache.loader import CachedBatch
 from wren.db import loaders as loaders_module
 from wren.db.loaders import Loaders, UserStatsRow
 from wren.settings import Environment, Settings
@@ -197,13 +197,13 @@ async def test_a_computation_from_before_a_write_is_never_served_after_it(
         await release.wait()
         return values
 
-    loader = cached_loader(resources.cache, Kind.STATS, StatsCodec(), slow, CacheCounters())
-    reading = asyncio.ensure_future(loader.load(2))
+    batch = CachedBatch(resources.cache, Kind.STATS, StatsCodec(), slow, CacheCounters())
+    reading = asyncio.ensure_future(batch([2]))
     await started.wait()
     await add_post(database_url, 2)
     await activity_changed(context_of(app), [2])
     release.set()
-    assert (await reading).post_count == 1  # that request began before the write
+    assert (await reading)[0].post_count == 1  # that request began before the write
     # It stored its value under the old stamp: every later read sees the write.
     assert (await user(client, "bob"))["stats"]["postCount"] == 2
     with statements(app) as sent:
@@ -267,9 +267,9 @@ async def test_a_failed_computation_leaves_no_one_waiting(
         raise RuntimeError("the database went away")
 
     store = resources_of(app).cache
-    loader = cached_loader(store, Kind.STATS, StatsCodec(), broken, CacheCounters())
+    batch = CachedBatch(store, Kind.STATS, StatsCodec(), broken, CacheCounters())
     with pytest.raises(RuntimeError):
-        await loader.load(1)
+        await batch([1])
     started = asyncio.get_running_loop().time()
     assert await user(client, "alice") == ALICE
     assert asyncio.get_running_loop().time() - started < store.lock_ttl / 2

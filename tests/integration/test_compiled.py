@@ -40,6 +40,13 @@ READS: list[tuple[str, dict[str, Any]]] = [
         "query($id: ID!) { a: post(id: $id) { title } b: posts(first: 1) { nodes { body } } }",
         {"id": pid(2)},
     ),
+    (  # level forms on nested levels where users repeat, and an empty list
+        """{ users(first: 4) { nodes { handle stats { postCount engagementScore }
+          none: recommendedUsers(first: 0) { handle }
+          recommendedUsers(first: 2) { handle stats { likesReceived }
+            recommendedUsers(first: 1) { handle } } } } }""",
+        {},
+    ),
 ]
 
 
@@ -85,6 +92,7 @@ def test_what_is_not_compiled(text: str) -> None:
     [
         ("{ posts(first: 1000) { nodes { title } } }", {}),  # a resolver raises
         ("query($f: Int!) { posts(first: $f) { nodes { title } } }", {"f": "many"}),  # bad variable
+        ("{ users { nodes { recommendedUsers(first: 51) { handle } } } }", {}),  # a level form
     ],
 )
 async def test_errors_step_aside_for_graphql_core(
@@ -100,3 +108,18 @@ async def test_plans_are_cached_per_document() -> None:
     compiled = CompiledQueries(CORE)
     document = parse(operation("Timeline"))
     assert compiled.plan(document, "Timeline") is compiled.plan(document, "Timeline")
+
+
+async def test_cached_fields_resolve_a_level_at_once(
+    resources: Resources, settings: Settings
+) -> None:
+    compiled = CompiledQueries(CORE)
+    plan = compiled.plan(parse(operation("Leaderboard")), None)
+    assert plan is not None
+    ctx = context(resources, settings)
+    data = await compiled.run(plan, ctx, {"first": 4})
+    expected = await core(operation("Leaderboard"), {"first": 4}, context(resources, settings))
+    assert data == expected.data
+    # One batch per field for the whole page: the per-user loaders were never made.
+    assert {"stats_of", "recommended_of"} <= vars(ctx.cache).keys()
+    assert not {"stats", "recommended_users"} & vars(ctx.cache).keys()

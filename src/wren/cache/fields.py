@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader
 
 from wren.cache.codec import RecommendationsCodec, StatsCodec
 from wren.cache.counters import CacheCounters
 from wren.cache.keys import Kind
-from wren.cache.loader import CachedBatch, cached_loader
+from wren.cache.loader import CachedBatch
 from wren.cache.store import CacheStore
 from wren.db.engine import Row
 from wren.db.loaders import Loaders, UserStatsRow, users_by_id
@@ -38,20 +39,29 @@ class RequestCache:
         return fresh
 
     @cached_property
-    def stats(self) -> DataLoader[int, UserStatsRow]:
-        """A user's activity aggregates, from the cache or computed (USER_STATS)."""
-        return cached_loader(
+    def stats_of(self) -> CachedBatch[UserStatsRow]:
+        """Many users' activity aggregates, in order, from the cache or computed
+        (USER_STATS): one batch for a whole level, without a future per user."""
+        return CachedBatch(
             self.store, Kind.STATS, StatsCodec(), self.loaders.stats.load_many, self.counters
         )
 
     @cached_property
-    def recommended_users(self) -> DataLoader[Recommended, list[Row]]:
-        """The rows of a user's first n recommended users, best first, by Recommended key.
+    def stats(self) -> DataLoader[int, UserStatsRow]:
+        """A user's activity aggregates, by user id (batches of stats_of)."""
+        return DataLoader(batch_load_fn=self.stats_of.__call__)
 
-        One future per user for the resolver. The batch reads the cached entries itself
-        (not through a loader of its own), so that read leaves in the same turn of the
-        event loop as the stats' and shares their Redis round trip. The entries hold the
-        first users' rows; longer lists read theirs in one statement for the whole batch.
+    @cached_property
+    def recommended_of(
+        self,
+    ) -> Callable[[list[Recommended]], Coroutine[Any, Any, list[list[Row]]]]:
+        """The rows of the first n recommended users of many users, best first, in the
+        order of the Recommended keys: one batch for a whole level.
+
+        The batch reads the cached entries itself (not through a loader of its own), so
+        that read leaves in the same turn of the event loop as the stats' and shares their
+        Redis round trip. The entries hold the first users' rows; longer lists read theirs
+        in one statement for the whole batch.
         """
         recommendations = CachedBatch(
             self.store,
@@ -81,4 +91,10 @@ class RequestCache:
                 for key, rows in zip(keys, shown, strict=True)
             ]
 
-        return DataLoader(batch_load_fn=batch)
+        return batch
+
+    @cached_property
+    def recommended_users(self) -> DataLoader[Recommended, list[Row]]:
+        """The rows of a user's first n recommended users, best first, by Recommended key
+        (batches of recommended_of): one future per user for the resolver."""
+        return DataLoader(batch_load_fn=self.recommended_of)

@@ -1,4 +1,5 @@
-"""The cached-field mechanism: a DataLoader that reads Redis first and computes only misses.
+"""The cached-field mechanism: a batch function that reads Redis first and computes only misses
+(the request's loaders and the fast path's level forms call it).
 
 One batch of N users costs one Redis round trip to read (stamps and values together),
 then, for the misses only: one round trip to claim them, one SQL statement to compute
@@ -24,8 +25,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
-
-from aiodataloader import DataLoader
 
 from wren.cache.codec import Codec
 from wren.cache.counters import CacheCounters
@@ -61,7 +60,7 @@ class CachedBatch(Generic[T]):
         """Values for the users, in order: cached ones from Redis, the others computed."""
         counts = CacheCounters()
         try:
-            found = await self._resolve(user_ids, counts)
+            found = await self._resolve(list(dict.fromkeys(user_ids)), counts)
         finally:
             self.counters.add(counts)
             self.store.totals.add(counts)
@@ -192,11 +191,3 @@ class CachedBatch(Generic[T]):
                     found[user_id] = self.codec.decode(raw)
             pending = still
         return found
-
-
-def cached_loader(
-    store: CacheStore, kind: Kind, codec: Codec[T], compute: Compute[T], counters: CacheCounters
-) -> DataLoader[int, T]:
-    """A per-request DataLoader of one kind of cached entry."""
-    batch = CachedBatch(store, kind, codec, compute, counters)
-    return DataLoader(batch_load_fn=batch.__call__)

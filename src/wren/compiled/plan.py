@@ -27,8 +27,11 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.utilities import get_operation_ast
 
+from wren.compiled.level import level_form_of
+
 _DEFINITION = "strawberry-definition"
-TYPENAME, ATTRIBUTE, RESOLVER = 0, 1, 2
+# RESOLVER: called per object; LEVEL: a level form, called once for all the objects.
+TYPENAME, ATTRIBUTE, RESOLVER, LEVEL = 0, 1, 2, 3
 
 
 class Unsupported(Exception):
@@ -155,11 +158,13 @@ class _Compiler:
             return {names[k]: v for k, v in values.items()}
 
         info = resolver.info_parameter
+        passes_self = resolver.self_parameter is not None
+        level = level_form_of(resolver.wrapped_func) if passes_self else None
         return FieldPlan(
             key,
-            RESOLVER,
-            function=resolver.wrapped_func,
-            passes_self=resolver.self_parameter is not None,
+            RESOLVER if level is None else LEVEL,
+            function=resolver.wrapped_func if level is None else level,
+            passes_self=passes_self,
             info_name=None if info is None else info.name,
             arguments=arguments,
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 from graphql.execution.values import VariableValues
 
-from wren.compiled.plan import ATTRIBUTE, RESOLVER, TYPENAME, FieldPlan
+from wren.compiled.plan import ATTRIBUTE, LEVEL, RESOLVER, TYPENAME, FieldPlan
 
 # What resolvers hand back to be awaited: loader futures (and tasks), coroutines.
 _AWAITABLE = (asyncio.Future, CoroutineType)
@@ -65,8 +65,9 @@ class Runner:
         self.info = info
         self.variables = variables
 
-    def resolve(self, plan: FieldPlan, objects: list[Any]) -> list[Any]:
-        """This field's raw value for every object (awaitables left for the caller)."""
+    def resolve(self, plan: FieldPlan, objects: list[Any]) -> Any:
+        """This field's raw value for every object (awaitables left for the caller): a
+        list, or for a level form the awaitable of one."""
         if plan.kind == ATTRIBUTE:
             return list(map(attrgetter(plan.attribute), objects))
         if plan.kind == TYPENAME:
@@ -77,6 +78,8 @@ class Runner:
         if plan.info_name is not None:
             kwargs[plan.info_name] = self.info
         function = plan.function
+        if plan.kind == LEVEL:
+            return function(objects, **kwargs) if objects else []
         if plan.passes_self:
             return [function(o, **kwargs) for o in objects]
         return [function(**kwargs) for _ in objects]
@@ -84,7 +87,8 @@ class Runner:
     async def objects(self, plans: list[FieldPlan], objects: list[Any]) -> list[dict[str, Any]]:
         """Complete the selection `plans` on every object of one level."""
         columns = [self.resolve(plan, objects) for plan in plans]
-        # Only resolvers return awaitables; attributes and __typename never do.
+        # Only resolvers return awaitables (per object; level forms per column),
+        # attributes and __typename never do. Index -1 stands for a whole column.
         waiting = [
             (c, i, value)
             for c, column in enumerate(columns)
@@ -92,10 +96,18 @@ class Runner:
             for i, value in enumerate(column)
             if isinstance(value, _AWAITABLE)
         ]
+        levels = [c for c, plan in enumerate(plans) if plan.kind == LEVEL]
+        waiting += [(c, -1, columns[c]) for c in levels if isinstance(columns[c], _AWAITABLE)]
         if waiting:
             done = await _gather([value for _, _, value in waiting])
             for (c, i, _), value in zip(waiting, done, strict=True):
-                columns[c][i] = value
+                if i < 0:
+                    columns[c] = value
+                else:
+                    columns[c][i] = value
+        for c in levels:
+            if not isinstance(columns[c], list) or len(columns[c]) != len(objects):
+                raise Abandon  # a level form that broke its promise
         children = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
         if children:
             completed = await _gather([self.nested(plans[c], columns[c]) for c, _ in children])

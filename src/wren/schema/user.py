@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from wren.cache.fields import Recommended
+from wren.compiled.level import level_form
 from wren.context import Info
 from wren.db.loaders import MAX_RECOMMENDED
 from wren.errors import BadUserInput
@@ -19,6 +20,29 @@ if TYPE_CHECKING:
     from wren.schema.post import Post
 
 LazyPost = Annotated["Post", strawberry.lazy("wren.schema.post")]
+
+
+def _stats_of_all(users: list[User], info: Info) -> Awaitable[list[UserStats]]:
+    """User.stats for a level of users: one cache batch, one future."""
+    rows = info.context.cache.stats_of([user.pk for user in users])
+    return then(rows, lambda found: list(map(UserStats.from_row, found)))
+
+
+def _recommended_of_all(users: list[User], info: Info, first: int = 5) -> Awaitable[list[Any]]:
+    """User.recommendedUsers for a level of users: one cache batch, one future."""
+    _check_recommended(first)
+    keys = [Recommended(user.pk, first) for user in users]
+    return then(
+        info.context.cache.recommended_of(keys),
+        lambda lists: [User.from_rows(rows) for rows in lists],
+    )
+
+
+def _check_recommended(first: int) -> None:
+    if not 0 <= first <= MAX_RECOMMENDED:
+        raise BadUserInput(
+            f"`first` must be between 0 and {MAX_RECOMMENDED}, got {first}.", argument="first"
+        )
 
 
 @strawberry.type(description="A person with an account.")
@@ -107,6 +131,7 @@ class User(Node):
         description="Aggregates over the user's activity. Expensive: served from the cache.",
         graphql_type=UserStats,
     )
+    @level_form(_stats_of_all)
     def stats(self, info: Info) -> Awaitable[UserStats]:
         return then(info.context.cache.stats.load(self.pk), UserStats.from_row)
 
@@ -117,12 +142,9 @@ class User(Node):
         f"from the cache. At most {MAX_RECOMMENDED}.",
         graphql_type=list["User"],
     )
+    @level_form(_recommended_of_all)
     def recommended_users(self, info: Info, first: int = 5) -> Awaitable[list[User]]:
-        if not 0 <= first <= MAX_RECOMMENDED:
-            raise BadUserInput(
-                f"`first` must be between 0 and {MAX_RECOMMENDED}, got {first}.",
-                argument="first",
-            )
+        _check_recommended(first)
         key = Recommended(self.pk, first)
         return then(info.context.cache.recommended_users.load(key), User.from_rows)
 
