@@ -40,11 +40,11 @@ READS: list[tuple[str, dict[str, Any]]] = [
         "query($id: ID!) { a: post(id: $id) { title } b: posts(first: 1) { nodes { body } } }",
         {"id": pid(2)},
     ),
-    (  # level forms on nested levels where users repeat, and an empty list
+    (  # level forms on nested levels where users repeat, an empty list, a default argument
         """{ users(first: 4) { nodes { handle stats { postCount engagementScore }
           none: recommendedUsers(first: 0) { handle }
           recommendedUsers(first: 2) { handle stats { likesReceived }
-            recommendedUsers(first: 1) { handle } } } } }""",
+            recommendedUsers(first: 1) { handle } byDefault: recommendedUsers { id } } } } }""",
         {},
     ),
 ]

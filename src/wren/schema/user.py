@@ -28,8 +28,9 @@ def _stats_of_all(users: list[User], info: Info) -> Awaitable[list[UserStats]]:
     return then(rows, lambda found: list(map(UserStats.from_row, found)))
 
 
-def _recommended_of_all(users: list[User], info: Info, first: int = 5) -> Awaitable[list[Any]]:
-    """User.recommendedUsers for a level of users: one cache batch, one future."""
+def _recommended_of_all(users: list[User], info: Info, first: int) -> Awaitable[list[list[User]]]:
+    """User.recommendedUsers for a level of users: one cache batch, one future (`first`
+    always comes with the plan's arguments, its GraphQL default included)."""
     _check_recommended(first)
     keys = [Recommended(user.pk, first) for user in users]
     return then(
