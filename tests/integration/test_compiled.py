@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from graphql import ExecutionResult, execute, parse
 
 from tests.conftest import operation
-from tests.integration.world import pid, post_cursor, uid
+from tests.integration.world import USERS, pid, post_cursor, uid
 from wren.app import Resources
 from wren.compiled import CompiledQueries
 from wren.context import Context
@@ -50,8 +51,8 @@ READS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def context(resources: Resources, settings: Settings) -> Context:
-    return Context(settings=settings, db=resources.db, store=resources.cache)
+def context(resources: Resources, settings: Settings, viewer: int | None = None) -> Context:
+    return Context(settings=settings, db=resources.db, store=resources.cache, viewer_id=viewer)
 
 
 async def core(text: str, variables: dict[str, Any], ctx: Context) -> ExecutionResult:
@@ -71,6 +72,30 @@ async def test_same_data_as_graphql_core(
     expected = await core(text, variables, context(resources, settings))
     assert expected.errors is None
     assert fast == expected.data
+
+
+@pytest.mark.parametrize(
+    ("text", "viewer"),
+    [
+        (operation("Feed"), USERS["alice"]),
+        ("{ posts(first: 6) { nodes { likeCount viewerHasLiked } } }", USERS["carol"]),
+        ("{ posts(first: 6) { nodes { likeCount viewerHasLiked } } }", None),
+    ],
+)
+async def test_viewer_fields_same_as_graphql_core(
+    resources: Resources, settings: Settings, text: str, viewer: int | None
+) -> None:
+    variables = {"first": 6}
+    compiled = CompiledQueries(CORE)
+    plan = compiled.plan(parse(text), None)
+    assert plan is not None
+    fast = await compiled.run(plan, context(resources, settings, viewer), variables)
+    expected = await core(text, variables, context(resources, settings, viewer))
+    assert expected.errors is None
+    assert fast == expected.data
+    liked = json.dumps(fast)
+    assert '"viewerHasLiked": false' in liked
+    assert ('"viewerHasLiked": true' in liked) is (viewer is not None)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,10 @@ one call `fn(objects, **arguments)` that returns the values of every object, in 
 (a list, or an awaitable of one): one batch, one future. graphql-core, which completes
 objects one at a time, keeps calling the resolver itself, so both must give the same
 values; the compiled tests compare them.
+
+A level form calls its loader's batch function directly: one statement per field per
+level, as the loader would send, but without the loader's memo, so two aliases of one
+field on one level send two statements instead of sharing one.
 """
 
 from __future__ import annotations

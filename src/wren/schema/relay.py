@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from asyncio import isfuture
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -148,6 +149,30 @@ class Connection(Generic[NodeT]):
                 page, node, lambda: counts.load(parent), paged=cursor is not None, at=at
             ),
         )
+
+    @classmethod
+    def of_parents(
+        cls,
+        pages: DataLoader[PageKey, Page],
+        counts: DataLoader[int, int],
+        parents: list[int],
+        first: int,
+        after: str | None,
+        node: Callable[[Any], NodeT],
+        at: str = "created_at",
+    ) -> Awaitable[list[Connection[NodeT]]]:
+        """of_parent for many parents at once (a level form): one batch, one future."""
+        limit, cursor = page_args(first, after)
+        paged = cursor is not None
+        batch = pages.batch_load_fn([PageKey(parent, limit, cursor) for parent in parents])
+
+        def build(found: list[Page]) -> list[Connection[NodeT]]:
+            return [
+                cls.build(page, node, partial(counts.load, parent), paged=paged, at=at)
+                for page, parent in zip(found, parents, strict=True)
+            ]
+
+        return then(batch, build)
 
     @classmethod
     def build(

@@ -39,6 +39,45 @@ def _recommended_of_all(users: list[User], info: Info, first: int) -> Awaitable[
     )
 
 
+def _posts_of_all(
+    users: list[User], info: Info, first: int, after: str | None
+) -> Awaitable[list[Connection[Post]]]:
+    """User.posts for a level of users: one batch, one future."""
+    from wren.schema.post import Post
+
+    loaders = info.context.loaders
+    return Connection.of_parents(
+        loaders.posts_by_author,
+        loaders.post_count,
+        [user.pk for user in users],
+        first,
+        after,
+        Post.from_row,
+    )
+
+
+def _followers_of_all(
+    users: list[User], info: Info, first: int, after: str | None
+) -> Awaitable[list[Connection[User]]]:
+    """User.followers for a level of users: one batch, one future."""
+    loaders = info.context.loaders
+    pks = [user.pk for user in users]
+    return Connection.of_parents(
+        loaders.followers, loaders.follower_count, pks, first, after, User.from_row, "followed_at"
+    )
+
+
+def _following_of_all(
+    users: list[User], info: Info, first: int, after: str | None
+) -> Awaitable[list[Connection[User]]]:
+    """User.following for a level of users: one batch, one future."""
+    loaders = info.context.loaders
+    pks = [user.pk for user in users]
+    return Connection.of_parents(
+        loaders.following, loaders.following_count, pks, first, after, User.from_row, "followed_at"
+    )
+
+
 def _check_recommended(first: int) -> None:
     if not 0 <= first <= MAX_RECOMMENDED:
         raise BadUserInput(
@@ -88,6 +127,7 @@ class User(Node):
         return user
 
     @strawberry.field(description="Newest first.", graphql_type=Connection[LazyPost])
+    @level_form(_posts_of_all)
     def posts(
         self, info: Info, first: int = 10, after: str | None = None
     ) -> Awaitable[Connection[Post]]:
@@ -99,6 +139,7 @@ class User(Node):
         )
 
     @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
+    @level_form(_followers_of_all)
     def followers(
         self, info: Info, first: int = 10, after: str | None = None
     ) -> Awaitable[Connection[User]]:
@@ -114,6 +155,7 @@ class User(Node):
         )
 
     @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
+    @level_form(_following_of_all)
     def following(
         self, info: Info, first: int = 10, after: str | None = None
     ) -> Awaitable[Connection[User]]:
