@@ -22,12 +22,7 @@ def _comments_of_all(
     """Post.comments for a level of posts: one batch, one future."""
     loaders = info.context.loaders
     return Connection.of_parents(
-        loaders.comments_by_post,
-        loaders.comment_count,
-        [post.pk for post in posts],
-        first,
-        after,
-        Comment.from_row,
+        loaders.comments_by_post, loaders.comment_count, posts, first, after, Comment.from_row
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from asyncio import isfuture
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -155,7 +155,7 @@ class Connection(Generic[NodeT]):
         cls,
         pages: DataLoader[PageKey, Page],
         counts: DataLoader[int, int],
-        parents: list[int],
+        parents: Sequence[Node],
         first: int,
         after: str | None,
         node: Callable[[Any], NodeT],
@@ -164,12 +164,13 @@ class Connection(Generic[NodeT]):
         """of_parent for many parents at once (a level form): one batch, one future."""
         limit, cursor = page_args(first, after)
         paged = cursor is not None
-        batch = pages.batch_load_fn([PageKey(parent, limit, cursor) for parent in parents])
+        pks = [parent.pk for parent in parents]
+        batch = pages.batch_load_fn([PageKey(pk, limit, cursor) for pk in pks])
 
         def build(found: list[Page]) -> list[Connection[NodeT]]:
             return [
-                cls.build(page, node, partial(counts.load, parent), paged=paged, at=at)
-                for page, parent in zip(found, parents, strict=True)
+                cls.build(page, node, partial(counts.load, pk), paged=paged, at=at)
+                for page, pk in zip(found, pks, strict=True)
             ]
 
         return then(batch, build)

@@ -47,12 +47,7 @@ def _posts_of_all(
 
     loaders = info.context.loaders
     return Connection.of_parents(
-        loaders.posts_by_author,
-        loaders.post_count,
-        [user.pk for user in users],
-        first,
-        after,
-        Post.from_row,
+        loaders.posts_by_author, loaders.post_count, users, first, after, Post.from_row
     )
 
 
@@ -61,10 +56,8 @@ def _followers_of_all(
 ) -> Awaitable[list[Connection[User]]]:
     """User.followers for a level of users: one batch, one future."""
     loaders = info.context.loaders
-    pks = [user.pk for user in users]
-    return Connection.of_parents(
-        loaders.followers, loaders.follower_count, pks, first, after, User.from_row, "followed_at"
-    )
+    pages, counts = loaders.followers, loaders.follower_count
+    return Connection.of_parents(pages, counts, users, first, after, User.from_row, "followed_at")
 
 
 def _following_of_all(
@@ -72,10 +65,8 @@ def _following_of_all(
 ) -> Awaitable[list[Connection[User]]]:
     """User.following for a level of users: one batch, one future."""
     loaders = info.context.loaders
-    pks = [user.pk for user in users]
-    return Connection.of_parents(
-        loaders.following, loaders.following_count, pks, first, after, User.from_row, "followed_at"
-    )
+    pages, counts = loaders.following, loaders.following_count
+    return Connection.of_parents(pages, counts, users, first, after, User.from_row, "followed_at")
 
 
 def _check_recommended(first: int) -> None:
