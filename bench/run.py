@@ -616,8 +616,9 @@ def load_pass(
                     after = sequential_timed(spec["url"], payload, WARM_AFTER_COLD, headers)
                     timed += cold
                     warm += after
-                    if cold[0][1] and server_p50(after):
-                        ratios.append(cold[0][1] / server_p50(after))
+                    cold_ms, warm_ms = cold[0][1], server_p50(after)
+                    if cold_ms and warm_ms:
+                        ratios.append(cold_ms / warm_ms)
                 latencies = [latency for latency, _ in timed]
                 row.update(
                     server_p50_ms=server_p50(timed),
