@@ -43,7 +43,7 @@ from pgproxy import CountingProxy
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENV = ROOT / ".venv" / "bin"
-CONTRACT_OPS = Path(os.environ.get("BENCH_CONTRACT", ROOT.parent / "shared" / "contract"))
+CONTRACT_OPS = Path(os.environ.get("BENCH_CONTRACT", ROOT / "contract"))
 PEERS = Path(os.environ.get("BENCH_PEERS", HERE / ".deps" / "peers"))
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG = f"postgresql://postgres@{PG_HOST}:{PG_PORT}"

@@ -21,7 +21,7 @@ from wren.db.migrate import migrate
 from wren.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "contract"
+CONTRACT = ROOT / "contract"
 PG_BASE = os.environ.get("WREN_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("WREN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 

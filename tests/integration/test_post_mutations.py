@@ -57,7 +57,11 @@ async def test_create_post(
     post = body["data"]["createPost"]
     assert post["id"] == pid(6)
     assert post["title"] == "Hello"
-    assert post["author"] == {"handle": "alice", "stats": {"postCount": 4}}
+    assert post["author"] == {
+        "id": uid("alice"),
+        "handle": "alice",
+        "stats": {"postCount": 4},
+    }
     assert invalidations.activity == [{USERS["alice"]}]
     again = await gql(client, "query($id: ID!) { post(id: $id) { body } }", {"id": post["id"]})
     assert again["data"]["post"]["body"] == "Line one\n\nLine two\t!"

@@ -66,7 +66,7 @@ async def test_feed_operation(client: httpx.AsyncClient, as_user: Login, sql: St
                         "createdAt": iso(post_created(4)),
                         "likeCount": 0,
                         "viewerHasLiked": False,
-                        "author": {"handle": "carol", "displayName": "Carol"},
+                        "author": {"id": uid("carol"), "handle": "carol", "displayName": "Carol"},
                     }
                 ],
             },

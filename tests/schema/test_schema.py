@@ -36,3 +36,19 @@ def test_every_contract_root_is_served(root: str) -> None:
     assert contract_root is not None
     assert served_root is not None
     assert served_root.name == contract_root.name
+
+
+SHARED_CONTRACT = ROOT.parent / "shared" / "contract"
+
+
+@pytest.mark.skipif(not SHARED_CONTRACT.is_dir(), reason="no published contract beside it")
+def test_contract_copy_matches_the_published_contract() -> None:
+    """The repository's copy of the contract is the published one, file for file."""
+    ours = {p.relative_to(CONTRACT): p.read_bytes() for p in CONTRACT.rglob("*") if p.is_file()}
+    theirs = {
+        p.relative_to(SHARED_CONTRACT): p.read_bytes()
+        for p in SHARED_CONTRACT.rglob("*")
+        if p.is_file()
+    }
+    assert sorted(ours) == sorted(theirs)
+    assert [name for name in sorted(ours) if ours[name] != theirs[name]] == []
