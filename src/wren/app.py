@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import strawberry
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
@@ -21,10 +22,9 @@ from wren.context import Context
 from wren.db.engine import Database, create_engine
 from wren.events.bus import Events
 from wren.events.hub import EventHub
-from wren.http.documents import Documents
 from wren.http.view import GraphQLView
 from wren.http.websocket import SubscriptionEndpoint
-from wren.http.websocket_checks import WebSocketChecks
+from wren.pipeline import Pipeline
 from wren.schema import build_schema
 from wren.settings import Settings
 
@@ -87,19 +87,16 @@ def tune_gc(threshold: int) -> None:
         gc.set_threshold(threshold, older, oldest)
 
 
-def _subscriptions(
-    settings: Settings, context: Callable[[HTTPConnection], Awaitable[Context]]
-) -> SubscriptionEndpoint:
-    """The WebSocket endpoint, on a schema of its own that runs the HTTP endpoint's checks."""
-    checks = WebSocketChecks(settings)
-    schema = build_schema([checks.extension])
-    checks.bind(Documents(schema._schema, settings))
-    return SubscriptionEndpoint(schema, settings, context)
+def create_app(
+    settings: Settings | None = None, schema: strawberry.Schema | None = None
+) -> FastAPI:
+    """A Wren application; nothing is connected until its lifespan starts.
 
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A Wren application; nothing is connected until its lifespan starts."""
+    One schema and one pipeline serve every transport; `schema` replaces the served one
+    (tests add extensions to it).
+    """
     settings = settings or Settings()
+    pipeline = Pipeline(schema or build_schema(), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -138,10 +135,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    view = GraphQLView(build_schema(), settings, context, _redis)
+    view = GraphQLView(pipeline, settings, context, _redis)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
-    app.router.routes.append(WebSocketRoute("/graphql", _subscriptions(settings, context)))
+    subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)
+    app.router.routes.append(WebSocketRoute("/graphql", subscriptions))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -146,7 +146,7 @@ def persist(
     """Register .graphql files as trusted documents (run alone with WREN_TRUSTED_DOCUMENTS)."""
     from redis.asyncio import Redis
 
-    from wren.http.trusted import read_documents, register
+    from wren.pipeline.trusted import read_documents, register
 
     settings = Settings()
     if settings.redis_url is None:

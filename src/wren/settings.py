@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     execution_timeout: float = Field(
         default=10.0, gt=0, description="Seconds an operation may run; its SQL is cancelled."
     )
+    compiled_queries: bool = Field(
+        default=True,
+        description="Queries run on the compiled fast path where it applies; false runs "
+        "every operation on graphql-core.",
+    )
     document_cache_size: int = Field(
         default=1000, ge=0, description="Parsed and validated documents kept per process."
     )

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from tests.conftest import CONTRACT
 from tests.http.conftest import live_server
 from tests.integration.world import uid
-from wren.http.trusted import read_documents, register
+from wren.pipeline.trusted import read_documents, register
 from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")

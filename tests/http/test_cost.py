@@ -8,7 +8,7 @@ import pytest
 from graphql import FragmentDefinitionNode, GraphQLSchema, OperationDefinitionNode, parse
 
 from tests.conftest import operation
-from wren.http.cost import compile_cost
+from wren.pipeline.cost import compile_cost
 from wren.schema import build_schema
 
 

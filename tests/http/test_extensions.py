@@ -14,7 +14,11 @@ from starlette.requests import Request
 from starlette.routing import Route
 from strawberry.extensions import SchemaExtension
 
+from tests.conftest import gql, operation
+from wren.app import create_app
 from wren.http.view import GraphQLView
+from wren.pipeline import Pipeline
+from wren.schema import build_schema
 from wren.settings import Settings
 
 
@@ -44,15 +48,15 @@ async def context(request: Request) -> Any:
     return SimpleNamespace(refuse="x-refuse" in request.headers)
 
 
-def client(settings: Settings) -> httpx.AsyncClient:
+def hello_client(settings: Settings) -> httpx.AsyncClient:
     schema = strawberry.Schema(query=Query, extensions=[RefuseOnRequest])
-    view = GraphQLView(schema, settings, context, lambda _: None)  # type: ignore[arg-type,return-value]
+    view = GraphQLView(Pipeline(schema, settings), settings, context, lambda _: None)  # type: ignore[arg-type,return-value]
     app = Starlette(routes=[Route("/graphql", view.handle, methods=["GET", "POST"])])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
 async def test_extension_results_are_added(settings: Settings) -> None:
-    async with client(settings) as http:
+    async with hello_client(settings) as http:
         body = (await http.post("/graphql", json={"query": "{ hello }"})).json()
     assert body == {
         "data": {"hello": "hi"},
@@ -61,7 +65,7 @@ async def test_extension_results_are_added(settings: Settings) -> None:
 
 
 async def test_extension_can_refuse_the_request(settings: Settings) -> None:
-    async with client(settings) as http:
+    async with hello_client(settings) as http:
         response = await http.post(
             "/graphql", json={"query": "{ hello }"}, headers={"x-refuse": "1"}
         )
@@ -71,3 +75,28 @@ async def test_extension_can_refuse_the_request(settings: Settings) -> None:
     assert body["errors"] == [
         {"message": "Log in again.", "extensions": {"code": "UNAUTHENTICATED"}}
     ]
+
+
+class SeeEveryField(SchemaExtension):
+    """Wraps every resolver call, as per-field permissions or tracing would."""
+
+    seen: list[str] = []
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        SeeEveryField.seen.append(f"{info.parent_type.name}.{info.field_name}")
+        return _next(root, info, *args, **kwargs)
+
+
+async def test_an_extension_wrapping_resolvers_sees_every_field(
+    settings: Settings, client: httpx.AsyncClient, small_world: None
+) -> None:
+    """The fast path would bypass `resolve`: with such an extension it is not taken."""
+    application = create_app(settings, schema=build_schema([SeeEveryField]))
+    SeeEveryField.seen.clear()
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as wrapped:
+            body = await gql(wrapped, operation("Timeline"), {"first": 2})
+    assert body == await gql(client, operation("Timeline"), {"first": 2})
+    assert "Query.posts" in SeeEveryField.seen
+    assert "User.handle" in SeeEveryField.seen

@@ -15,8 +15,8 @@ from tests.conftest import CONTRACT, StatementLog, operation
 from tests.http.conftest import serving
 from wren.app import Resources
 from wren.cli import cli
-from wren.http.persisted import apq_key
-from wren.http.trusted import read_documents, register
+from wren.pipeline.persisted import apq_key
+from wren.pipeline.trusted import read_documents, register
 from wren.settings import Settings
 
 QUERY = "query Typename { __typename }"

@@ -338,6 +338,28 @@ async def test_the_http_limits_apply(ws_url: str, query: str, code: str) -> None
     assert [error["extensions"]["code"] for error in message["payload"]] == [code]
 
 
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ viewer { id } }", "BAD_REQUEST"),
+        ('mutation { unfollow(userId: "x") { id } }', "BAD_REQUEST"),
+        ("subscription { postCreated { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("subscription { postCreated { id", "GRAPHQL_PARSE_FAILED"),
+    ],
+)
+async def test_the_legacy_protocol_refuses_with_codes(ws_url: str, query: str, code: str) -> None:
+    """graphql-ws (gql's first choice) refuses like graphql-transport-ws, with a code."""
+    async with subscriber(ws_url, protocol="graphql-ws") as sub:
+        await sub.send({"type": "connection_init", "payload": {}})
+        assert (await sub.receive())["type"] == "connection_ack"
+        await sub.send({"id": "1", "type": "start", "payload": {"query": query}})
+        while (message := await sub.receive())["type"] == "ka":
+            pass
+    assert message["id"] == "1"
+    assert message["type"] == "error"
+    assert message["payload"]["extensions"]["code"] == code
+
+
 async def test_a_bad_token_closes_the_connection(ws_url: str) -> None:
     async with subscriber(ws_url) as sub:
         await sub.send({"type": "connection_init", "payload": {"Authorization": "Bearer x"}})

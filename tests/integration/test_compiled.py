@@ -1,4 +1,5 @@
-"""The compiled fast path answers exactly what graphql-core answers, or steps aside."""
+"""The compiled fast path answers exactly what graphql-core answers, errors included, or
+refuses the document before running it."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from graphql import ExecutionResult, execute, parse
+from graphql import ExecutionResult, GraphQLError, execute, parse
+from graphql.execution import get_variable_values
 
 from tests.conftest import operation
 from tests.integration.world import USERS, pid, post_cursor, uid
+from wren import _compat
 from wren.app import Resources
 from wren.compiled import CompiledQueries
 from wren.context import Context
@@ -19,7 +22,7 @@ from wren.settings import Settings
 pytestmark = pytest.mark.usefixtures("small_world")
 
 SCHEMA = build_schema()
-CORE = SCHEMA._schema
+CORE = _compat.core_schema(SCHEMA)
 
 READS: list[tuple[str, dict[str, Any]]] = [
     (operation("Timeline"), {"first": 3}),
@@ -61,17 +64,32 @@ async def core(text: str, variables: dict[str, Any], ctx: Context) -> ExecutionR
     return await result
 
 
+async def fast(
+    text: str, variables: dict[str, Any], ctx: Context
+) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
+    """The fast path's answer (the plan must exist)."""
+    compiled = CompiledQueries(CORE)
+    plan = compiled.plan(parse(text), None)
+    assert plan is not None
+    coerced = get_variable_values(CORE, plan.operation.variable_definitions or (), variables)
+    assert not isinstance(coerced, list)
+    return await compiled.run(plan, ctx, coerced)
+
+
+def formatted(errors: list[GraphQLError] | None) -> list[dict[str, Any]]:
+    """Errors as clients see them, in path order (the specification leaves order open)."""
+    return sorted((e.formatted for e in errors or []), key=lambda e: json.dumps(e, default=str))
+
+
 @pytest.mark.parametrize(("text", "variables"), READS)
 async def test_same_data_as_graphql_core(
     resources: Resources, settings: Settings, text: str, variables: dict[str, Any]
 ) -> None:
-    compiled = CompiledQueries(CORE)
-    plan = compiled.plan(parse(text), None)
-    assert plan is not None
-    fast = await compiled.run(plan, context(resources, settings), variables)
+    data, errors = await fast(text, variables, context(resources, settings))
     expected = await core(text, variables, context(resources, settings))
     assert expected.errors is None
-    assert fast == expected.data
+    assert errors == []
+    assert data == expected.data
 
 
 @pytest.mark.parametrize(
@@ -86,14 +104,12 @@ async def test_viewer_fields_same_as_graphql_core(
     resources: Resources, settings: Settings, text: str, viewer: int | None
 ) -> None:
     variables = {"first": 6}
-    compiled = CompiledQueries(CORE)
-    plan = compiled.plan(parse(text), None)
-    assert plan is not None
-    fast = await compiled.run(plan, context(resources, settings, viewer), variables)
+    data, errors = await fast(text, variables, context(resources, settings, viewer))
     expected = await core(text, variables, context(resources, settings, viewer))
     assert expected.errors is None
-    assert fast == expected.data
-    liked = json.dumps(fast)
+    assert errors == []
+    assert data == expected.data
+    liked = json.dumps(data)
     assert '"viewerHasLiked": false' in liked
     assert ('"viewerHasLiked": true' in liked) is (viewer is not None)
 
@@ -112,21 +128,36 @@ def test_what_is_not_compiled(text: str) -> None:
     assert CompiledQueries(CORE).plan(parse(text), None) is None
 
 
-@pytest.mark.parametrize(
-    ("text", "variables"),
-    [
-        ("{ posts(first: 1000) { nodes { title } } }", {}),  # a resolver raises
-        ("query($f: Int!) { posts(first: $f) { nodes { title } } }", {"f": "many"}),  # bad variable
-        ("{ users { nodes { recommendedUsers(first: 51) { handle } } } }", {}),  # a level form
-    ],
-)
-async def test_errors_step_aside_for_graphql_core(
+ERRORS: list[tuple[str, dict[str, Any]]] = [
+    ("{ posts(first: 1000) { nodes { title } } }", {}),  # a non-null root field raises
+    ("{ users { nodes { recommendedUsers(first: 51) { handle } } } }", {}),  # a level form
+    (  # a nullable parent catches the error; its sibling still answers
+        "query($id: ID!) { user(id: $id) { handle posts(first: 101) { totalCount } } "
+        "posts(first: 1) { nodes { title } } }",
+        {"id": uid("alice")},
+    ),
+    (  # errors inside a list of non-null items: the first one nulls the list's parent
+        "{ posts(first: 3) { nodes { title author { handle posts(first: -1) { totalCount } } } } }",
+        {},
+    ),
+    (  # an error below a nullable field, and one in a sibling root field
+        "query($id: ID!) { user(id: $id) { recommendedUsers(first: 99) { id } } "
+        'b: user(id: $id) { posts(after: "bad") { totalCount } } }',
+        {"id": uid("bob")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "variables"), ERRORS)
+async def test_errors_are_reported_as_graphql_core_reports_them(
     resources: Resources, settings: Settings, text: str, variables: dict[str, Any]
 ) -> None:
-    compiled = CompiledQueries(CORE)
-    plan = compiled.plan(parse(text), None)
-    assert plan is not None
-    assert await compiled.run(plan, context(resources, settings), variables) is None
+    """Located at their paths, nulls propagated: the fast path never hands over."""
+    data, errors = await fast(text, variables, context(resources, settings))
+    expected = await core(text, variables, context(resources, settings))
+    assert expected.errors
+    assert data == expected.data
+    assert formatted(errors) == formatted(expected.errors)
 
 
 async def test_plans_are_cached_per_document() -> None:
@@ -138,11 +169,8 @@ async def test_plans_are_cached_per_document() -> None:
 async def test_cached_fields_resolve_a_level_at_once(
     resources: Resources, settings: Settings
 ) -> None:
-    compiled = CompiledQueries(CORE)
-    plan = compiled.plan(parse(operation("Leaderboard")), None)
-    assert plan is not None
     ctx = context(resources, settings)
-    data = await compiled.run(plan, ctx, {"first": 4})
+    data, _ = await fast(operation("Leaderboard"), {"first": 4}, ctx)
     expected = await core(operation("Leaderboard"), {"first": 4}, context(resources, settings))
     assert data == expected.data
     # One batch per field for the whole page: the per-user loaders were never made.

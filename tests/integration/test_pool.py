@@ -74,3 +74,28 @@ async def test_too_many_connections_is_service_unavailable(refused_app: FastAPI)
     body = response.json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"]
     assert "too many" not in response.text.lower()
+
+
+async def test_an_exhausted_pool_is_waited_for_once(settings: Settings) -> None:
+    """The pool timeout, not the deadline, ends the request: nothing runs a second time.
+
+    The timeouts keep the defaults' ratio (pool 5 s, deadline 10 s): an operation that
+    waited for the pool again after its first wait would reach the deadline instead.
+    """
+    tiny = settings.model_copy(
+        update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 1.0, "execution_timeout": 1.9}
+    )
+    application = create_app(tiny)
+    async with application.router.lifespan_context(application):
+        resources: Resources = application.state.resources
+        transport = httpx.ASGITransport(app=application)
+        async with (
+            resources.db.engine.connect() as held,
+            httpx.AsyncClient(transport=transport, base_url="http://wren.test") as client,
+        ):
+            assert held is not None
+            started = time.monotonic()
+            body = await gql(client, "{ users(first: 1) { nodes { handle } } }")
+            elapsed = time.monotonic() - started
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"]
+    assert 1.0 <= elapsed < 1.0 + 0.8

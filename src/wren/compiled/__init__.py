@@ -11,19 +11,21 @@ A resolver with a level form (level.py) is called once per level instead of per 
 
 The plan covers what the hot operations use: object types, scalar arguments, fragments on
 the concrete type, `__typename`. Anything else (abstract types, directives, input objects,
-introspection) is not compiled, and any surprise while running (a resolver error, a null
-where the schema forbids one) abandons the fast path: graphql-core then executes the whole
-operation and reports errors exactly as the specification says. Only queries take this
-path, so running the operation twice never repeats a side effect.
+introspection, fields with permission classes or field extensions) is refused when the
+plan is compiled, before anything runs: graphql-core then executes that document. A plan
+that runs reports its own errors, located at their paths with nulls propagated as the
+specification says (run.py), so an operation is never executed twice. Only queries are
+compiled.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
-from graphql import DocumentNode, GraphQLSchema
-from graphql.execution.values import get_variable_values
+from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql.execution import VariableValues
 
 from wren.compiled.plan import Plan, compile_plan
 from wren.compiled.run import ResolveInfo, Runner
@@ -34,9 +36,16 @@ __all__ = ["CompiledQueries", "Plan"]
 class CompiledQueries:
     """Plans per (document, operation), and the breadth-first runner."""
 
-    def __init__(self, schema: GraphQLSchema, size: int = 1000) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        size: int = 1000,
+        on_refusal: Callable[[str | None, str], None] | None = None,
+    ) -> None:
         self.schema = schema
         self.size = size
+        # Told once per document the fast path refuses (operation name, reason).
+        self.on_refusal = on_refusal
         self._plans: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Plan | None]] = (
             OrderedDict()
         )
@@ -47,23 +56,20 @@ class CompiledQueries:
         cached = self._plans.get(key)
         if cached is not None and cached[0] is document:
             return cached[1]
-        plan = compile_plan(self.schema, document, operation_name)
+        compiled = compile_plan(self.schema, document, operation_name)
+        plan = compiled if isinstance(compiled, Plan) else None
+        if plan is None and self.on_refusal is not None:
+            assert isinstance(compiled, str)
+            self.on_refusal(operation_name, compiled)
         self._plans[key] = (document, plan)
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)
         return plan
 
     async def run(
-        self, plan: Plan, context: Any, raw_variables: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
-        """The `data` of the operation, or None: graphql-core must execute it instead."""
-        variables = get_variable_values(
-            self.schema, plan.operation.variable_definitions or (), raw_variables or {}
-        )
-        if isinstance(variables, list):  # invalid variables: graphql-core reports them
-            return None
-        try:
-            [data] = await Runner(ResolveInfo(context), variables).objects(plan.fields, [None])
-        except Exception:  # any failure is graphql-core's to report, with its path
-            return None
-        return data
+        self, plan: Plan, context: Any, variables: VariableValues
+    ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
+        """The operation's `data` and errors (its variables already coerced)."""
+        runner = Runner(ResolveInfo(context), variables)
+        data = await runner.run(plan.fields)
+        return data, runner.errors

@@ -24,12 +24,12 @@ from graphql import (
     OperationType,
     SelectionSetNode,
 )
-from graphql.execution.values import VariableValues, get_argument_values
+from graphql.execution import VariableValues, get_argument_values
 from graphql.utilities import get_operation_ast
 
+from wren import _compat
 from wren.compiled.level import level_form_of
 
-_DEFINITION = "strawberry-definition"
 # RESOLVER: called per object; LEVEL: a level form, called once for all the objects.
 TYPENAME, ATTRIBUTE, RESOLVER, LEVEL = 0, 1, 2, 3
 
@@ -44,6 +44,9 @@ class FieldPlan:
 
     key: str
     kind: int
+    node: FieldNode | None = None  # where errors of this key are located
+    parent: str = ""  # the object type and field, for error messages
+    name: str = ""
     constant: str = ""
     attribute: str = ""
     function: Callable[..., Any] | None = None
@@ -123,18 +126,21 @@ class _Compiler:
     def field_plan(self, parent: GraphQLObjectType, node: FieldNode, key: str) -> FieldPlan:
         name = node.name.value
         if name == "__typename":
-            return FieldPlan(key, TYPENAME, constant=parent.name, nullable=False)
+            return FieldPlan(key, TYPENAME, node, parent.name, name, parent.name, nullable=False)
         if name.startswith("__"):
             raise Unsupported("introspection")
         definition: GraphQLField = parent.fields[name]
         plan = self.resolution(definition, node, key)
+        plan.node, plan.parent, plan.name = node, parent.name, name
         self.shape(plan, definition.type, node)
         return plan
 
     def resolution(self, definition: GraphQLField, node: FieldNode, key: str) -> FieldPlan:
-        field = (definition.extensions or {}).get(_DEFINITION)
-        if field is None or field.extensions or field.permission_classes:
-            raise Unsupported("a field with extensions")
+        field = _compat.field_definition(definition)
+        if field is None:
+            raise Unsupported(f"`{node.name.value}` is not a Strawberry field")
+        if field.extensions or field.permission_classes:
+            raise Unsupported(f"`{field.python_name}` has field extensions or permission classes")
         resolver = field.base_resolver
         if resolver is None:
             if node.arguments:
@@ -159,11 +165,12 @@ class _Compiler:
 
         info = resolver.info_parameter
         passes_self = resolver.self_parameter is not None
-        level = level_form_of(resolver.wrapped_func) if passes_self else None
+        wrapped: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
+        level = level_form_of(wrapped) if passes_self else None
         return FieldPlan(
             key,
             RESOLVER if level is None else LEVEL,
-            function=resolver.wrapped_func if level is None else level,
+            function=wrapped if level is None else level,
             passes_self=passes_self,
             info_name=None if info is None else info.name,
             arguments=arguments,
@@ -197,16 +204,18 @@ class Plan:
 
 def compile_plan(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
-) -> Plan | None:
-    """The plan of a query operation, or None when the fast path does not apply."""
+) -> Plan | str:
+    """The plan of a query operation, or why the fast path does not apply."""
     operation = get_operation_ast(document, operation_name)
     root = schema.query_type
-    if operation is None or operation.operation is not OperationType.QUERY or root is None:
-        return None
+    if operation is None or root is None:
+        return "no single operation"
+    if operation.operation is not OperationType.QUERY:
+        return f"a {operation.operation.value}"
     if operation.directives:
-        return None
+        return "directives"
     try:
         fields = _Compiler(schema, document).object_plan(root, operation.selection_set)
-    except Unsupported:
-        return None
+    except Unsupported as unsupported:
+        return str(unsupported)
     return Plan(operation, fields)

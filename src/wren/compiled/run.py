@@ -1,35 +1,66 @@
-"""Running a plan breadth-first: one resolver pass per field per level."""
+"""Running a plan breadth-first: one resolver pass per field per level.
+
+Errors are the runner's own to report, as the specification says: a field error is
+located at its path and the field becomes null; a null in a non-null position (the
+error's, or one that propagated) makes the nearest nullable parent null, up to `data`.
+Errors under a position that is already null are dropped (one error per propagation,
+as graphql-core collects them). Paths are built only for errors: a level maps an
+object's index to its parent's when, and only when, one of its objects failed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from asyncio import isfuture
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 from types import CoroutineType
 from typing import Any
 
-from graphql.execution.values import VariableValues
+from graphql import GraphQLError, located_error
+from graphql.execution import VariableValues
 
 from wren.compiled.plan import ATTRIBUTE, LEVEL, RESOLVER, TYPENAME, FieldPlan
 
 # What resolvers hand back to be awaited: loader futures (and tasks), coroutines.
 _AWAITABLE = (asyncio.Future, CoroutineType)
 
+Path = list[str | int]
+PathOf = Callable[[int], Path]
 
-class Abandon(Exception):
-    """Something unexpected happened while running: let graphql-core answer instead."""
+
+class Failed:
+    """A field's value that is an error instead (raised, or from its awaitable)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class _Null:
+    """An object made null because a non-null field of it failed (its error is reported)."""
+
+    __slots__ = ()
+
+
+NULLED = _Null()
 
 
 @dataclass(slots=True)
 class ResolveInfo:
-    """What resolvers read from `info` (the context) without graphql-core's per-field object."""
+    """What resolvers read from `info` on the fast path: the context, nothing else.
+
+    graphql-core's per-field info object is what the fast path saves; a resolver that
+    reads more of it (`selected_fields`, `path`) fails here, loudly, with its path.
+    """
 
     context: Any
 
 
-async def _gather(awaitables: list[Any]) -> list[Any]:
-    """Await all; any failure abandons the fast path, after every awaitable has finished.
+async def _gather(awaitables: list[Any]) -> tuple[list[Any], bool]:
+    """Await all: their values, failures as `Failed`, and whether any failed.
 
     Resolvers mostly return loader futures that complete together when their batch
     does: awaiting them one by one suspends once, then finds the rest done. That costs
@@ -38,7 +69,7 @@ async def _gather(awaitables: list[Any]) -> list[Any]:
     """
     futures = [value if isfuture(value) else asyncio.ensure_future(value) for value in awaitables]
     done: list[Any] = []
-    failure: BaseException | None = None
+    failed = False
     for future in futures:
         try:
             done.append(await future)
@@ -48,44 +79,96 @@ async def _gather(awaitables: list[Any]) -> list[Any]:
                 for other in futures:
                     other.cancel()
                 raise
-            failure = failure or error  # only that awaitable was
-            done.append(None)
+            done.append(Failed(RuntimeError(f"cancelled: {error}")))  # only that one was
+            failed = True
         except Exception as error:
-            failure = failure or error
-            done.append(None)
-    if failure is not None:
-        raise Abandon from failure
-    return done
+            done.append(Failed(error))
+            failed = True
+    return done, failed
+
+
+def _null_message(plan: FieldPlan) -> str:
+    return f"Cannot return null for non-nullable field {plan.parent}.{plan.name}."
 
 
 class Runner:
-    """One execution of a plan: the request's context and variables."""
+    """One execution of a plan: the request's context and variables, and its errors."""
 
     def __init__(self, info: ResolveInfo, variables: VariableValues) -> None:
         self.info = info
         self.variables = variables
+        self.errors: list[GraphQLError] = []
+        self._nulled: list[tuple[str | int, ...]] = []
+        self.marks = 0  # NULLED values made so far
+
+    def error(self, plan: FieldPlan, raw: Exception, path: Path) -> None:
+        """Report a field error at `path`, unless a position above it is already null."""
+        key = tuple(path)
+        for nulled in self._nulled:
+            if key[: len(nulled)] == nulled:
+                return
+        self.errors.append(located_error(raw, None if plan.node is None else [plan.node], path))
+
+    def null(self) -> _Null:
+        """A null in a non-null position whose error is reported (counted, see objects)."""
+        self.marks += 1
+        return NULLED
+
+    def nulled(self, path: Path) -> None:
+        """`path` became null by propagation: of the errors below it, only the first is
+        kept (the one that propagated), and later ones are no longer reported."""
+        key = tuple(path)
+        below = [n for n, e in enumerate(self.errors) if tuple(e.path or ())[: len(key)] == key]
+        for n in reversed(below[1:]):
+            del self.errors[n]
+        self._nulled.append(key)
+
+    async def run(self, plans: list[FieldPlan]) -> dict[str, Any] | None:
+        """The operation's `data`: its root fields on the root object."""
+        [data] = await self.objects(plans, [None], lambda _: [])
+        return None if data is NULLED else data
 
     def resolve(self, plan: FieldPlan, objects: list[Any]) -> Any:
         """This field's raw value for every object (awaitables left for the caller): a
-        list, or for a level form the awaitable of one."""
+        list, or for a level form the value or awaitable of one. A resolver that raises
+        gives `Failed` for its object; a level form that raises, for every object."""
         if plan.kind == ATTRIBUTE:
             return list(map(attrgetter(plan.attribute), objects))
         if plan.kind == TYPENAME:
             return [plan.constant] * len(objects)
         assert plan.function is not None
         assert plan.arguments is not None
-        kwargs = plan.arguments(self.variables)
-        if plan.info_name is not None:
-            kwargs[plan.info_name] = self.info
         function = plan.function
-        if plan.kind == LEVEL:
-            return function(objects, **kwargs) if objects else []
+        try:
+            kwargs = plan.arguments(self.variables)
+            if plan.info_name is not None:
+                kwargs[plan.info_name] = self.info
+            if plan.kind == LEVEL:
+                return function(objects, **kwargs) if objects else []
+        except Exception as error:
+            return [Failed(error)] * len(objects)
+        out: list[Any] = []
+        append = out.append
         if plan.passes_self:
-            return [function(o, **kwargs) for o in objects]
-        return [function(**kwargs) for _ in objects]
+            for o in objects:
+                try:
+                    append(function(o, **kwargs))
+                except Exception as error:
+                    append(Failed(error))
+        else:
+            for _ in objects:
+                try:
+                    append(function(**kwargs))
+                except Exception as error:
+                    append(Failed(error))
+        return out
 
-    async def objects(self, plans: list[FieldPlan], objects: list[Any]) -> list[dict[str, Any]]:
-        """Complete the selection `plans` on every object of one level."""
+    async def objects(
+        self, plans: list[FieldPlan], objects: list[Any], path_of: PathOf
+    ) -> list[Any]:
+        """Complete the selection `plans` on every object of one level: a dict per object,
+        or NULLED for one that a failed non-null field made null."""
+        marks = self.marks
         columns = [self.resolve(plan, objects) for plan in plans]
         # Only resolvers return awaitables (per object; level forms per column),
         # attributes and __typename never do. Index -1 stands for a whole column.
@@ -98,31 +181,82 @@ class Runner:
         ]
         levels = [c for c, plan in enumerate(plans) if plan.kind == LEVEL]
         waiting += [(c, -1, columns[c]) for c in levels if isinstance(columns[c], _AWAITABLE)]
+        failed = False
         if waiting:
-            done = await _gather([value for _, _, value in waiting])
+            done, failed = await _gather([value for _, _, value in waiting])
             for (c, i, _), value in zip(waiting, done, strict=True):
                 if i < 0:
-                    columns[c] = value
+                    columns[c] = [value] * len(objects) if isinstance(value, Failed) else value
                 else:
                     columns[c][i] = value
         for c in levels:
-            if not isinstance(columns[c], list) or len(columns[c]) != len(objects):
-                raise Abandon  # a level form that broke its promise
+            column = columns[c]
+            if not isinstance(column, list) or len(column) != len(objects):
+                count = len(column) if isinstance(column, list) else type(column).__name__
+                broken = RuntimeError(
+                    f"the level form of {plans[c].parent}.{plans[c].name} returned "
+                    f"{count} values for {len(objects)} objects"
+                )
+                columns[c] = [Failed(broken)] * len(objects)
+                failed = True
+        if not failed:
+            failed = any(
+                type(value) is Failed
+                for c, plan in enumerate(plans)
+                if plan.kind in (RESOLVER, LEVEL)
+                for value in columns[c]
+            )
+        if failed:
+            self._fail(plans, columns, path_of)
         children = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
         if children:
-            completed = await _gather([self.nested(plans[c], columns[c]) for c, _ in children])
+            completed = await asyncio.gather(
+                *(self.nested(plan, columns[c], path_of) for c, plan in children)
+            )
             for (c, _), column in zip(children, completed, strict=True):
                 columns[c] = column
         for c, plan in enumerate(plans):
             if plan.serialize is not None:
-                columns[c] = self.leaves(plan, columns[c])
-        if len(plans) == 1:  # `author { handle }`: one key per object
-            key = plans[0].key
-            return [{key: value} for value in columns[0]]
-        keys = [plan.key for plan in plans]
-        return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+                columns[c] = self.leaves(plan, columns[c], path_of)
+        if self.marks == marks:  # no null in a non-null position on this level
+            if len(plans) == 1:  # `author { handle }`: one key per object
+                key = plans[0].key
+                return [{key: value} for value in columns[0]]
+            keys = [plan.key for plan in plans]
+            return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+        return self._rows(plans, columns, path_of)
 
-    def leaves(self, plan: FieldPlan, values: list[Any]) -> list[Any]:
+    def _rows(self, plans: list[FieldPlan], columns: list[Any], path_of: PathOf) -> list[Any]:
+        """The objects of a level some values of which are null by propagation."""
+        keys = [plan.key for plan in plans]
+        rows: list[Any] = []
+        for i, values in enumerate(zip(*columns, strict=True)):
+            row: dict[str, Any] = {}
+            null = False
+            for plan, key, value in zip(plans, keys, values, strict=True):
+                if value is NULLED:
+                    null = null or not plan.nullable
+                    value = None
+                row[key] = value
+            if null:
+                self.nulled(path_of(i))
+                rows.append(self.null())
+            else:
+                rows.append(row)
+        return rows
+
+    def _fail(self, plans: list[FieldPlan], columns: list[Any], path_of: PathOf) -> None:
+        """Report the failed values of a level; each becomes null (NULLED: reported)."""
+        for c, plan in enumerate(plans):
+            if plan.kind not in (RESOLVER, LEVEL):
+                continue
+            column = columns[c]
+            for i, value in enumerate(column):
+                if type(value) is Failed:
+                    self.error(plan, value.error, [*path_of(i), plan.key])
+                    column[i] = self.null()
+
+    def leaves(self, plan: FieldPlan, values: list[Any], path_of: PathOf) -> list[Any]:
         serialize = plan.serialize
         assert serialize is not None
         if not plan.is_list and plan.exact is not None:
@@ -131,47 +265,104 @@ class Runner:
             if types <= ({plan.exact, type(None)} if plan.nullable else {plan.exact}):
                 return values
         out: list[Any] = []
-        for value in values:
-            if value is None:
-                if not plan.nullable:
-                    raise Abandon
-                out.append(None)
-            elif plan.is_list:
-                items: list[Any] = []
-                for item in value:
-                    if item is None:
-                        if not plan.items_nullable:
-                            raise Abandon
-                        items.append(None)
-                    else:
-                        items.append(serialize(item))
-                out.append(items)
-            else:
-                out.append(serialize(value))
+        for i, value in enumerate(values):
+            if value is NULLED:
+                out.append(value)
+                continue
+            try:
+                out.append(self._leaf(plan, value, serialize))
+            except _NullItem as null:
+                path = [*path_of(i), plan.key, null.at]
+                self.error(plan, GraphQLError(_null_message(plan)), path)
+                out.append(self.null())
+            except Exception as error:
+                self.error(plan, error, [*path_of(i), plan.key])
+                out.append(self.null())
         return out
 
-    async def nested(self, plan: FieldPlan, values: list[Any]) -> list[Any]:
+    def _leaf(self, plan: FieldPlan, value: Any, serialize: Callable[[Any], Any]) -> Any:
+        if value is None:
+            if not plan.nullable:
+                raise GraphQLError(_null_message(plan))
+            return None
+        if not plan.is_list:
+            return serialize(value)
+        items: list[Any] = []
+        for j, item in enumerate(value):
+            if item is None:
+                if not plan.items_nullable:
+                    raise _NullItem(j)
+                items.append(None)
+            else:
+                items.append(serialize(item))
+        return items
+
+    async def nested(self, plan: FieldPlan, values: list[Any], path_of: PathOf) -> list[Any]:
         """Complete an object-typed field for every parent at once."""
         assert plan.children is not None
         flat: list[Any] = []
+        # For errors only: the parent index and list index of each flat item.
+        owners: list[tuple[int, int]] = []
         if plan.is_list:
-            for value in values:
-                if value is None:
-                    if not plan.nullable:
-                        raise Abandon
+            for i, value in enumerate(values):
+                if value is None or value is NULLED:
                     continue
-                for item in value:
-                    if item is None:
-                        raise Abandon  # a null item: leave its semantics to graphql-core
-                    flat.append(item)
+                for j, item in enumerate(value):
+                    if item is not None:
+                        flat.append(item)
+                        owners.append((i, j))
         else:
-            for value in values:
-                if value is None:
-                    if not plan.nullable:
-                        raise Abandon
-                else:
+            for i, value in enumerate(values):
+                if value is not None and value is not NULLED:
                     flat.append(value)
-        done = iter(await self.objects(plan.children, flat))
-        if plan.is_list:
-            return [None if value is None else [next(done) for _ in value] for value in values]
-        return [None if value is None else next(done) for value in values]
+                    owners.append((i, -1))
+
+        def child_path(k: int) -> Path:
+            i, j = owners[k]
+            return [*path_of(i), plan.key] if j < 0 else [*path_of(i), plan.key, j]
+
+        done = iter(await self.objects(plan.children, flat, child_path))
+        out: list[Any] = []
+        for i, value in enumerate(values):
+            if value is NULLED:
+                out.append(value)
+            elif value is None:
+                if plan.nullable:
+                    out.append(None)
+                else:
+                    self.error(plan, GraphQLError(_null_message(plan)), [*path_of(i), plan.key])
+                    out.append(self.null())
+            elif not plan.is_list:
+                out.append(next(done))
+            else:
+                out.append(self._items(plan, value, done, [*path_of(i), plan.key]))
+        return out
+
+    def _items(self, plan: FieldPlan, value: Any, done: Any, path: Path) -> Any:
+        """One list of completed objects, or NULLED when a non-null item of it is null."""
+        items: list[Any] = []
+        broken = False
+        for j, item in enumerate(value):
+            if item is None:
+                if not plan.items_nullable:
+                    self.error(plan, GraphQLError(_null_message(plan)), [*path, j])
+                    broken = True
+                items.append(None)
+                continue
+            child = next(done)
+            if child is NULLED:
+                broken = broken or not plan.items_nullable
+                child = None
+            items.append(child)
+        if broken:
+            self.nulled(path)
+            return self.null()
+        return items
+
+
+class _NullItem(Exception):
+    """A null item in a list of non-null leaves, at index `at`."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(at)
+        self.at = at

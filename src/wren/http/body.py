@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wren.http.errors import RequestRefused
+from wren.pipeline.errors import RequestRefused
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -1,4 +1,5 @@
-"""Responses: JSON encoded with orjson, in the media type the client negotiated."""
+"""Responses: JSON encoded with orjson, in the media type the client negotiated, and the
+statuses HTTP gives the pipeline's results."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.responses import Response
 
-from wren.http.errors import format_errors
 from wren.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON
+from wren.pipeline import Stage
 
 if TYPE_CHECKING:
-    from wren.http.execution import Outcome
+    from wren.pipeline import Result
 
 # Requests refused as a whole for who sent them (a bad token, say), and their statuses.
 AUTH_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
@@ -40,31 +41,29 @@ def document_error_status(media_type: str) -> int:
     return 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
 
 
-def execution_body(
-    outcome: Outcome, extensions: dict[str, Any], refused: int, request_id: str
-) -> tuple[int, dict[str, Any]]:
-    """Status and body of an executed operation.
+def result_body(result: Result, media_type: str) -> tuple[int, dict[str, Any]]:
+    """Status and body of one operation's result.
 
-    A request error (variables that do not coerce, credentials refused by an extension)
-    means nothing ran: the body has no `data` entry and the status is that of a document
+    A result refused before it ran has no `data` entry; its status is that of a document
     error, or 401/403 when the request was refused for who sent it.
     """
     body: dict[str, Any] = {}
-    errors = outcome.errors
-    request_error = bool(errors) and (
-        outcome.data is None and all(error.path is None for error in errors or ())
-    )
+    stage = result.stage
     status = 200
-    if errors:
-        if request_error:
-            for error in errors:
-                error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
-            codes = {str((error.extensions or {}).get("code")) for error in errors}
-            status = AUTH_STATUS.get(codes.pop(), refused) if len(codes) == 1 else refused
-        body["errors"] = format_errors(errors, request_id)
-    if not request_error:
-        body["data"] = outcome.data
-    extensions = {**extensions, **outcome.extensions}
-    if extensions:
-        body["extensions"] = extensions
+    if stage is Stage.DOCUMENT:
+        status = document_error_status(media_type)
+    elif stage is Stage.REQUEST:
+        for error in result.errors:
+            error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
+        codes = {str((error.extensions or {}).get("code")) for error in result.errors}
+        refused = document_error_status(media_type)
+        status = AUTH_STATUS.get(codes.pop(), refused) if len(codes) == 1 else refused
+    elif stage is Stage.DEADLINE:
+        status = 504
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    if stage is Stage.EXECUTED:
+        body["data"] = result.data
+    if result.extensions:
+        body["extensions"] = result.extensions
     return status, body

@@ -1,4 +1,4 @@
-"""The /graphql endpoint: GraphQL over HTTP, run straight on graphql-core under the schema."""
+"""The /graphql endpoint over HTTP: GraphQL-over-HTTP framing around the pipeline."""
 
 from __future__ import annotations
 
@@ -9,30 +9,25 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from graphql import OperationType
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 
-from wren.db import inflight
 from wren.errors import WrenError
 from wren.http import csrf
 from wren.http.body import check_content_type, read_body
-from wren.http.cost import QUERY_TOO_COSTLY
-from wren.http.documents import Documents
-from wren.http.errors import RequestRefused, internal_error, limit_error
-from wren.http.execution import Executor, Outcome
 from wren.http.negotiation import JSON, accepts_html, negotiate
-from wren.http.params import Params, decode_body, from_mapping, from_query_string
-from wren.http.persisted import PersistedDocuments
-from wren.http.responses import AUTH_STATUS, document_error_status, execution_body, json_response
+from wren.http.params import decode_body, from_query_string
+from wren.http.responses import AUTH_STATUS, document_error_status, json_response, result_body
+from wren.pipeline import Prepared, Result, Transport
+from wren.pipeline.errors import RequestRefused, internal_error
+from wren.pipeline.params import Params, from_mapping
 
 if TYPE_CHECKING:
-    import strawberry
-    from graphql import DocumentNode, OperationDefinitionNode
     from redis.asyncio import Redis
     from starlette.requests import Request
 
     from wren.context import Context
+    from wren.pipeline import Pipeline
     from wren.settings import Settings
 
 log = logging.getLogger("wren.http")
@@ -49,17 +44,15 @@ class GraphQLView:
 
     def __init__(
         self,
-        schema: strawberry.Schema,
+        pipeline: Pipeline,
         settings: Settings,
         context_getter: ContextGetter,
         redis_getter: RedisGetter,
     ) -> None:
+        self.pipeline = pipeline
         self.settings = settings
         self.context_getter = context_getter
         self.redis_getter = redis_getter
-        self.documents = Documents(schema._schema, settings)
-        self.executor = Executor(schema, hide_suggestions=not settings.suggestions_enabled)
-        self.persisted = PersistedDocuments(settings)
         self.graphiql = get_graphql_ide_html("graphiql") if settings.graphiql_enabled else None
 
     async def handle(self, request: Request) -> Response:
@@ -176,81 +169,12 @@ class GraphQLView:
         request_id: str,
         context: Context | None,
     ) -> tuple[int, dict[str, Any]]:
-        text, persist_as = await self.persisted.document(params, lambda: self.redis_getter(request))
-        document = self.documents.get(text)
-        refused = document_error_status(media)
-        if document.syntax_error is not None:
-            return refused, {"errors": [document.syntax_error.formatted]}
-        operation = document.operation(params.operation_name)
-        if operation is not None and operation.operation is not OperationType.QUERY:
-            if method == "GET":
-                raise RequestRefused(
-                    405,
-                    f"A {operation.operation.value} cannot be sent with GET; use POST.",
-                    "METHOD_NOT_ALLOWED",
-                    {"allow": "POST"},
-                )
-            if operation.operation is OperationType.SUBSCRIPTION:
-                raise RequestRefused(
-                    400, "Subscriptions are served over WebSocket at /graphql.", "BAD_REQUEST"
-                )
-        errors = self.documents.validate(document)
-        if errors:
-            return refused, {"errors": [error.formatted for error in errors]}
-        if persist_as is not None:
-            await self.persisted.store(self.redis_getter(request), persist_as, text)
-        extensions: dict[str, Any] = {}
-        if operation is not None:
-            cost = self.documents.cost_plan(document, operation).evaluate(params.variables)
-            limit = self.settings.max_cost
-            extensions["cost"] = {"estimated": cost, "limit": limit}
-            if cost is None or cost > limit:
-                error = limit_error(
-                    f"The operation's estimated cost exceeds the limit of {limit}.",
-                    QUERY_TOO_COSTLY,
-                    cost=cost,
-                    limit=limit,
-                )
-                return refused, {"errors": [error.formatted], "extensions": extensions}
-        if context is None:
-            context = await self._context(request)
-        assert document.node is not None
-        result = await self._execute(text, document.node, operation, params, context, request_id)
-        if result is None:
-            return 504, {
-                "errors": [
-                    {
-                        "message": f"The operation did not finish within "
-                        f"{self.settings.execution_timeout:g} s and was cancelled.",
-                        "extensions": {"code": "DEADLINE_EXCEEDED"},
-                    }
-                ],
-                "extensions": extensions,
-            }
-        return execution_body(result, extensions, refused, request_id)
-
-    async def _execute(
-        self,
-        text: str,
-        node: DocumentNode,
-        operation: OperationDefinitionNode | None,
-        params: Params,
-        context: Context,
-        request_id: str,
-    ) -> Outcome | None:
-        """Execute within the deadline; None when it passed (and the reads were cancelled)."""
-        with inflight.tracking() as reads:
-            try:
-                async with asyncio.timeout(self.settings.execution_timeout):
-                    return await self.executor.run(
-                        text,
-                        node,
-                        None if operation is None else operation.operation,
-                        context,
-                        params.variables,
-                        params.operation_name,
-                    )
-            except TimeoutError:
-                inflight.cancel(reads)
-                log.warning("request %s: deadline passed, reads cancelled", request_id)
-                return None
+        transport = Transport.GET if method == "GET" else Transport.POST
+        prepared: Prepared | Result = await self.pipeline.prepare(
+            params, transport, lambda: self.redis_getter(request)
+        )
+        if isinstance(prepared, Prepared):
+            if context is None:
+                context = await self._context(request)
+            prepared = await self.pipeline.execute(prepared, context, request_id)
+        return result_body(prepared, media)

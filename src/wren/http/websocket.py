@@ -1,7 +1,9 @@
 """WebSocket at /graphql: subscriptions over graphql-transport-ws (and legacy graphql-ws).
 
 Strawberry runs the protocols (connection_init, ping/pong, subscribe, complete, the
-init timeout and the per-connection limit). A connection gets one Context, built like a
+init timeout and the per-connection limit) and hands every operation to the pipeline,
+which checks and runs it as it does for HTTP (wren._compat.protocol_schema is the
+hand-off). Only subscriptions run here. A connection gets one Context, built like a
 request's; the token may come in the handshake's `Authorization` header or in
 connection_init's payload (browsers cannot set headers on a WebSocket), and a bad one
 closes the connection (4403) before anything runs.
@@ -9,7 +11,8 @@ closes the connection (4403) before anything runs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,15 +20,19 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from wren import _compat
 from wren.auth import authenticate
 from wren.context import Context
+from wren.pipeline.params import Params
 
 if TYPE_CHECKING:
-    import strawberry
+    from redis.asyncio import Redis
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
+    from strawberry.types.execution import ExecutionResult
 
+    from wren.pipeline import Pipeline
     from wren.settings import Settings
 
 ContextGetter = Callable[["HTTPConnection"], Awaitable[Context]]
@@ -45,18 +52,39 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
     """The WebSocket side of /graphql (the HTTP side is wren.http.view)."""
 
     def __init__(
-        self, schema: strawberry.Schema, settings: Settings, context_getter: ContextGetter
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        context_getter: ContextGetter,
+        redis_getter: Callable[[HTTPConnection], Redis],
     ) -> None:
         super().__init__(
-            schema,
+            _compat.protocol_schema(self._stream),
             graphql_ide=None,
             keep_alive=settings.ws_keepalive > 0,
             keep_alive_interval=settings.ws_keepalive,
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
             max_subscriptions_per_connection=settings.max_subscriptions,
         )
+        self.pipeline = pipeline
         self.settings = settings
         self.context_getter = context_getter
+        self.redis_getter = redis_getter
+
+    def _stream(
+        self,
+        query: str,
+        *,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+    ) -> AsyncIterator[ExecutionResult]:
+        """One operation of a connection, through the pipeline."""
+        params = Params(query, operation_name, variables, None)
+        connection = cast("HTTPConnection", context.request)
+        return self.pipeline.stream(
+            params, context, uuid.uuid4().hex, lambda: self.redis_getter(connection)
+        )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

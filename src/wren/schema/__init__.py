@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from wren.cache.extension import CacheCountersExtension
 from wren.errors import should_mask
 from wren.schema.comment import Comment
-from wren.schema.credentials import RejectInvalidCredentials
 from wren.schema.mutation import Mutation
 from wren.schema.post import Post
 from wren.schema.query import Query
@@ -44,7 +43,11 @@ class WrenSchema(strawberry.Schema):
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    """The served schema; `extensions` run first (the WebSocket endpoint's checks)."""
+    """The served schema; `extensions` run before Wren's own.
+
+    Credentials and the masking of unexpected errors are the pipeline's (wren.pipeline),
+    for every transport; the schema's extensions are what runs around execution.
+    """
     return WrenSchema(
         query=Query,
         mutation=Mutation,
@@ -52,10 +55,6 @@ def build_schema(
         types=[User, Post, Comment],
         extensions=[
             *extensions,
-            RejectInvalidCredentials,
-            lambda: MaskErrors(
-                should_mask_error=should_mask, error_message="Internal server error."
-            ),
             CacheCountersExtension,
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from wren.http.errors import RequestRefused
+from wren.pipeline.errors import RequestRefused
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from wren.http.params import Params
+    from wren.pipeline.params import Params
     from wren.settings import Settings
 
 log = logging.getLogger("wren.http")

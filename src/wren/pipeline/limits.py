@@ -13,7 +13,7 @@ from graphql import (
     ValidationRule,
 )
 
-from wren.http.errors import limit_error
+from wren.pipeline.errors import limit_error
 
 if TYPE_CHECKING:
     from graphql import DirectiveNode, DocumentNode, ValidationContext

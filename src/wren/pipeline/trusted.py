@@ -21,8 +21,9 @@ from graphql import (
     visit,
 )
 
-from wren.http.documents import Documents
-from wren.http.persisted import sha256_hex, trusted_key
+from wren import _compat
+from wren.pipeline.documents import Documents
+from wren.pipeline.persisted import sha256_hex, trusted_key
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,7 +76,7 @@ async def register(settings: Settings, redis: Redis, files: dict[Path, str]) -> 
     """Validate each document and register the valid ones."""
     from wren.schema import build_schema
 
-    documents = Documents(build_schema()._schema, settings)
+    documents = Documents(_compat.core_schema(build_schema()), settings)
     report = Registration()
     for path, text in files.items():
         document = documents.get(text)

@@ -18,8 +18,8 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 
-from wren.http.cost import CostPlan, compile_cost
-from wren.http.limits import TOO_MANY_TOKENS, limit_rules
+from wren.pipeline.cost import CostPlan, compile_cost
+from wren.pipeline.limits import TOO_MANY_TOKENS, limit_rules
 
 if TYPE_CHECKING:
     from graphql import ASTValidationRule, GraphQLSchema

@@ -1,0 +1,103 @@
+"""Every use of a private Strawberry or graphql-core API, in one place.
+
+Wren runs its own pipeline around Strawberry's schema (document cache, checks, a compiled
+fast path), so it reaches a few things Strawberry does not publish. Each is wrapped here
+and exercised by tests/unit/test_compat.py: an upgrade that moves one breaks that test
+and this file, not the pipeline. pyproject.toml bounds Strawberry's version for the same
+reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from strawberry.execution import optimized_is_awaitable
+from strawberry.extensions.runner import SchemaExtensionsRunner
+
+if TYPE_CHECKING:
+    import strawberry
+    from graphql import GraphQLField, GraphQLSchema
+    from strawberry.extensions import SchemaExtension
+    from strawberry.schema.base import BaseSchema
+    from strawberry.types.execution import ExecutionContext, ExecutionResult
+    from strawberry.types.field import StrawberryField
+
+# Strawberry keeps a field's definition under this key of the graphql-core field's
+# `extensions` (strawberry/schema/schema_converter.py).
+_DEFINITION = "strawberry-definition"
+
+__all__ = [
+    "core_schema",
+    "extensions_runner",
+    "field_definition",
+    "implements_resolve",
+    "is_awaitable",
+    "middleware",
+    "protocol_schema",
+]
+
+is_awaitable: Callable[[Any], bool] = optimized_is_awaitable
+"""Strawberry's faster `isawaitable` (typed as returning bool, it is a TypeGuard)."""
+
+
+def core_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema Strawberry built (`Schema._schema`)."""
+    return schema._schema
+
+
+def field_definition(field: GraphQLField) -> StrawberryField | None:
+    """The Strawberry field behind a graphql-core field, if Strawberry built it."""
+    definition: StrawberryField | None = (field.extensions or {}).get(_DEFINITION)
+    return definition
+
+
+def implements_resolve(extension: type[SchemaExtension] | SchemaExtension) -> bool:
+    """Whether an extension wraps every resolver call (`resolve`): the fast path skips those."""
+    cls = extension if isinstance(extension, type) else type(extension)
+    return bool(cls._implements_resolve())
+
+
+def extensions_runner(
+    execution: ExecutionContext, extensions: list[SchemaExtension]
+) -> SchemaExtensionsRunner:
+    """Strawberry's runner of the operation, execute and results hooks."""
+    return SchemaExtensionsRunner(execution_context=execution, extensions=extensions)
+
+
+def middleware(schema: strawberry.Schema, extensions: list[SchemaExtension]) -> Any:
+    """graphql-core middleware calling the `resolve` hooks of these extension instances."""
+    return schema._get_middleware_manager(extensions)
+
+
+Results = AsyncIterator["ExecutionResult"]
+Stream = Callable[..., Results]
+
+
+class _ProtocolSchema:
+    """What Strawberry's WebSocket protocol handlers call on `view.schema`."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+
+    async def stream(self, query: str, **options: Any) -> Results:
+        """graphql-transport-ws: `schema.stream(query, variable_values=..., ...)`."""
+        return self._run(query, options)
+
+    async def subscribe(self, query: str, **options: Any) -> Results:
+        """Legacy graphql-ws: `schema.subscribe(query=..., variable_values=..., ...)`."""
+        return self._run(query, options)
+
+    def _run(self, query: str, options: dict[str, Any]) -> Results:
+        return self._stream(
+            query,
+            variables=options.get("variable_values"),
+            operation_name=options.get("operation_name"),
+            context=options.get("context_value"),
+        )
+
+
+def protocol_schema(stream: Stream) -> BaseSchema:
+    """A stand-in for the schema of Strawberry's WebSocket view: the protocol handlers
+    hand every operation to `stream(query, variables=, operation_name=, context=)`."""
+    return cast("BaseSchema", _ProtocolSchema(stream))

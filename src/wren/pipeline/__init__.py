@@ -1,0 +1,264 @@
+"""The one execution pipeline, shared by every transport (HTTP GET and POST, batches, both
+WebSocket protocols):
+
+    document   persisted or trusted lookup, then the cached parse (documents.py)
+    checks     operation type for the transport, validation with the limits (limits.py),
+               cost (cost.py), credentials, variables
+    execution  the compiled fast path or graphql-core, inside the schema's extensions,
+               within the deadline (execution.py)
+    errors     masking of everything unexpected, with the request id (errors.py)
+
+Transports only map their framing and statuses: HTTP (wren.http.view) turns a `Result`
+into a status and a body, WebSocket (wren.http.websocket) into protocol messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from graphql import ExecutionResult, GraphQLError, OperationType
+from graphql.execution import get_variable_values
+from strawberry.types.execution import ExecutionResult as StreamResult
+from strawberry.types.execution import PreExecutionError
+
+from wren import _compat
+from wren.db import inflight
+from wren.errors import WrenError
+from wren.pipeline.cost import QUERY_TOO_COSTLY
+from wren.pipeline.documents import Documents
+from wren.pipeline.errors import RequestRefused, limit_error, mask
+from wren.pipeline.execution import Executor
+from wren.pipeline.persisted import PersistedDocuments
+
+if TYPE_CHECKING:
+    import strawberry
+    from graphql import DocumentNode, OperationDefinitionNode
+    from graphql.execution import VariableValues
+    from redis.asyncio import Redis
+
+    from wren.context import Context
+    from wren.pipeline.params import Params
+    from wren.settings import Settings
+
+log = logging.getLogger("wren.pipeline")
+
+BAD_REQUEST = "BAD_REQUEST"
+DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+SUBSCRIPTIONS_ONLY = (
+    "Only subscriptions are served over WebSocket; send queries and mutations with POST /graphql."
+)
+
+
+class Transport(Enum):
+    """Where an operation came from: what it may be, and how it is refused."""
+
+    GET = "GET"
+    POST = "POST"
+    WEBSOCKET = "WEBSOCKET"
+
+
+class Stage(Enum):
+    """How far an operation got: what a transport's status depends on."""
+
+    DOCUMENT = "document"  # refused before running: parse, validation, limits, variables
+    REQUEST = "request"  # refused for who sent it (credentials): nothing ran
+    EXECUTED = "executed"  # ran (perhaps with field errors, perhaps unavailable)
+    DEADLINE = "deadline"  # ran out of time and was cancelled
+
+
+@dataclass(slots=True)
+class Result:
+    """One operation's answer, before a transport frames it."""
+
+    stage: Stage
+    errors: list[GraphQLError] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A checked operation, ready to run."""
+
+    text: str
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    raw_variables: dict[str, Any] | None
+    variables: VariableValues
+    extensions: dict[str, Any]
+
+
+def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
+    """graphql-core's words for a document whose operation cannot be chosen."""
+    operations = [d for d in document.definitions if hasattr(d, "operation")]
+    if name is not None:
+        message = f"Unknown operation named '{name}'."
+    elif operations:
+        message = "Must provide operation name if query contains multiple operations."
+    else:
+        message = "Must provide an operation."
+    return GraphQLError(message, extensions={"code": BAD_REQUEST})
+
+
+class Pipeline:
+    """Documents, checks, execution and masking for one schema (one per process)."""
+
+    def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
+        self.settings = settings
+        self.schema = _compat.core_schema(schema)
+        self.documents = Documents(self.schema, settings)
+        self.persisted = PersistedDocuments(settings)
+        self.executor = Executor(
+            schema,
+            compiled=settings.compiled_queries,
+            hide_suggestions=not settings.suggestions_enabled,
+        )
+
+    async def prepare(
+        self, params: Params, transport: Transport, redis: Callable[[], Redis]
+    ) -> Prepared | Result:
+        """The checked operation, or the Result that refuses it (RequestRefused for
+        refusals that carry a status of their own)."""
+        text, persist_as = await self.persisted.document(params, redis)
+        document = self.documents.get(text)
+        if document.syntax_error is not None:
+            return Result(Stage.DOCUMENT, [document.syntax_error])
+        operation = document.operation(params.operation_name)
+        if operation is not None:
+            self._check_transport(operation.operation, transport)
+        errors = self.documents.validate(document)
+        if errors:
+            return Result(Stage.DOCUMENT, errors)
+        assert document.node is not None
+        if operation is None:
+            return Result(Stage.DOCUMENT, [_operation_error(document.node, params.operation_name)])
+        if persist_as is not None:
+            await self.persisted.store(redis(), persist_as, text)
+        cost = self.documents.cost_plan(document, operation).evaluate(params.variables)
+        limit = self.settings.max_cost
+        extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
+        if cost is None or cost > limit:
+            error = limit_error(
+                f"The operation's estimated cost exceeds the limit of {limit}.",
+                QUERY_TOO_COSTLY,
+                cost=cost,
+                limit=limit,
+            )
+            return Result(Stage.DOCUMENT, [error], extensions=extensions)
+        coerced = get_variable_values(
+            self.schema, operation.variable_definitions or (), params.variables or {}
+        )
+        if isinstance(coerced, list):
+            for error in coerced:
+                error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
+            return Result(Stage.DOCUMENT, coerced, extensions=extensions)
+        return Prepared(text, document.node, operation, params.variables, coerced, extensions)
+
+    @staticmethod
+    def _check_transport(kind: OperationType, transport: Transport) -> None:
+        if transport is Transport.WEBSOCKET:
+            if kind is not OperationType.SUBSCRIPTION:
+                raise RequestRefused(400, SUBSCRIPTIONS_ONLY, BAD_REQUEST)
+            return
+        if kind is OperationType.QUERY:
+            return
+        if transport is Transport.GET:
+            raise RequestRefused(
+                405,
+                f"A {kind.value} cannot be sent with GET; use POST.",
+                "METHOD_NOT_ALLOWED",
+                {"allow": "POST"},
+            )
+        if kind is OperationType.SUBSCRIPTION:
+            raise RequestRefused(
+                400, "Subscriptions are served over WebSocket at /graphql.", BAD_REQUEST
+            )
+
+    @staticmethod
+    def _credentials(context: Context) -> Result | None:
+        """A request with a bad token is refused as a whole, running nothing.
+
+        A stale token must not quietly turn into an anonymous request: the client would
+        see its writes refused, or its feed empty, without learning that it must log in.
+        """
+        error: WrenError | None = getattr(context, "auth_error", None)
+        if error is None:
+            return None
+        return Result(Stage.REQUEST, [GraphQLError(error.message, extensions=error.extensions)])
+
+    async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
+        """Run a query or mutation within the deadline; errors masked."""
+        refused = self._credentials(context)
+        if refused is not None:
+            refused.extensions = prepared.extensions
+            return refused
+        timeout = self.settings.execution_timeout
+        with inflight.tracking() as reads:
+            try:
+                async with asyncio.timeout(timeout):
+                    outcome = await self.executor.run(
+                        prepared.text,
+                        prepared.document,
+                        prepared.operation,
+                        context,
+                        prepared.raw_variables,
+                        prepared.variables,
+                    )
+            except TimeoutError:
+                inflight.cancel(reads)
+                log.warning("request %s: deadline passed, reads cancelled", request_id)
+                error = GraphQLError(
+                    f"The operation did not finish within {timeout:g} s and was cancelled.",
+                    extensions={"code": DEADLINE_EXCEEDED},
+                )
+                return Result(Stage.DEADLINE, [error], extensions=prepared.extensions)
+        errors = mask(outcome.errors or [], request_id)
+        extensions = {**prepared.extensions, **outcome.extensions}
+        if outcome.data is None and errors and all(e.path is None for e in errors):
+            # Refused by an extension before anything ran (its errors have no path).
+            return Result(Stage.REQUEST, errors, extensions=extensions)
+        return Result(Stage.EXECUTED, errors, outcome.data, extensions)
+
+    async def stream(
+        self,
+        params: Params,
+        context: Context,
+        request_id: str,
+        redis: Callable[[], Redis],
+    ) -> AsyncIterator[StreamResult]:
+        """A subscription's results, as Strawberry's protocol handlers take them; a refusal
+        is one PreExecutionError (the protocols send it as their `error` message)."""
+        try:
+            prepared = await self.prepare(params, Transport.WEBSOCKET, redis)
+        except RequestRefused as refusal:
+            yield PreExecutionError(data=None, errors=[refusal.error()])
+            return
+        if isinstance(prepared, Result):
+            yield PreExecutionError(data=None, errors=prepared.errors)
+            return
+        refused = self._credentials(context)
+        if refused is not None:
+            yield PreExecutionError(data=None, errors=refused.errors)
+            return
+        source = await self.executor.subscribe(
+            prepared.document, prepared.operation, context, prepared.raw_variables
+        )
+        if isinstance(source, ExecutionResult):
+            yield PreExecutionError(data=None, errors=mask(source.errors or [], request_id))
+            return
+        try:
+            async for result in source:
+                errors = mask(result.errors, request_id) if result.errors else None
+                yield StreamResult(result.data, errors)
+        except Exception as failure:  # a source that ended with an error (lagging, say)
+            [error] = mask([GraphQLError(str(failure), original_error=failure)], request_id)
+            yield StreamResult(None, [error])
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
