@@ -7,9 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
+# The locked dependencies first (their own layer, rebuilt only when the lock changes), then
+# the package alone: pip resolves nothing beyond the lock.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install . && useradd --system --uid 10001 wren
+RUN pip install --no-deps . && useradd --system --uid 10001 wren
 
 USER wren
 EXPOSE 8000

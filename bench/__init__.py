@@ -1,0 +1,1 @@
+"""The benchmark: Wren and the reference servers over the contract's operations."""
