@@ -114,13 +114,16 @@ class Runner:
         self.marks += 1
         return NULLED
 
-    def nulled(self, path: Path) -> None:
-        """`path` became null by propagation: of the errors below it, only the first is
-        kept (the one that propagated), and later ones are no longer reported."""
-        key = tuple(path)
+    def nulled(self, path: Path, cause: Path) -> None:
+        """`path` became null because `cause` (below it) is null in a non-null position:
+        of the errors below `path`, only the first one at or below `cause` is kept (the
+        one that propagated, as graphql-core reports it), and later ones are dropped."""
+        key, kept = tuple(path), tuple(cause)
         below = [n for n, e in enumerate(self.errors) if tuple(e.path or ())[: len(key)] == key]
-        for n in reversed(below[1:]):
-            del self.errors[n]
+        causes = [n for n in below if tuple(self.errors[n].path or ())[: len(kept)] == kept]
+        for n in reversed(below):
+            if not causes or n != causes[0]:
+                del self.errors[n]
         self._nulled.append(key)
 
     async def run(self, plans: list[FieldPlan]) -> dict[str, Any] | None:
@@ -232,14 +235,16 @@ class Runner:
         rows: list[Any] = []
         for i, values in enumerate(zip(*columns, strict=True)):
             row: dict[str, Any] = {}
-            null = False
+            cause: str | None = None
             for plan, key, value in zip(plans, keys, values, strict=True):
                 if value is NULLED:
-                    null = null or not plan.nullable
+                    if cause is None and not plan.nullable:
+                        cause = key
                     value = None
                 row[key] = value
-            if null:
-                self.nulled(path_of(i))
+            if cause is not None:
+                path = path_of(i)
+                self.nulled(path, [*path, cause])
                 rows.append(self.null())
             else:
                 rows.append(row)
@@ -341,21 +346,22 @@ class Runner:
     def _items(self, plan: FieldPlan, value: Any, done: Any, path: Path) -> Any:
         """One list of completed objects, or NULLED when a non-null item of it is null."""
         items: list[Any] = []
-        broken = False
+        broken: int | None = None  # the first null item in a non-null position
         for j, item in enumerate(value):
             if item is None:
                 if not plan.items_nullable:
                     self.error(plan, GraphQLError(_null_message(plan)), [*path, j])
-                    broken = True
+                    broken = j if broken is None else broken
                 items.append(None)
                 continue
             child = next(done)
             if child is NULLED:
-                broken = broken or not plan.items_nullable
+                if not plan.items_nullable and broken is None:
+                    broken = j
                 child = None
             items.append(child)
-        if broken:
-            self.nulled(path)
+        if broken is not None:
+            self.nulled(path, [*path, broken])
             return self.null()
         return items
 
