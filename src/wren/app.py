@@ -135,6 +135,7 @@ def create_app(
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.pipeline = pipeline
     view = GraphQLView(pipeline, settings, context, _redis)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.

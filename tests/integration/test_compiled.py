@@ -176,3 +176,25 @@ async def test_cached_fields_resolve_a_level_at_once(
     # One batch per field for the whole page: the per-user loaders were never made.
     assert {"stats_of", "recommended_of"} <= vars(ctx.cache).keys()
     assert not {"stats", "recommended_users"} & vars(ctx.cache).keys()
+
+
+async def test_a_refused_document_is_logged_once_and_counted(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.http.conftest import serving
+    from wren.pipeline import Pipeline
+
+    query = '{ node(id: "VXNlcjox") { id } }'  # an interface: not compiled
+    async with serving(settings) as (application, http):
+        pipeline: Pipeline = application.state.pipeline
+        with caplog.at_level("INFO", logger="wren.pipeline"):
+            for _ in range(3):
+                response = await http.post("/graphql", json={"query": query})
+                assert response.status_code == 200
+    assert pipeline.executor.fallbacks == (1 if settings.compiled_queries else 0)
+    lines = [r.getMessage() for r in caplog.records if "runs on graphql-core" in r.getMessage()]
+    assert lines == (
+        ["query (anonymous) runs on graphql-core: abstract or enum types"]
+        if settings.compiled_queries
+        else []
+    )

@@ -1,0 +1,133 @@
+"""One test per private Strawberry API that wren._compat wraps: an upgrade breaks here."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLSchema, parse
+from strawberry.extensions import SchemaExtension
+from strawberry.subscriptions.protocols.graphql_transport_ws import handlers as transport_ws
+from strawberry.subscriptions.protocols.graphql_ws import handlers as legacy_ws
+from strawberry.types.execution import ExecutionContext
+from strawberry.types.field import StrawberryField
+
+from wren import _compat
+
+
+class Wrapping(SchemaExtension):
+    seen: list[str] = []
+
+    def on_operation(self) -> Iterator[None]:
+        Wrapping.seen.append("operation")
+        yield
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        Wrapping.seen.append(info.field_name)
+        return _next(root, info, *args, **kwargs)
+
+
+class Plain(SchemaExtension):
+    def get_results(self) -> dict[str, Any]:
+        return {"plain": True}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A greeting.")
+    def hello(self) -> str:
+        return "hi"
+
+
+SCHEMA = strawberry.Schema(query=Query, extensions=[Wrapping, Plain])
+
+
+def test_core_schema_is_graphql_cores() -> None:
+    core = _compat.core_schema(SCHEMA)
+    assert isinstance(core, GraphQLSchema)
+    assert core.query_type is not None
+    assert "hello" in core.query_type.fields
+
+
+def test_field_definition_is_the_strawberry_field() -> None:
+    core = _compat.core_schema(SCHEMA)
+    assert core.query_type is not None
+    definition = _compat.field_definition(core.query_type.fields["hello"])
+    assert isinstance(definition, StrawberryField)
+    assert definition.python_name == "hello"
+
+
+def test_implements_resolve() -> None:
+    assert _compat.implements_resolve(Wrapping)
+    assert _compat.implements_resolve(Wrapping())
+    assert not _compat.implements_resolve(Plain)
+
+
+async def test_extensions_runner_and_middleware_run_the_hooks() -> None:
+    from graphql import execute
+
+    Wrapping.seen.clear()
+    execution = ExecutionContext(query="{ hello }", schema=SCHEMA, allowed_operations=())
+    extensions = SCHEMA.get_extensions()
+    for extension in extensions:
+        extension.execution_context = execution
+    runner = _compat.extensions_runner(execution, extensions)
+    async with runner.operation():
+        result = execute(
+            _compat.core_schema(SCHEMA),
+            parse("{ hello }"),
+            middleware=_compat.middleware(SCHEMA, extensions),
+        )
+    assert not inspect.isawaitable(result)
+    assert result.data == {"hello": "hi"}
+    assert Wrapping.seen == ["operation", "hello"]
+    assert await runner.get_extensions_results(execution) == {"plain": True}
+
+
+async def test_is_awaitable() -> None:
+    async def coroutine() -> None:
+        return None
+
+    pending = coroutine()
+    assert _compat.is_awaitable(pending)
+    assert _compat.is_awaitable(asyncio.get_running_loop().create_future())
+    assert not _compat.is_awaitable(1)
+    await pending
+
+
+async def test_protocol_schema_hands_over_what_the_handlers_pass() -> None:
+    calls: list[dict[str, Any]] = []
+
+    async def stream(query: str, **options: Any) -> AsyncIterator[Any]:
+        calls.append({"query": query, **options})
+        yield "result"
+
+    schema: Any = _compat.protocol_schema(stream)
+    context = object()
+    streamed = await schema.stream(
+        "q1", variable_values={"a": 1}, context_value=context, root_value=None, operation_name="A"
+    )
+    subscribed = await schema.subscribe(
+        query="q2", variable_values=None, operation_name=None, context_value=context
+    )
+    assert [item async for item in streamed] == ["result"]
+    assert [item async for item in subscribed] == ["result"]
+    assert calls == [
+        {"query": "q1", "variables": {"a": 1}, "operation_name": "A", "context": context},
+        {"query": "q2", "variables": None, "operation_name": None, "context": context},
+    ]
+
+
+def test_the_protocol_handlers_call_the_schema_as_the_stand_in_expects() -> None:
+    """Strawberry's handlers call `schema.stream` (graphql-transport-ws) and
+    `schema.subscribe` (graphql-ws) with these keywords: the stand-in relies on it."""
+    new = inspect.getsource(transport_ws.BaseGraphQLTransportWSHandler.run_operation)
+    legacy = inspect.getsource(legacy_ws.BaseGraphQLWSHandler.handle_async_results)
+    assert "self.schema.stream(" in new
+    assert "self.schema.subscribe(" in legacy
+    for source in (new, legacy):
+        for keyword in ("variable_values=", "context_value=", "operation_name="):
+            assert keyword in source
