@@ -31,6 +31,7 @@ class Options:
     label: str
     no_restart: bool
     report: Path | None
+    baseline: Path | None = None
 
 
 def parser(description: str | None = None) -> argparse.ArgumentParser:
@@ -55,6 +56,11 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
     ap.add_argument("--label", default="latest", help="bench/results/<label>.md and .json")
     ap.add_argument("--no-restart", action="store_true", help="never restart PostgreSQL")
     ap.add_argument("--report", type=Path, help="only rewrite the Markdown of a results JSON")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of Wren (with its .venv), measured beside this one as wren@base",
+    )
     return ap
 
 
@@ -84,4 +90,5 @@ def parse_args(argv: Sequence[str] | None = None, description: str | None = None
         label=a.label,
         no_restart=a.no_restart,
         report=a.report,
+        baseline=a.baseline,
     )

@@ -97,6 +97,14 @@ def render(results: list[Row], meta: dict[str, Any], wrk_cpu: int = LAST_CPU) ->
                 f"{warm['sequential_p50_us'] / 1000:.1f} ms vs {cold['p50_us'] / 1000:.1f} ms "
                 "cold)."
             )
+    for (server, op), row in ref.items():
+        ours = ref.get(("wren", op))
+        if server == "wren@base" and ours and row["rps"]:
+            lines.append(
+                f"{op}: this checkout {ours['rps']:.1f} req/s, baseline {row['rps']:.1f} "
+                f"({ours['rps'] / row['rps']:.3f}x; p50 {ours['p50_us'] / 1000:.1f} vs "
+                f"{row['p50_us'] / 1000:.1f} ms)."
+            )
     for name, row in ref.items():
         if name[0].startswith("wren-") and name[1] == "Timeline" and first:
             lines.append(

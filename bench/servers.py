@@ -56,9 +56,14 @@ class ServerSpec:
 
 
 def server_specs(
-    workers: list[int], peers: bool, redis_url: str, jwt_secret: str | None = None
+    workers: list[int],
+    peers: bool,
+    redis_url: str,
+    jwt_secret: str | None = None,
+    baseline: Path | None = None,
 ) -> list[ServerSpec]:
-    """The servers to measure: Wren per worker count, then the peers when asked."""
+    """The servers to measure: Wren per worker count (and a baseline checkout's, one
+    worker, right after this one's), then the peers when asked."""
     secret = jwt_secret or os.environ.get("WREN_JWT_SECRET") or secrets.token_urlsafe(32)
     out = [
         ServerSpec(
@@ -80,6 +85,21 @@ def server_specs(
         )
         for n in workers
     ]
+    if baseline is not None:
+        ours = out[0]
+        base = baseline.resolve()
+        out.insert(
+            1,
+            ServerSpec(
+                name="wren@base",
+                cmd=[str(base / ".venv" / "bin" / "wren"), "serve", "--port", "8000"],
+                port=ours.port,
+                cpus=ours.cpus,
+                env=ours.env,
+                ops=ours.ops,
+                cwd=base,
+            ),
+        )
     if peers:
         out += [
             ServerSpec(

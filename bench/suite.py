@@ -36,7 +36,9 @@ def main(argv: Sequence[str] | None = None, description: str | None = None) -> i
 
 def selected(options: Options) -> list[ServerSpec]:
     """The servers that --workers, --peers, --only-peers and --servers select."""
-    specs = server_specs(options.workers, options.peers, options.redis_url)
+    specs = server_specs(
+        options.workers, options.peers, options.redis_url, baseline=options.baseline
+    )
     if options.only_peers:
         specs = [s for s in specs if not s.is_wren]
     if options.servers:
