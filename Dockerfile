@@ -20,7 +20,8 @@ EXPOSE 8000
 ENV WREN_HOST=0.0.0.0 \
     WREN_PORT=8000
 
+# Readiness (the database answers): urlopen raises on the 503 of an unready instance.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"
 
 CMD ["wren", "serve"]

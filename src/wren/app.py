@@ -13,6 +13,7 @@ import strawberry
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 
 from wren.auth import authenticate
@@ -22,6 +23,7 @@ from wren.context import Context
 from wren.db.engine import Database, create_engine
 from wren.events.bus import Events
 from wren.events.hub import EventHub
+from wren.health import readiness
 from wren.http.view import GraphQLView
 from wren.http.websocket import SubscriptionEndpoint
 from wren.pipeline import Pipeline
@@ -144,6 +146,14 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Readiness: the database answers (Redis down is ready, degraded)."""
+        resources: Resources = app.state.resources
+        status, body = await readiness(resources.db, resources.redis)
+        return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     return app

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import gql, operation
+from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
 
@@ -19,8 +20,13 @@ REQUEST_OBJECTS = {"Row", "Page", "PageKey", "Future", "Loaders", "DataLoader", 
     ("name", "variables"), [("Directory", {"first": 4}), ("Timeline", {"first": 5})]
 )
 async def test_a_request_leaves_nothing_in_cycles(
-    client: httpx.AsyncClient, name: str, variables: dict[str, int]
+    client: httpx.AsyncClient, settings: Settings, name: str, variables: dict[str, int]
 ) -> None:
+    if not settings.compiled_queries:
+        # graphql-core 3.3's execution context holds cycles of its own (its collected
+        # errors and fields, bound methods): with every query on graphql-core, the
+        # collector frees them. The fast path's objects must not need it.
+        pytest.skip("graphql-core's execution leaves its own cycles to the collector")
     await gql(client, operation(name), variables)
     gc.collect()
     gc.disable()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from wren.db import inflight, integrity
+from wren.db.outage import Outage
 from wren.errors import BadUserInput, ServiceUnavailable
 from wren.settings import Settings
 
@@ -120,6 +121,7 @@ class Database:
             _ConnectionLost,
         )
         self._watchers: list[Watcher] = []
+        self.outage = Outage()
 
     def _compile(self, statement: Executable) -> _Compiled:
         """The statement's SQL for asyncpg ($1, $2, ...) and how to build its arguments."""
@@ -164,20 +166,24 @@ class Database:
         ]
         try:
             try:
-                return await self._fetch(sql, args)
+                rows = await self._fetch(sql, args)
             except _ConnectionLost:
                 # A pooled connection the server had closed (restart, idle timeout): it is
                 # invalidated, so one retry runs on a fresh connection. This stands in for
                 # pool_pre_ping, which costs a round trip on every checkout.
-                return await self._fetch(sql, args)
+                rows = await self._fetch(sql, args)
         except self._read_errors as error:
             if isinstance(error, _ConnectionLost) or unavailable(error):
+                self.outage.failed(error)
                 raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
             # PostgreSQL text cannot hold U+0000: such an argument matches nothing, and
             # comparing with it fails the statement. A client mistake, not a server failure.
             if _sqlstate(error) == UNTRANSLATABLE_CHARACTER:
                 raise BadUserInput("Strings may not contain the NUL character (U+0000).") from error
             raise
+        if self.outage.active:
+            self.outage.succeeded()
+        return rows
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         with inflight.registered():
@@ -222,5 +228,8 @@ class Database:
             raise domain from error
         except (*UNAVAILABLE, sa_exc.DBAPIError) as error:
             if unavailable(error):
+                self.outage.failed(error)
                 raise ServiceUnavailable("The database is unavailable; retry shortly.") from error
             raise
+        if self.outage.active:
+            self.outage.succeeded()

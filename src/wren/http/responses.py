@@ -23,10 +23,16 @@ _CONTENT_TYPES = {
 }
 
 
+# Seconds a client is asked to wait after a 503: pool waits and reconnections are short.
+RETRY_AFTER = "2"
+
+
 def json_response(
     body: Any, status: int, media_type: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """A GraphQL response body, encoded once, straight to bytes."""
+    """A GraphQL response body, encoded once, straight to bytes (503s say when to retry)."""
+    if status == 503:
+        headers = {"retry-after": RETRY_AFTER, **(headers or {})}
     response = Response(orjson.dumps(body), status_code=status, headers=headers)
     response.headers["content-type"] = _CONTENT_TYPES[media_type]
     return response
@@ -39,6 +45,15 @@ def document_error_status(media_type: str) -> int:
     clients expect 200 with `errors`.
     """
     return 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+
+
+def _unavailable_as_a_whole(result: Result) -> bool:
+    """Every error is SERVICE_UNAVAILABLE and no root field has a value."""
+    if not result.errors:
+        return False
+    if any((e.extensions or {}).get("code") != "SERVICE_UNAVAILABLE" for e in result.errors):
+        return False
+    return result.data is None or all(value is None for value in result.data.values())
 
 
 def result_body(result: Result, media_type: str) -> tuple[int, dict[str, Any]]:
@@ -60,6 +75,11 @@ def result_body(result: Result, media_type: str) -> tuple[int, dict[str, Any]]:
         status = AUTH_STATUS.get(codes.pop(), refused) if len(codes) == 1 else refused
     elif stage is Stage.DEADLINE:
         status = 504
+    elif media_type == GRAPHQL_RESPONSE_JSON and _unavailable_as_a_whole(result):
+        # Nothing to show and nothing wrong with the request: tell load balancers and
+        # clients to come back (legacy application/json clients keep 200, as the
+        # GraphQL-over-HTTP specification says).
+        status = 503
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]
     if stage is Stage.EXECUTED:
