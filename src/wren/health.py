@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import Select, literal_column, select
 
 from wren.errors import ServiceUnavailable
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wren.health")
 
-_PROBE = select(literal_column("1"))
+_PROBE: Select[Any] = select(literal_column("1"))
 # A probe must answer well within a probe's own timeout (Kubernetes: 1 s by default).
 PROBE_TIMEOUT = 0.8
 
