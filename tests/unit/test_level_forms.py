@@ -7,6 +7,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, parse
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission
 
 from wren import _compat
 from wren.compiled import CompiledQueries
@@ -103,3 +105,41 @@ async def test_a_level_form_with_a_value_too_many_is_an_error() -> None:
     [error] = errors
     assert error.path == ["items", 0, "shifted"]
     assert "returned 4 values for 3 objects" in error.message
+
+
+class Never(BasePermission):
+    message = "never"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+class Shout(FieldExtension):
+    def resolve(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
+        return str(next_(source, info, **kwargs)).upper()
+
+
+@strawberry.type
+class Guarded:
+    @strawberry.field(permission_classes=[Never])
+    def secret(self) -> str:
+        return "s"
+
+    @strawberry.field(extensions=[Shout()])
+    def loud(self) -> str:
+        return "l"
+
+    @strawberry.field
+    def plain(self) -> str:
+        return "p"
+
+
+GUARDED = _compat.core_schema(strawberry.Schema(Guarded))
+
+
+def test_fields_with_permissions_or_extensions_are_not_compiled() -> None:
+    """The fast path would skip them: graphql-core runs those documents."""
+    compiled = CompiledQueries(GUARDED)
+    assert compiled.plan(parse("{ plain }"), None) is not None
+    assert compiled.plan(parse("{ plain secret }"), None) is None
+    assert compiled.plan(parse("{ loud }"), None) is None
