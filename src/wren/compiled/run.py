@@ -100,6 +100,7 @@ class Runner:
         self.errors: list[GraphQLError] = []
         self._nulled: list[tuple[str | int, ...]] = []
         self.marks = 0  # NULLED values made so far
+        self.failures = 0  # resolvers that raised so far
 
     def error(self, plan: FieldPlan, raw: Exception, path: Path) -> None:
         """Report a field error at `path`, unless a position above it is already null."""
@@ -149,6 +150,7 @@ class Runner:
             if plan.kind == LEVEL:
                 return function(objects, **kwargs) if objects else []
         except Exception as error:
+            self.failures += 1
             return [Failed(error)] * len(objects)
         out: list[Any] = []
         append = out.append
@@ -157,12 +159,14 @@ class Runner:
                 try:
                     append(function(o, **kwargs))
                 except Exception as error:
+                    self.failures += 1
                     append(Failed(error))
         else:
             for _ in objects:
                 try:
                     append(function(**kwargs))
                 except Exception as error:
+                    self.failures += 1
                     append(Failed(error))
         return out
 
@@ -171,7 +175,7 @@ class Runner:
     ) -> list[Any]:
         """Complete the selection `plans` on every object of one level: a dict per object,
         or NULLED for one that a failed non-null field made null."""
-        marks = self.marks
+        marks, failures = self.marks, self.failures
         columns = [self.resolve(plan, objects) for plan in plans]
         # Only resolvers return awaitables (per object; level forms per column),
         # attributes and __typename never do. Index -1 stands for a whole column.
@@ -184,9 +188,10 @@ class Runner:
         ]
         levels = [c for c, plan in enumerate(plans) if plan.kind == LEVEL]
         waiting += [(c, -1, columns[c]) for c in levels if isinstance(columns[c], _AWAITABLE)]
-        failed = False
+        failed = self.failures != failures  # a resolver raised
         if waiting:
-            done, failed = await _gather([value for _, _, value in waiting])
+            done, waited_failed = await _gather([value for _, _, value in waiting])
+            failed = failed or waited_failed
             for (c, i, _), value in zip(waiting, done, strict=True):
                 if i < 0:
                     columns[c] = [value] * len(objects) if isinstance(value, Failed) else value
@@ -202,13 +207,6 @@ class Runner:
                 )
                 columns[c] = [Failed(broken)] * len(objects)
                 failed = True
-        if not failed:
-            failed = any(
-                type(value) is Failed
-                for c, plan in enumerate(plans)
-                if plan.kind in (RESOLVER, LEVEL)
-                for value in columns[c]
-            )
         if failed:
             self._fail(plans, columns, path_of)
         children = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
