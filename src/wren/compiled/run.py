@@ -211,9 +211,8 @@ class Runner:
             self._fail(plans, columns, path_of)
         children = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
         if children:
-            completed = await asyncio.gather(
-                *(self.nested(plan, columns[c], path_of) for c, plan in children)
-            )
+            nested = [self.nested(plan, columns[c], path_of) for c, plan in children]
+            completed = await asyncio.gather(*nested) if len(nested) > 1 else [await nested[0]]
             for (c, _), column in zip(children, completed, strict=True):
                 columns[c] = column
         for c, plan in enumerate(plans):
@@ -304,27 +303,46 @@ class Runner:
         """Complete an object-typed field for every parent at once."""
         assert plan.children is not None
         flat: list[Any] = []
-        # For errors only: the parent index and list index of each flat item.
-        owners: list[tuple[int, int]] = []
+        append = flat.append
+        null = False  # a null value or item: only then is the slow assembly needed
         if plan.is_list:
-            for i, value in enumerate(values):
+            for value in values:
                 if value is None or value is NULLED:
+                    null = True
                     continue
-                for j, item in enumerate(value):
-                    if item is not None:
-                        flat.append(item)
-                        owners.append((i, j))
+                for item in value:
+                    if item is None:
+                        null = True
+                    else:
+                        append(item)
         else:
-            for i, value in enumerate(values):
-                if value is not None and value is not NULLED:
-                    flat.append(value)
-                    owners.append((i, -1))
+            for value in values:
+                if value is None or value is NULLED:
+                    null = True
+                else:
+                    append(value)
+        owners: list[tuple[int, int]] = []
 
         def child_path(k: int) -> Path:
+            # Only for errors: which parent (and list index) flat item k came from.
+            if not owners:
+                owners.extend(_owners(values, plan.is_list))
             i, j = owners[k]
             return [*path_of(i), plan.key] if j < 0 else [*path_of(i), plan.key, j]
 
-        done = iter(await self.objects(plan.children, flat, child_path))
+        marks = self.marks
+        completed = await self.objects(plan.children, flat, child_path)
+        if not null and self.marks == marks:  # nothing null: children line up one to one
+            if not plan.is_list:
+                return completed
+            done = iter(completed)
+            return [[next(done) for _ in value] for value in values]
+        return self._assemble(plan, values, iter(completed), path_of)
+
+    def _assemble(
+        self, plan: FieldPlan, values: list[Any], done: Any, path_of: PathOf
+    ) -> list[Any]:
+        """The field's values from its completed children, nulls placed and propagated."""
         out: list[Any] = []
         for i, value in enumerate(values):
             if value is NULLED:
@@ -362,6 +380,19 @@ class Runner:
             self.nulled(path, [*path, broken])
             return self.null()
         return items
+
+
+def _owners(values: list[Any], is_list: bool) -> list[tuple[int, int]]:
+    """(parent index, list index or -1) of each non-null item, in flattening order."""
+    if not is_list:
+        return [(i, -1) for i, v in enumerate(values) if v is not None and v is not NULLED]
+    return [
+        (i, j)
+        for i, v in enumerate(values)
+        if v is not None and v is not NULLED
+        for j, item in enumerate(v)
+        if item is not None
+    ]
 
 
 class _NullItem(Exception):

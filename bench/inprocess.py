@@ -1,0 +1,120 @@
+"""CPU per request in-process: a checkout's app driven through ASGI, no HTTP server, no wrk.
+
+    .venv/bin/python bench/inprocess.py --root . --ops Timeline,Directory,UserByHandle
+    .venv/bin/python bench/inprocess.py --root ../base --root . --rounds 5   # A/B, alternated
+
+Each round starts one process per checkout (its own `src/` first on the path) that warms
+up, then times N sequential requests per operation with `time.process_time` (CPU, not
+wall time: less sensitive to other processes on a shared host). Rounds alternate the
+checkouts so drift on the host affects both; the report gives per-checkout medians of the
+per-round medians, and the ratio to the first checkout. Needs the benchmark database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench.paths import CONTRACT_OPS  # noqa: E402
+
+VARIABLES: dict[str, dict[str, Any]] = {
+    "Timeline": {"first": 20},
+    "Directory": {"first": 50},
+    "UserByHandle": {"handle": "user1"},
+    "Profile": {"handle": "user1"},
+    "Leaderboard": {"first": 50},
+}
+
+_CHILD = r"""
+import asyncio, json, statistics, sys, time
+sys.path.insert(0, sys.argv[1] + "/src")
+import httpx
+from wren.app import create_app
+from wren.settings import Settings
+
+async def main(spec):
+    settings = Settings(_env_file=None, database_url=spec["db"], redis_url=spec["redis"],
+                        environment="production", jwt_secret="x" * 40, log_level="warning")
+    app = create_app(settings)
+    out = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
+            for name, (text, variables) in spec["ops"].items():
+                body = {"query": text, "variables": variables}
+                for _ in range(spec["warmup"]):
+                    response = await http.post("/graphql", json=body)
+                    ok = response.status_code == 200 and "errors" not in response.json()
+                    assert ok, response.text
+                times = []
+                for _ in range(spec["requests"]):
+                    started = time.process_time()
+                    await http.post("/graphql", json=body)
+                    times.append(time.process_time() - started)
+                out[name] = statistics.median(times) * 1000
+    print(json.dumps(out))
+
+asyncio.run(main(json.loads(sys.argv[2])))
+"""
+
+
+def _round(root: Path, spec: dict[str, Any]) -> dict[str, float]:
+    python = root / ".venv" / "bin" / "python"
+    done = subprocess.run(
+        [str(python), "-c", _CHILD, str(root), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"{root}: {done.stderr.strip().splitlines()[-1]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    """Run the rounds and print a Markdown table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--root", action="append", type=Path, required=True)
+    ap.add_argument("--ops", default="Timeline,Directory,UserByHandle")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--db", default="postgresql+asyncpg://postgres@127.0.0.1:5432/wren_bench")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    a = ap.parse_args()
+    ops = {
+        name: ((CONTRACT_OPS / "operations" / f"{name}.graphql").read_text(), VARIABLES[name])
+        for name in a.ops.split(",")
+    }
+    spec = {
+        "db": a.db,
+        "redis": a.redis_url,
+        "ops": ops,
+        "requests": a.requests,
+        "warmup": a.warmup,
+    }
+    roots = [root.resolve() for root in a.root]
+    rounds: dict[Path, list[dict[str, float]]] = {root: [] for root in roots}
+    for n in range(a.rounds):
+        for root in roots if n % 2 == 0 else list(reversed(roots)):
+            rounds[root].append(_round(root, spec))
+    print("| operation | " + " | ".join(str(r) for r in roots) + " | ratio to first |")
+    print("|---|" + "---:|" * (len(roots) + 1))
+    for name in ops:
+        medians = [statistics.median(r[name] for r in rounds[root]) for root in roots]
+        ratios = ", ".join(f"{m / medians[0]:.3f}" for m in medians[1:])
+        cells = " | ".join(f"{m:.3f} ms" for m in medians)
+        print(f"| {name} | {cells} | {ratios} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
