@@ -21,6 +21,7 @@ from wren.context import Context
 from wren.db.engine import Database, create_engine
 from wren.events.bus import Events
 from wren.events.hub import EventHub
+from wren.http import graphiql
 from wren.http.documents import Documents
 from wren.http.view import GraphQLView
 from wren.http.websocket import SubscriptionEndpoint
@@ -142,6 +143,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     app.router.routes.append(WebSocketRoute("/graphql", _subscriptions(settings, context)))
+
+    if settings.graphiql_enabled:
+        # GraphiQL's scripts and styles, from Wren itself (src/wren/http/graphiql.py).
+        app.router.routes.append(graphiql.assets_route())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

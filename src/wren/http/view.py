@@ -10,12 +10,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from graphql import OperationType
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 
 from wren.db import inflight
 from wren.errors import WrenError
-from wren.http import csrf
+from wren.http import csrf, graphiql
 from wren.http.body import check_content_type, read_body
 from wren.http.cost import QUERY_TOO_COSTLY
 from wren.http.documents import Documents
@@ -60,7 +59,7 @@ class GraphQLView:
         self.documents = Documents(schema._schema, settings)
         self.executor = Executor(schema, hide_suggestions=not settings.suggestions_enabled)
         self.persisted = PersistedDocuments(settings)
-        self.graphiql = get_graphql_ide_html("graphiql") if settings.graphiql_enabled else None
+        self.graphiql = settings.graphiql_enabled
 
     async def handle(self, request: Request) -> Response:
         """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
@@ -70,8 +69,8 @@ class GraphQLView:
         media = negotiate(accept)
         try:
             if request.method in {"GET", "HEAD"}:
-                if self.graphiql is not None and self._wants_graphiql(request, accept):
-                    return HTMLResponse(self.graphiql)
+                if self.graphiql and self._wants_graphiql(request, accept):
+                    return graphiql.page()
                 response = await self._get(request, media, request_id)
             else:
                 response = await self._post(request, media, request_id)
