@@ -47,11 +47,10 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     if settings.database_url is not None:
         return settings.database_url
     from wren.db.embedded import start_embedded
-    from wren.db.migrate import migrate
 
     embedded = await asyncio.to_thread(start_embedded, settings.embedded_dir)
     stack.callback(embedded.stop)
-    await asyncio.to_thread(migrate, embedded.url)
+    await asyncio.to_thread(embedded.migrate)
     engine = create_engine(settings, embedded.url)
     try:
         from wren.db.seed import seed
@@ -60,7 +59,11 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
             empty = (await conn.exec_driver_sql("SELECT NOT EXISTS (SELECT 1 FROM users)")).scalar()
         if empty:
             report = await seed(engine, settings.demo_users)
-            log.info("seeded the embedded database with %d demo users", report.users)
+            log.info(
+                "seeded the embedded database with %d demo users: user1 ... user%d",
+                report.users,
+                report.users,
+            )
     finally:
         await engine.dispose()
     return embedded.url
