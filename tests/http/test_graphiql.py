@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.world import USERS
 from wren.auth import issue_token
-from wren.http.graphiql import CONTENT_SECURITY_POLICY
+from wren.http.graphiql import CONTENT_SECURITY_POLICY, SCRIPTS, STYLES
 from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -62,9 +62,17 @@ def test_graphiql_runs_typed_queries_with_no_other_origin(
     assert report["foreign"] == []
     origin = live_url.removesuffix("/graphql")
     assert [r["url"] for r in report["requests"] if not r["url"].startswith(origin)] == []
+    # The page, its files, and GraphQL requests to /graphql (introspection, the queries).
+    loaded = {r["url"].rsplit("/", 1)[-1] for r in report["requests"] if "/static/" in r["url"]}
+    assert loaded == {*SCRIPTS, *STYLES}
+    assert {(r["method"], r["url"]) for r in report["requests"] if "/static/" not in r["url"]} == {
+        ("GET", live_url),
+        ("POST", live_url),
+    }
     assert report["failed"] == []
     assert report["pageErrors"] == []
-    assert [m for m in report["console"] if m["type"] in {"error", "warn"}] == []
+    # The console stays silent: no error, no warning, no refusal of the page's policy.
+    assert report["console"] == []
     assert report.get("error") is None, report["error"]
     assert report["csp"] == CONTENT_SECURITY_POLICY
     first, second = report["answers"]
