@@ -24,6 +24,7 @@ from wren.db.engine import Database, create_engine
 from wren.events.bus import Events
 from wren.events.hub import EventHub
 from wren.health import readiness
+from wren.http import graphiql
 from wren.http.view import GraphQLView
 from wren.http.websocket import SubscriptionEndpoint
 from wren.pipeline import Pipeline
@@ -48,11 +49,10 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     if settings.database_url is not None:
         return settings.database_url
     from wren.db.embedded import start_embedded
-    from wren.db.migrate import migrate
 
     embedded = await asyncio.to_thread(start_embedded, settings.embedded_dir)
     stack.callback(embedded.stop)
-    await asyncio.to_thread(migrate, embedded.url)
+    await asyncio.to_thread(embedded.migrate)
     engine = create_engine(settings, embedded.url)
     try:
         from wren.db.seed import seed
@@ -61,7 +61,11 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
             empty = (await conn.exec_driver_sql("SELECT NOT EXISTS (SELECT 1 FROM users)")).scalar()
         if empty:
             report = await seed(engine, settings.demo_users)
-            log.info("seeded the embedded database with %d demo users", report.users)
+            log.info(
+                "seeded the embedded database with %d demo users: user1 ... user%d",
+                report.users,
+                report.users,
+            )
     finally:
         await engine.dispose()
     return embedded.url
@@ -143,6 +147,10 @@ def create_app(
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)
     app.router.routes.append(WebSocketRoute("/graphql", subscriptions))
+
+    if settings.graphiql_enabled:
+        # GraphiQL's scripts and styles, from Wren itself (src/wren/http/graphiql.py).
+        app.router.routes.append(graphiql.assets_route())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -66,8 +67,15 @@ def serve(
         uvicorn.run("wren.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         from wren.app import create_app
+        from wren.welcome import WelcomingServer
 
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        config = uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
+        server = WelcomingServer(config, settings)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            # What uvicorn.run does when the application did not start.
+            raise typer.Exit(3)
 
 
 @cli.command()

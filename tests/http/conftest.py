@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -113,7 +114,10 @@ def node() -> Path:
     """The Node test package, its pinned dependencies installed."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are needed for the client tests")
-    if not (NODE_DIR / "node_modules").is_dir():
+    # Installed again when package.json names a package that node_modules lacks (one
+    # added since the last install).
+    wanted = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    if not all((NODE_DIR / "node_modules" / name / "package.json").is_file() for name in wanted):
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
         )

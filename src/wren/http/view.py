@@ -9,11 +9,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 
 from wren.errors import WrenError
-from wren.http import csrf
+from wren.http import csrf, graphiql
 from wren.http.body import check_content_type, read_body
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import decode_body, from_query_string
@@ -53,7 +52,7 @@ class GraphQLView:
         self.settings = settings
         self.context_getter = context_getter
         self.redis_getter = redis_getter
-        self.graphiql = get_graphql_ide_html("graphiql") if settings.graphiql_enabled else None
+        self.graphiql = settings.graphiql_enabled
 
     async def handle(self, request: Request) -> Response:
         """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
@@ -63,8 +62,8 @@ class GraphQLView:
         media = negotiate(accept)
         try:
             if request.method in {"GET", "HEAD"}:
-                if self.graphiql is not None and self._wants_graphiql(request, accept):
-                    return HTMLResponse(self.graphiql)
+                if self.graphiql and self._wants_graphiql(request, accept):
+                    return graphiql.page()
                 response = await self._get(request, media, request_id)
             else:
                 response = await self._post(request, media, request_id)
