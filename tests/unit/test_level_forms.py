@@ -9,7 +9,7 @@ import strawberry
 from graphql import parse
 
 from wren.compiled import CompiledQueries
-from wren.compiled.level import level_form
+from wren.schema.levels import level_form
 
 CALLS: list[list[int]] = []
 

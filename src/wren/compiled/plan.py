@@ -27,7 +27,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.utilities import get_operation_ast
 
-from wren.compiled.level import level_form_of
+from wren.level_form import level_form_of
 
 _DEFINITION = "strawberry-definition"
 # RESOLVER: called per object; LEVEL: a level form, called once for all the objects.
