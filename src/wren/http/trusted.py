@@ -21,8 +21,9 @@ from graphql import (
     visit,
 )
 
+from wren.cache.keys import DocumentKeys
 from wren.http.documents import Documents
-from wren.http.persisted import sha256_hex, trusted_key
+from wren.http.persisted import sha256_hex
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,6 +77,7 @@ async def register(settings: Settings, redis: Redis, files: dict[Path, str]) -> 
     from wren.schema import build_schema
 
     documents = Documents(build_schema()._schema, settings)
+    keys = DocumentKeys(settings.persisted_key_prefix)
     report = Registration()
     for path, text in files.items():
         document = documents.get(text)
@@ -91,7 +93,7 @@ async def register(settings: Settings, redis: Redis, files: dict[Path, str]) -> 
         hashes = sorted({sha256_hex(form) for form in client_forms(text, document.node)})
         async with redis.pipeline(transaction=False) as pipe:
             for digest in hashes:
-                pipe.set(trusted_key(settings, digest), text)
+                pipe.set(keys.trusted(digest), text)
             await pipe.execute()
         report.registered[path] = hashes
     return report

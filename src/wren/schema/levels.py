@@ -150,5 +150,4 @@ def batched(definition: Callable[..., Any]) -> Callable[..., Any]:
     resolve.__annotations__ = {
         name: note for name, note in definition.__annotations__.items() if name != "return"
     }
-    mark_level_form(resolve, level)
-    return resolve
+    return level_form(level)(resolve)
