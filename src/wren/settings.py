@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wren.cache.keys import channels_prefix, documents_prefix
+
 # Good enough to sign development tokens, refused in production: anyone can read it here.
 DEFAULT_JWT_SECRET = "wren-development-secret-do-not-use-in-production"  # noqa: S105
 MIN_JWT_SECRET_LENGTH = 32
@@ -266,11 +268,11 @@ class Settings(BaseSettings):
         """Prefix of the Redis keys of persisted documents (under the cache namespace)."""
         if self.persisted_prefix is not None:
             return self.persisted_prefix
-        return f"{self.cache_namespace}:pq:"
+        return documents_prefix(self.cache_namespace)
 
     @property
     def events_channel_prefix(self) -> str:
         """Prefix of the pub/sub channels of subscription events (under the cache namespace)."""
         if self.events_prefix is not None:
             return self.events_prefix
-        return f"{self.cache_namespace}:events:"
+        return channels_prefix(self.cache_namespace)

@@ -1,10 +1,15 @@
-"""What user-written values must look like; each failure is BAD_USER_INPUT naming its field."""
+"""What client input must look like: user-written values and the limits of arguments.
+
+Each failure is BAD_USER_INPUT naming what is wrong: `extensions.field` for a value of a
+mutation's input, `extensions.argument` for a field's argument.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
+from wren.db.loaders import MAX_RECOMMENDED
 from wren.errors import BadUserInput
 
 HANDLE = re.compile(r"[a-z0-9_]{3,30}")
@@ -12,6 +17,8 @@ HANDLE = re.compile(r"[a-z0-9_]{3,30}")
 # (and lone surrogates, which PostgreSQL cannot store) is refused everywhere.
 _LAYOUT = frozenset("\n\r\t")
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+# Items of one connection page (`first`).
+MAX_FIRST = 100
 
 
 def _clean(value: str, field: str, *, lo: int, hi: int, multiline: bool = False) -> str:
@@ -78,3 +85,21 @@ def post_body(value: str, field: str = "body") -> str:
 def comment_body(value: str, field: str = "body") -> str:
     """1-2,000 characters, line breaks allowed."""
     return _clean(value, field, lo=1, hi=2_000, multiline=True)
+
+
+def _count(value: int, argument: str, *, hi: int) -> int:
+    if not 0 <= value <= hi:
+        raise BadUserInput(
+            f"`{argument}` must be between 0 and {hi}, got {value}.", argument=argument
+        )
+    return value
+
+
+def page_size(value: int, argument: str = "first") -> int:
+    """Items of one connection page: 0 to MAX_FIRST."""
+    return _count(value, argument, hi=MAX_FIRST)
+
+
+def recommended_count(value: int, argument: str = "first") -> int:
+    """Recommended users of one user: 0 to MAX_RECOMMENDED (all that are computed)."""
+    return _count(value, argument, hi=MAX_RECOMMENDED)

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from tests.conftest import CONTRACT, StatementLog, operation
 from tests.http.conftest import serving
 from wren.app import Resources
+from wren.cache.keys import DocumentKeys
 from wren.cli import cli
-from wren.pipeline.persisted import apq_key
 from wren.pipeline.trusted import read_documents, register
 from wren.settings import Settings
 
@@ -43,7 +43,7 @@ async def test_unknown_hash_then_register_then_hit(
     }
     stored = await client.post("/graphql", json={"query": query, "extensions": persisted(digest)})
     assert stored.json()["data"] == {"users": {"totalCount": 0}}
-    ttl = await resources.redis.ttl(apq_key(settings, digest))
+    ttl = await resources.redis.ttl(DocumentKeys(settings.persisted_key_prefix).apq(digest))
     assert 0 < ttl <= settings.persisted_query_ttl
     hit = await client.post("/graphql", json={"extensions": persisted(digest)})
     assert hit.json()["data"] == {"users": {"totalCount": 0}}
@@ -81,7 +81,9 @@ async def test_invalid_documents_are_not_stored(
     digest = sha(query)
     response = await client.post("/graphql", json={"query": query, "extensions": persisted(digest)})
     assert response.json()["errors"]
-    assert await resources.redis.exists(apq_key(settings, digest)) == 0
+    assert (
+        await resources.redis.exists(DocumentKeys(settings.persisted_key_prefix).apq(digest)) == 0
+    )
 
 
 @pytest.mark.parametrize(

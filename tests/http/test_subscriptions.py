@@ -27,7 +27,7 @@ from tests.http.conftest import _free_port, live_server, serving
 from tests.integration.test_cache_outage import RedisServer
 from tests.integration.world import USERS, pid, uid
 from wren.auth import issue_token
-from wren.events.channels import Channels
+from wren.cache.keys import Channels
 from wren.ids import to_global_id
 from wren.settings import Settings
 

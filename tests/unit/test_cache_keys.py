@@ -1,11 +1,19 @@
-"""Key layout and value encoding of the cache."""
+"""Every Redis name (cache keys, persisted documents, event channels) and the cache's values."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from wren.cache.codec import RecommendationsCodec, StatsCodec
-from wren.cache.keys import VERSION, Keys, Kind
+from wren.cache.keys import (
+    VERSION,
+    Channels,
+    DocumentKeys,
+    Keys,
+    Kind,
+    channels_prefix,
+    documents_prefix,
+)
 from wren.db.loaders import Recommendations, UserStatsRow
 
 
@@ -17,6 +25,21 @@ def test_key_layout() -> None:
     assert keys.value(Kind.RECOMMENDATIONS, 7, "e.g") == f"wren:v{VERSION}:recs:7:e.g"
     assert keys.value(Kind.STATS, 7, "e.g").startswith(keys.values_prefix(Kind.STATS))
     assert keys.lock(Kind.STATS, 7, "e.g") == f"wren:v{VERSION}:lock:stats:7:e.g"
+
+
+def test_persisted_documents_layout() -> None:
+    # Deployed documents are found under these exact keys: they must not move.
+    assert documents_prefix("acme") == "acme:pq:"
+    documents = DocumentKeys("acme:pq:")
+    assert documents.apq("ab12") == "acme:pq:apq:ab12"
+    assert documents.trusted("ab12") == "acme:pq:trusted:ab12"
+
+
+def test_channels_live_under_the_prefix() -> None:
+    assert channels_prefix("acme") == "acme:events:"
+    channels = Channels("acme:events:")
+    assert channels.post_created == "acme:events:postCreated"
+    assert channels.comment_added(7) == "acme:events:commentAdded:7"
 
 
 def test_values_are_compact_and_round_trip() -> None:

@@ -1,16 +1,10 @@
-"""Event channels and messages: ids only, anything else ignored."""
+"""Event messages: ids only, anything else ignored."""
 
 from __future__ import annotations
 
 import pytest
 
-from wren.events.channels import Channels, Event
-
-
-def test_channels_live_under_the_prefix() -> None:
-    channels = Channels("acme:events:")
-    assert channels.post_created == "acme:events:postCreated"
-    assert channels.comment_added(7) == "acme:events:commentAdded:7"
+from wren.events.messages import Event
 
 
 def test_events_round_trip() -> None:

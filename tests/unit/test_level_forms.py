@@ -12,7 +12,7 @@ from strawberry.permission import BasePermission
 
 from wren import _compat
 from wren.compiled import CompiledQueries
-from wren.compiled.level import level_form
+from wren.schema.levels import level_form
 
 CALLS: list[list[int]] = []
 

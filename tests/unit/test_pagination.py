@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wren.errors import BadUserInput
-from wren.resolvers.pagination import MAX_FIRST, page_args
+from wren.schema.relay import page_args
+from wren.validation import MAX_FIRST
 
 
 @pytest.mark.parametrize("first", [0, 1, MAX_FIRST])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from wren import validation
@@ -62,3 +64,16 @@ def test_the_field_is_named() -> None:
 def test_limits_count_characters_not_bytes() -> None:
     assert validation.title("é" * 200) == "é" * 200
     assert validation.comment_body("🙂" * 2_000) == "🙂" * 2_000
+
+
+@pytest.mark.parametrize(
+    ("check", "most"),
+    [(validation.page_size, validation.MAX_FIRST), (validation.recommended_count, 50)],
+)
+def test_argument_limits(check: Callable[[int], int], most: int) -> None:
+    assert [check(0), check(most)] == [0, most]
+    for value in (-1, most + 1):
+        with pytest.raises(BadUserInput) as caught:
+            check(value)
+        assert caught.value.extensions == {"code": "BAD_USER_INPUT", "argument": "first"}
+        assert caught.value.message == f"`first` must be between 0 and {most}, got {value}."

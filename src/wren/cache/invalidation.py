@@ -14,11 +14,12 @@ any server process, sees the write. What each mutation passes:
 | likePost/unlikePost | activity_changed([post author])                                |
 | follow/unfollow     | follows_changed(follower, followee)                            |
 | updatePost, signUp  | nothing cached changes                                         |
-| bulk changes (seed) | everything_changed()                                           |
 
 Calling one for a write that turned out to change nothing (an idempotent repeat) only
 costs a recomputation. If Redis cannot be reached, the whole cache is dropped as soon
 as it can be (see CacheStore.bump), so a missed invalidation is never served later.
+Bulk changes outside the mutations (`wren seed`) drop every entry at once with
+CacheStore.bump_epoch().
 """
 
 from __future__ import annotations
@@ -52,8 +53,3 @@ async def follows_changed(context: Context, follower_id: int, followee_id: int) 
         await store.bump_epoch()
         return
     await store.bump(Kind.RECOMMENDATIONS, [follower_id, *(row["follower_id"] for row in rows)])
-
-
-async def everything_changed(context: Context) -> None:
-    """Many rows changed outside the mutations: drop every cached entry."""
-    await context.cache.store.bump_epoch()

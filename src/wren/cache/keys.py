@@ -1,9 +1,10 @@
-"""The cache's key layout: every key Wren writes to Redis is built here.
+"""Every name Wren uses in Redis is built here: cache entries, persisted documents, and
+the pub/sub channels of subscription events.
 
-All keys start with ``{namespace}:v{VERSION}:`` (namespace from WREN_CACHE_NAMESPACE).
-VERSION changes whenever the shape of a cached value changes, so a deploy never decodes
-values written by the previous release: the old keys are simply never read again and
-expire with their TTL.
+Cache entries. All keys start with ``{namespace}:v{VERSION}:`` (namespace from
+WREN_CACHE_NAMESPACE). VERSION changes whenever the shape of a cached value changes, so a
+deploy never decodes values written by the previous release: the old keys are simply
+never read again and expire with their TTL.
 
 | key                                         | value                          | expiry         |
 |---------------------------------------------|--------------------------------|----------------|
@@ -22,6 +23,19 @@ can never bring an old value back: a missing generation is recreated with a new 
 Generation and value keys are built inside a Lua script from prefixes and ids, so this
 layout assumes a standalone Redis (or one cluster slot), not Redis Cluster's key
 distribution.
+
+Persisted documents, under ``{d}`` = WREN_PERSISTED_PREFIX or ``{namespace}:pq:``. They
+are not versioned: a document is the same text whatever the release that stored it.
+
+| key                     | value         | expiry                                   |
+|-------------------------|---------------|------------------------------------------|
+| ``{d}apq:{sha256}``     | document text | WREN_PERSISTED_QUERY_TTL                 |
+| ``{d}trusted:{sha256}`` | document text | none (registered by ``wren persist``)    |
+
+Event channels, under ``{c}`` = WREN_EVENTS_PREFIX or ``{namespace}:events:``: Redis keeps
+pub/sub channels apart from keys, but they share the deployment's namespace the same way.
+``{c}postCreated`` carries every new post, ``{c}commentAdded:{post_id}`` the new comments
+of one post (the messages: wren.events.messages).
 """
 
 from __future__ import annotations
@@ -31,6 +45,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 VERSION = 2
+
+
+def documents_prefix(namespace: str) -> str:
+    """The default prefix of persisted documents in a namespace."""
+    return f"{namespace}:pq:"
+
+
+def channels_prefix(namespace: str) -> str:
+    """The default prefix of event channels in a namespace."""
+    return f"{namespace}:events:"
 
 
 class Kind(StrEnum):
@@ -79,3 +103,34 @@ class Keys:
     def lock(self, kind: Kind, user_id: int, stamp: str) -> str:
         """The right to compute one entry under its stamp."""
         return f"{self.prefix}lock:{kind}:{user_id}:{stamp}"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKeys:
+    """Keys of persisted documents under one prefix."""
+
+    prefix: str
+
+    def apq(self, digest: str) -> str:
+        """An automatic persisted query, by the SHA-256 of its text."""
+        return f"{self.prefix}apq:{digest}"
+
+    def trusted(self, digest: str) -> str:
+        """A trusted document, by the SHA-256 of one of its client forms."""
+        return f"{self.prefix}trusted:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    """The event channels under one prefix."""
+
+    prefix: str
+
+    @property
+    def post_created(self) -> str:
+        """Every new post, whoever wrote it."""
+        return f"{self.prefix}postCreated"
+
+    def comment_added(self, post_id: int) -> str:
+        """New comments on one post."""
+        return f"{self.prefix}commentAdded:{post_id}"

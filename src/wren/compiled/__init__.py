@@ -7,7 +7,8 @@ objects that costs far more than the SQL. A query document is compiled once into
 executed breadth-first: a field's arguments are evaluated once for all the objects of a
 level, plain attributes are read in a list comprehension, and every resolver coroutine of
 a level is gathered together, so DataLoaders still batch each level into one statement.
-A resolver with a level form (level.py) is called once per level instead of per object.
+A resolver with a level form (wren.level_form; schema/levels.py derives both forms of a
+batched field) is called once per level instead of per object.
 
 The plan covers what the hot operations use: object types, scalar arguments, fragments on
 the concrete type, `__typename`. Anything else (abstract types, directives, input objects,

@@ -28,7 +28,7 @@ from graphql.execution import VariableValues, get_argument_values
 from graphql.utilities import get_operation_ast
 
 from wren import _compat
-from wren.compiled.level import level_form_of
+from wren.level_form import level_form_of
 
 # RESOLVER: called per object; LEVEL: a level form, called once for all the objects.
 TYPENAME, ATTRIBUTE, RESOLVER, LEVEL = 0, 1, 2, 3

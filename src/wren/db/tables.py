@@ -91,5 +91,3 @@ likes = Table(
     PrimaryKeyConstraint("user_id", "post_id"),
     Index("likes_post_idx", "post_id"),
 )
-
-CONTENT_TABLES = ("users", "posts", "comments", "follows", "likes")

@@ -6,9 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from wren.cache.keys import Channels
 from wren.errors import ServiceUnavailable, WrenError
-from wren.events.channels import Channels, Event
 from wren.events.hub import FAILURES, LAGGING
+from wren.events.messages import Event
 
 if TYPE_CHECKING:
     from wren.cache.store import CacheStore

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from wren.events.channels import Event
+from wren.events.messages import Event
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from wren.cache.keys import DocumentKeys
 from wren.pipeline.errors import RequestRefused
 
 if TYPE_CHECKING:
@@ -51,21 +52,12 @@ def _mismatch() -> RequestRefused:
     return RequestRefused(400, "provided sha does not match query", "BAD_REQUEST")
 
 
-def apq_key(settings: Settings, digest: str) -> str:
-    """Redis key of an automatic persisted query."""
-    return f"{settings.persisted_key_prefix}apq:{digest}"
-
-
-def trusted_key(settings: Settings, digest: str) -> str:
-    """Redis key of a trusted document."""
-    return f"{settings.persisted_key_prefix}trusted:{digest}"
-
-
 class PersistedDocuments:
     """Looks documents up by hash: a small local memo in front of Redis."""
 
     def __init__(self, settings: Settings, size: int = 1000) -> None:
         self.settings = settings
+        self.keys = DocumentKeys(settings.persisted_key_prefix)
         self.size = size
         self._known: OrderedDict[str, str] = OrderedDict()
 
@@ -81,9 +73,7 @@ class PersistedDocuments:
         if text is not None:
             return text
         key = (
-            trusted_key(self.settings, digest)
-            if self.settings.trusted_documents
-            else apq_key(self.settings, digest)
+            self.keys.trusted(digest) if self.settings.trusted_documents else self.keys.apq(digest)
         )
         try:
             raw = await redis.get(key)
@@ -101,9 +91,7 @@ class PersistedDocuments:
         if digest in self._known:
             return
         try:
-            await redis.set(
-                apq_key(self.settings, digest), text, ex=self.settings.persisted_query_ttl
-            )
+            await redis.set(self.keys.apq(digest), text, ex=self.settings.persisted_query_ttl)
         except RedisError:
             log.warning("persisted document store failed", exc_info=True)
             return

@@ -22,8 +22,9 @@ from graphql import (
 )
 
 from wren import _compat
+from wren.cache.keys import DocumentKeys
 from wren.pipeline.documents import Documents
-from wren.pipeline.persisted import sha256_hex, trusted_key
+from wren.pipeline.persisted import sha256_hex
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -77,6 +78,7 @@ async def register(settings: Settings, redis: Redis, files: dict[Path, str]) -> 
     from wren.schema import build_schema
 
     documents = Documents(_compat.core_schema(build_schema()), settings)
+    keys = DocumentKeys(settings.persisted_key_prefix)
     report = Registration()
     for path, text in files.items():
         document = documents.get(text)
@@ -92,7 +94,7 @@ async def register(settings: Settings, redis: Redis, files: dict[Path, str]) -> 
         hashes = sorted({sha256_hex(form) for form in client_forms(text, document.node)})
         async with redis.pipeline(transaction=False) as pipe:
             for digest in hashes:
-                pipe.set(trusted_key(settings, digest), text)
+                pipe.set(keys.trusted(digest), text)
             await pipe.execute()
         report.registered[path] = hashes
     return report

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from wren.context import Info
+from wren.schema.objects import construct
 from wren.schema.relay import Node
 from wren.schema.user import User, author
 
@@ -27,16 +28,17 @@ class Comment(Node):
     @classmethod
     def from_row(cls, row: Any) -> Comment:
         """A Comment from a comments row."""
-        comment = object.__new__(cls)
-        comment.__dict__ = {
-            "pk": row["id"],
-            "post_pk": row["post_id"],
-            "author_pk": row["author_id"],
-            "row": row,
-            "body": row["body"],
-            "created_at": row["created_at"],
-        }
-        return comment
+        return construct(
+            cls,
+            {
+                "pk": row["id"],
+                "post_pk": row["post_id"],
+                "author_pk": row["author_id"],
+                "row": row,
+                "body": row["body"],
+                "created_at": row["created_at"],
+            },
+        )
 
     # A plain (not async) resolver: the author usually came joined with the row, and
     # returning it directly skips a coroutine and a task per item.

@@ -4,39 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import strawberry
 
-from wren.compiled.level import level_form
 from wren.context import Info
-from wren.db.loaders import LikeKey
+from wren.db.loaders import LikeKey, Page, PageKey
 from wren.schema.comment import Comment
+from wren.schema.levels import Lookup, batched, through
+from wren.schema.objects import construct
 from wren.schema.relay import Connection, Node
 from wren.schema.user import User, author
 
-
-def _comments_of_all(
-    posts: list[Post], info: Info, first: int, after: str | None
-) -> Awaitable[list[Connection[Comment]]]:
-    """Post.comments for a level of posts: one batch, one future."""
-    loaders = info.context.loaders
-    return Connection.of_parents(
-        loaders.comments_by_post, loaders.comment_count, posts, first, after, Comment.from_row
-    )
-
-
-def _like_counts_of_all(posts: list[Post], info: Info) -> Awaitable[list[int]]:
-    """Post.likeCount for a level of posts: one batch, one future."""
-    return info.context.loaders.like_count.batch_load_fn([post.pk for post in posts])
-
-
-def _liked_of_all(posts: list[Post], info: Info) -> list[bool] | Awaitable[list[bool]]:
-    """Post.viewerHasLiked for a level of posts: one batch, one future."""
-    viewer = info.context.viewer_id
-    if viewer is None:
-        return [False] * len(posts)
-    return info.context.loaders.liked.batch_load_fn([LikeKey(viewer, post.pk) for post in posts])
+_pk = attrgetter("pk")
 
 
 @strawberry.type(description="Something a user published.")
@@ -50,16 +31,17 @@ class Post(Node):
     @classmethod
     def from_row(cls, row: Any) -> Post:
         """A Post from a posts row."""
-        post = object.__new__(cls)
-        post.__dict__ = {
-            "pk": row["id"],
-            "author_pk": row["author_id"],
-            "row": row,
-            "title": row["title"],
-            "body": row["body"],
-            "created_at": row["created_at"],
-        }
-        return post
+        return construct(
+            cls,
+            {
+                "pk": row["id"],
+                "author_pk": row["author_id"],
+                "row": row,
+                "title": row["title"],
+                "body": row["body"],
+                "created_at": row["created_at"],
+            },
+        )
 
     # A plain (not async) resolver: the author usually came joined with the row, and
     # returning it directly skips a coroutine and a task per item.
@@ -68,25 +50,24 @@ class Post(Node):
         return author(info, self.row, self.author_pk)
 
     @strawberry.field(description="Oldest first.", graphql_type=Connection[Comment])
-    @level_form(_comments_of_all)
+    @batched
     def comments(
-        self, info: Info, first: int = 10, after: str | None = None
-    ) -> Awaitable[Connection[Comment]]:
+        info: Info, first: int = 10, after: str | None = None
+    ) -> Lookup[Post, PageKey, Page, Connection[Comment]]:
         loaders = info.context.loaders
-        return Connection.of_parent(
-            loaders.comments_by_post, loaders.comment_count, self.pk, first, after, Comment.from_row
+        return Connection.lookup(
+            loaders.comments_by_post, loaders.comment_count, first, after, Comment.from_row
         )
 
     @strawberry.field(description="How many users like it.", graphql_type=int)
-    @level_form(_like_counts_of_all)
-    def like_count(self, info: Info) -> Awaitable[int]:
-        return info.context.loaders.like_count.load(self.pk)
+    @batched
+    def like_count(info: Info) -> Lookup[Post, int, int, int]:
+        return through(info.context.loaders.like_count, _pk)
 
-    @strawberry.field(description="False when nobody is logged in.")
-    @level_form(_liked_of_all)
-    async def viewer_has_liked(self, info: Info) -> bool:
+    @strawberry.field(description="False when nobody is logged in.", graphql_type=bool)
+    @batched
+    def viewer_has_liked(info: Info) -> Lookup[Post, LikeKey, bool, bool] | bool:
         viewer = info.context.viewer_id
         if viewer is None:
             return False
-        liked: bool = await info.context.loaders.liked.load(LikeKey(viewer, self.pk))
-        return liked
+        return through(info.context.loaders.liked, lambda post: LikeKey(viewer, post.pk))

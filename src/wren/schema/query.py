@@ -9,10 +9,9 @@ from wren.db import queries
 from wren.db.loaders import PageKey
 from wren.errors import Unauthenticated
 from wren.ids import from_global_id, pk_of
-from wren.resolvers.pagination import page_args
 from wren.schema.comment import Comment
 from wren.schema.post import Post
-from wren.schema.relay import Connection, Node
+from wren.schema.relay import Connection, Node, page_args
 from wren.schema.user import User
 
 

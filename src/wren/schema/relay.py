@@ -1,64 +1,29 @@
-"""Relay building blocks: the Node interface, PageInfo, generic connections, and the helpers
-that keep per-item work small (objects built without dataclass checks, ids and cursors
-computed only when a client selects them, resolvers that hand back loader futures)."""
+"""Relay building blocks: the Node interface, PageInfo, generic connections and their
+arguments. Per-item work stays small: objects built without their __init__ (objects.py),
+ids and cursors computed only when a client selects them, and connections of a level of
+parents fetched in one batch (levels.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from asyncio import isfuture
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
 from aiodataloader import DataLoader
 
+from wren import validation
 from wren.db.loaders import Page, PageKey
-from wren.ids import encode_cursor, to_global_id
-from wren.resolvers.pagination import page_args
+from wren.ids import Keyset, decode_cursor, encode_cursor, to_global_id
+from wren.schema.levels import Lookup, through
+from wren.schema.objects import construct
 
 NodeT = TypeVar("NodeT")
-T = TypeVar("T")
-R = TypeVar("R")
 
 
-def make(cls: type[T], **values: Any) -> T:
-    """An instance of a Strawberry type from its attribute values, skipping __init__.
-
-    Rows from our own queries already have the right types; the generated __init__ only
-    adds a keyword-argument call per object, thousands of times per large page.
-    """
-    instance = object.__new__(cls)
-    instance.__dict__.update(values)
-    return instance
-
-
-def then(source: Awaitable[T], transform: Callable[[T], R]) -> asyncio.Future[R]:
-    """A future of `transform(result of source)`: a resolver can return it without a coroutine.
-
-    `source` is a loader's future; chaining a callback costs far less than the coroutine
-    and task an `async def` resolver needs per item.
-    """
-    future = source if isfuture(source) else asyncio.ensure_future(source)
-    out: asyncio.Future[R] = future.get_loop().create_future()
-
-    def done(finished: asyncio.Future[T]) -> None:
-        if out.done():
-            return
-        if finished.cancelled():
-            out.cancel()
-            return
-        error = finished.exception()
-        if error is not None:
-            out.set_exception(error)
-            return
-        try:
-            out.set_result(transform(finished.result()))
-        except Exception as failure:  # delivered to whoever awaits `out`
-            out.set_exception(failure)
-
-    future.add_done_callback(done)
-    return out
+def page_args(first: int, after: str | None) -> tuple[int, Keyset | None]:
+    """A connection's arguments, checked: (page size, position after which it starts)."""
+    return validation.page_size(first), None if after is None else decode_cursor(after)
 
 
 @strawberry.interface(
@@ -106,7 +71,9 @@ class Connection(Generic[NodeT]):
     @strawberry.field(description="The items with their cursors.")
     def edges(self) -> list[Edge[NodeT]]:
         node, cursor = self.node, self._cursor
-        return [make(Edge, cursor=cursor(row), node=node(row)) for row in self.page.rows]
+        return [
+            construct(Edge, {"cursor": cursor(row), "node": node(row)}) for row in self.page.rows
+        ]
 
     @strawberry.field(description="The items.")
     def nodes(self) -> list[NodeT]:
@@ -116,12 +83,14 @@ class Connection(Generic[NodeT]):
     @strawberry.field(description="Where this page sits.")
     def page_info(self) -> PageInfo:
         rows = self.page.rows
-        return make(
+        return construct(
             PageInfo,
-            has_next_page=self.page.has_next,
-            has_previous_page=self.paged,
-            start_cursor=self._cursor(rows[0]) if rows else None,
-            end_cursor=self._cursor(rows[-1]) if rows else None,
+            {
+                "has_next_page": self.page.has_next,
+                "has_previous_page": self.paged,
+                "start_cursor": self._cursor(rows[0]) if rows else None,
+                "end_cursor": self._cursor(rows[-1]) if rows else None,
+            },
         )
 
     @strawberry.field(
@@ -131,49 +100,24 @@ class Connection(Generic[NodeT]):
         return self.count()
 
     @classmethod
-    def of_parent(
+    def lookup(
         cls,
         pages: DataLoader[PageKey, Page],
         counts: DataLoader[int, int],
-        parent: int,
         first: int,
         after: str | None,
         node: Callable[[Any], NodeT],
         at: str = "created_at",
-    ) -> Awaitable[Connection[NodeT]]:
-        """A page of `parent`'s list as a future: arguments checked, then one batched load."""
-        limit, cursor = page_args(first, after)
-        return then(
-            pages.load(PageKey(parent, limit, cursor)),
-            lambda page: cls.build(
-                page, node, lambda: counts.load(parent), paged=cursor is not None, at=at
-            ),
-        )
-
-    @classmethod
-    def of_parents(
-        cls,
-        pages: DataLoader[PageKey, Page],
-        counts: DataLoader[int, int],
-        parents: Sequence[Node],
-        first: int,
-        after: str | None,
-        node: Callable[[Any], NodeT],
-        at: str = "created_at",
-    ) -> Awaitable[list[Connection[NodeT]]]:
-        """of_parent for many parents at once (a level form): one batch, one future."""
+    ) -> Lookup[Node, PageKey, Page, Connection[NodeT]]:
+        """A page of each parent's list (a batched field): arguments checked once, each
+        parent's page loaded by its id, its count loaded only when selected."""
         limit, cursor = page_args(first, after)
         paged = cursor is not None
-        pks = [parent.pk for parent in parents]
-        batch = pages.batch_load_fn([PageKey(pk, limit, cursor) for pk in pks])
 
-        def build(found: list[Page]) -> list[Connection[NodeT]]:
-            return [
-                cls.build(page, node, partial(counts.load, pk), paged=paged, at=at)
-                for page, pk in zip(found, pks, strict=True)
-            ]
+        def build(key: PageKey, page: Page) -> Connection[NodeT]:
+            return cls.build(page, node, partial(counts.load, key.parent), paged=paged, at=at)
 
-        return then(batch, build)
+        return through(pages, lambda parent: PageKey(parent.pk, limit, cursor), build)
 
     @classmethod
     def build(
@@ -186,4 +130,6 @@ class Connection(Generic[NodeT]):
         at: str = "created_at",
     ) -> Connection[NodeT]:
         """A connection over a page of rows; `at` names the row's sort timestamp."""
-        return make(cls, page=page, node=node, count=count, paged=paged, at=at)
+        return construct(
+            cls, {"page": page, "node": node, "count": count, "paged": paged, "at": at}
+        )

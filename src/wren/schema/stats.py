@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from wren.db.loaders import UserStatsRow
+from wren.schema.objects import construct
 
 
 @strawberry.type(description="Aggregates over a user's activity.")
@@ -21,14 +22,15 @@ class UserStats:
 
     @classmethod
     def from_row(cls, row: UserStatsRow) -> UserStats:
-        """From computed (or cached) aggregates (built without the generated __init__)."""
-        stats = object.__new__(cls)
-        stats.__dict__ = {
-            "post_count": row.post_count,
-            "comment_count": row.comment_count,
-            "follower_count": row.follower_count,
-            "following_count": row.following_count,
-            "likes_received": row.likes_received,
-            "engagement_score": row.engagement_score,
-        }
-        return stats
+        """From computed (or cached) aggregates."""
+        return construct(
+            cls,
+            {
+                "post_count": row.post_count,
+                "comment_count": row.comment_count,
+                "follower_count": row.follower_count,
+                "following_count": row.following_count,
+                "likes_received": row.likes_received,
+                "engagement_score": row.engagement_score,
+            },
+        )

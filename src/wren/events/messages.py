@@ -1,26 +1,10 @@
-"""Channel names and messages of the events: ids only, subscribers load the rows."""
+"""The messages of the events: ids only, subscribers load the rows (channels: cache/keys.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import orjson
-
-
-@dataclass(frozen=True, slots=True)
-class Channels:
-    """The channel layout under one prefix (deployments sharing a Redis differ there)."""
-
-    prefix: str
-
-    @property
-    def post_created(self) -> str:
-        """Every new post, whoever wrote it."""
-        return f"{self.prefix}postCreated"
-
-    def comment_added(self, post_id: int) -> str:
-        """New comments on one post."""
-        return f"{self.prefix}commentAdded:{post_id}"
 
 
 @dataclass(frozen=True, slots=True)
