@@ -52,3 +52,15 @@ def test_contract_copy_matches_the_published_contract() -> None:
     }
     assert sorted(ours) == sorted(theirs)
     assert [name for name in sorted(ours) if ours[name] != theirs[name]] == []
+
+
+def test_every_field_has_a_description() -> None:
+    """What GraphiQL users read: a field without one is caught here."""
+    missing = [
+        f"{name}.{field_name}"
+        for name, graphql_type in _served().type_map.items()
+        if not name.startswith("__") and hasattr(graphql_type, "fields")
+        for field_name, field in graphql_type.fields.items()  # type: ignore[attr-defined]
+        if not field.description
+    ]
+    assert missing == []
