@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from wren.db import inflight, integrity
+from wren.db.url import engine_options
 from wren.errors import BadUserInput, ServiceUnavailable
-from wren.settings import Settings
+from wren.settings import Pooler, Settings
 
 # The database is unreachable or refusing, or no pooled connection came within
 # pool_timeout: the request cannot be served right now, and retrying later may work.
@@ -64,12 +65,15 @@ def unavailable(error: BaseException) -> bool:
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
-    """The process's engine, its pool sized by settings."""
+    """The process's engine, its pool sized by settings, its driver set for the pooler."""
     database_url = url or settings.database_url
     if database_url is None:
         raise ValueError("no database URL: set WREN_DATABASE_URL or start the embedded one")
+    options = engine_options(
+        database_url, transaction_pooler=settings.database_pooler is Pooler.TRANSACTION
+    )
     return create_async_engine(
-        database_url,
+        options.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
@@ -79,8 +83,13 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         # connection (and server process), and idle ones age out under pool_recycle.
         pool_use_lifo=True,
         connect_args={
-            "server_settings": {"application_name": "wren", "timezone": "UTC"},
+            "server_settings": {
+                "application_name": "wren",
+                "timezone": "UTC",
+                **options.server_settings,
+            },
             "timeout": settings.pool_timeout,
+            **options.connect_args,
         },
     )
 
