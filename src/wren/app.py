@@ -119,7 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)
             app.state.resources = Resources(
-                db=Database(engine), redis=redis, cache=cache, events=events
+                db=Database(engine, pooler=settings.database_pooler),
+                redis=redis,
+                cache=cache,
+                events=events,
             )
             yield
 

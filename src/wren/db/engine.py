@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from wren.db import inflight, integrity
+from wren.db.described import DescribedStatements
 from wren.db.url import engine_options
 from wren.errors import BadUserInput, ServiceUnavailable
 from wren.settings import Pooler, Settings
@@ -114,11 +115,13 @@ class Database:
     is one prepared-statement execution whose rows are asyncpg records. Going through
     SQLAlchemy's execution layer cost about 1 ms of CPU more per 400 rows (its cursor
     adaptation and Row objects), the largest single cost of a big page. Writes keep the
-    engine's transactions (`transaction`).
+    engine's transactions (`transaction`). Behind a transaction pooler (`pooler`), reads
+    run unnamed statements described once per connection (see described.py).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, pooler: Pooler = Pooler.NONE) -> None:
         self.engine = engine
+        self._described = DescribedStatements() if pooler is Pooler.TRANSACTION else None
         self._compiled: dict[Executable, _Compiled] = {}
         # What a read can fail with: the driver's errors, SQLAlchemy's adaptation of them
         # (a pool checkout raises those), and a connection found closed.
@@ -208,7 +211,10 @@ class Database:
             for watcher in self._watchers:
                 watcher(sql, args)
             try:
-                rows: list[Row] = await_only(driver.fetch(sql, *args))
+                if self._described is None:
+                    rows: list[Row] = await_only(driver.fetch(sql, *args))
+                else:
+                    rows = self._described.fetch(driver, sql, args)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
                 if not driver.is_closed():
                     raise
