@@ -86,3 +86,24 @@ async def test_a_connection_with_named_statements_is_refused(settings: Settings)
             await db.fetch(text("SELECT 1 AS one"))
     finally:
         await engine.dispose()
+
+
+async def test_a_read_on_a_closed_connection_describes_again_on_a_new_one(
+    settings: Settings, database_url: str
+) -> None:
+    engine = create_engine(transaction_settings(settings))
+    backend = text("SELECT pg_backend_pid() AS pid")
+    try:
+        db = Database(engine, pooler=Pooler.TRANSACTION)
+        first = (await db.fetch(backend))[0]["pid"]
+        admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1, 5000)", first)
+        finally:
+            await admin.close()
+        # The statement kept for the dead connection is not used on the new one.
+        second = (await db.fetch(backend))[0]["pid"]
+        assert second != first
+        assert (await db.fetch(backend))[0]["pid"] == second
+    finally:
+        await engine.dispose()
