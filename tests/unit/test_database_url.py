@@ -81,6 +81,13 @@ def test_the_refusal_lists_what_is_known() -> None:
     assert "statement_cache_size" in known_options()
 
 
+@pytest.mark.parametrize("url", ["nonsense", "postgresql://u:s3cret@db:port/wren"])
+def test_a_url_that_does_not_parse_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ValidationError, match="is not a database URL") as refused:
+        settings(url)
+    assert "s3cret" not in str(refused.value).split("input_value")[0]
+
+
 def test_another_driver_is_refused() -> None:
     with pytest.raises(ValidationError, match="Wren runs on asyncpg"):
         settings("postgresql+psycopg://u@db/wren")

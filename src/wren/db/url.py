@@ -116,8 +116,11 @@ def engine_options(database_url: str, *, transaction_pooler: bool) -> EngineOpti
     """The URL's driver options typed for asyncpg; ValueError naming what is wrong."""
     try:
         url = make_url(database_url)
-    except ArgumentError as error:
-        raise ValueError(f"WREN_DATABASE_URL is not a database URL: {error}") from None
+    except (ArgumentError, ValueError):  # a bad port is a ValueError
+        # Not echoed: the URL may hold a password.
+        raise ValueError(
+            "WREN_DATABASE_URL is not a database URL (postgresql://user:password@host:5432/db)"
+        ) from None
     if url.drivername != DRIVER:
         raise ValueError(
             f"WREN_DATABASE_URL must be a postgresql:// URL (Wren runs on asyncpg), "
