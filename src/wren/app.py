@@ -122,7 +122,10 @@ def create_app(
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)
             app.state.resources = Resources(
-                db=Database(engine), redis=redis, cache=cache, events=events
+                db=Database(engine, pooler=settings.database_pooler),
+                redis=redis,
+                cache=cache,
+                events=events,
             )
             yield
 

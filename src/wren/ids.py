@@ -1,4 +1,12 @@
-"""Opaque Relay global ids and keyset cursors."""
+"""Opaque Relay global ids and keyset cursors, decoded strictly.
+
+Only the exact string Wren encodes decodes. Base64 decoding on its own drops characters
+it does not know ("VXNlcjox\\u0000" and "VXNlcjox!!*" read as User 1), takes padding and
+the standard alphabet, and ignores the unused bits of a last character; digits may carry
+a sign, leading zeros, spaces or underscores for int(). Each decoder therefore encodes
+what it decoded and compares: a string is accepted only when it is its value's canonical
+form, so every value has exactly one id (or cursor), and anything else names nothing.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +31,14 @@ def _b64(text: str) -> str:
     return encoded.rstrip(b"=").decode()
 
 
-def _unb64(token: str) -> str:
-    padded = token + "=" * (-len(token) % 4)
-    return base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+def _unb64(token: str) -> str | None:
+    """The text `token` encodes, when `token` is exactly what _b64 makes of it."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+    except (ValueError, binascii.Error):  # UnicodeError is a ValueError
+        return None
+    return text if _b64(text) == token else None
 
 
 def to_global_id(type_name: str, pk: int) -> str:
@@ -34,13 +47,16 @@ def to_global_id(type_name: str, pk: int) -> str:
 
 
 def from_global_id(global_id: str) -> tuple[str, int] | None:
-    """Decode an opaque id; None when it is not one of ours."""
-    try:
-        type_name, _, raw = _unb64(global_id).partition(":")
-        pk = int(raw)
-    except (ValueError, UnicodeError, binascii.Error):
+    """Decode an opaque id; None unless it is exactly one Wren encodes."""
+    text = _unb64(global_id)
+    if text is None:
         return None
-    if type_name not in NODE_TYPES or not raw.isdigit() or pk <= 0 or pk >= 2**63:
+    type_name, _, raw = text.partition(":")
+    # ASCII digits only (the text is ASCII), without a sign, spaces or a leading zero.
+    if type_name not in NODE_TYPES or not raw.isdigit() or raw.startswith("0"):
+        return None
+    pk = int(raw)
+    if pk >= 2**63:
         return None
     return type_name, pk
 
@@ -54,11 +70,14 @@ def pk_of(global_id: str, type_name: str) -> int | None:
 
 
 def require_pk(global_id: str, type_name: str, **extensions: str) -> int:
-    """The primary key an id of `type_name` names; NOT_FOUND (with `extensions`) otherwise."""
-    pk = pk_of(global_id, type_name)
-    if pk is None:
+    """The primary key an id of `type_name` names: BAD_USER_INPUT (with `extensions`) when
+    it is not an id at all, NOT_FOUND when it is one of another type."""
+    decoded = from_global_id(global_id)
+    if decoded is None:
+        raise BadUserInput("Malformed id.", **extensions)
+    if decoded[0] != type_name:
         raise NotFound(f"No {type_name.lower()} has this id.", **extensions)
-    return pk
+    return decoded[1]
 
 
 class Keyset(NamedTuple):
@@ -75,15 +94,18 @@ def encode_cursor(at: datetime, pk: int) -> str:
 
 
 def decode_cursor(cursor: str) -> Keyset:
-    """The position a cursor names; BAD_USER_INPUT when it is not a cursor of ours."""
+    """The position a cursor names; BAD_USER_INPUT unless it is exactly one Wren encodes."""
+    text = _unb64(cursor)
     try:
-        tag, micros, pk = _unb64(cursor).split(":")
+        if text is None:
+            raise ValueError(cursor)
+        tag, micros, pk = text.split(":")
         if tag != "k":
             raise ValueError(tag)
-        at = _EPOCH + timedelta(microseconds=int(micros))
-        key = Keyset(at, int(pk))
-    except (ValueError, UnicodeError, binascii.Error, OverflowError):
+        key = Keyset(_EPOCH + timedelta(microseconds=int(micros)), int(pk))
+    except (ValueError, OverflowError):
         raise BadUserInput("Malformed cursor.", argument="after") from None
-    if not 0 < key.id < 2**63:
+    # Canonical: no sign, zero, space or underscore int() would have let through.
+    if not 0 < key.id < 2**63 or encode_cursor(key.at, key.id) != cursor:
         raise BadUserInput("Malformed cursor.", argument="after")
     return key

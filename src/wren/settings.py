@@ -22,6 +22,18 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class Pooler(StrEnum):
+    """What runs between Wren and PostgreSQL, in PgBouncer's pool_mode terms."""
+
+    # Wren's connections are PostgreSQL sessions of their own: prepared statements are
+    # kept per connection (a session-mode pooler is the same to Wren).
+    NONE = "none"
+    SESSION = "session"
+    # A pooler lending a server connection for one transaction at a time: nothing may
+    # outlive a transaction, named prepared statements included.
+    TRANSACTION = "transaction"
+
+
 class Settings(BaseSettings):
     """Every knob of the service; see the README's configuration table."""
 
@@ -31,6 +43,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL (postgresql+asyncpg://...). Unset: an embedded PostgreSQL.",
+    )
+    database_pooler: Pooler = Field(
+        default=Pooler.NONE,
+        description="What runs between Wren and PostgreSQL: none (or a session-mode pooler),"
+        " or a transaction-mode pooler such as PgBouncer's pool_mode=transaction, behind"
+        " which no prepared statement is relied on beyond one execution.",
     )
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db. Unset: an in-process stand-in."
@@ -222,6 +240,17 @@ class Settings(BaseSettings):
     def _blank_secret_is_default(cls, value: object) -> object:
         # An empty WREN_JWT_SECRET (compose's `${WREN_JWT_SECRET:-}`) means "not set".
         return DEFAULT_JWT_SECRET if value in (None, "") else value
+
+    @model_validator(mode="after")
+    def _database_options(self) -> Settings:
+        """Refuse URL options the driver would choke on, or that contradict the pooler."""
+        if self.database_url is not None:
+            from wren.db.url import engine_options  # SQLAlchemy's URL parser, on use only
+
+            engine_options(
+                self.database_url, transaction_pooler=self.database_pooler is Pooler.TRANSACTION
+            )
+        return self
 
     @model_validator(mode="after")
     def _trusted_documents_need_redis(self) -> Settings:

@@ -1,7 +1,7 @@
 """A schemathesis check for operations whose refusals are part of the API (loaded as hooks).
 
 Schemathesis' own `not_a_server_error` counts every error of a resolver as a failure,
-NOT_FOUND for a random id included. Mutations on random ids are refused by design, so they
+BAD_USER_INPUT for a random id included. Mutations on random ids are refused by design, so they
 are held to this instead: no 5xx, and every error carries a client-facing code.
 """
 

@@ -287,10 +287,8 @@ async def test_post_created_filters_by_author(
 @pytest.mark.parametrize(
     ("query", "variables", "argument"),
     [
-        (COMMENT_ADDED, {"postId": "nonsense"}, "postId"),
         (COMMENT_ADDED, {"postId": pid(999)}, "postId"),
         (COMMENT_ADDED, {"postId": uid("alice")}, "postId"),
-        (POST_CREATED, {"authorId": "nonsense"}, "authorId"),
         (POST_CREATED, {"authorId": to_global_id("User", 999)}, "authorId"),
         (POST_CREATED, {"authorId": pid(1)}, "authorId"),
     ],
@@ -307,6 +305,29 @@ async def test_unknown_ids_are_not_found(
     [error] = message["payload"]
     assert error["extensions"] == {"code": "NOT_FOUND", "argument": argument}
     assert error["message"].startswith("No ")
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "argument"),
+    [
+        (COMMENT_ADDED, {"postId": "nonsense"}, "postId"),
+        (COMMENT_ADDED, {"postId": pid(1) + "!!*"}, "postId"),
+        (POST_CREATED, {"authorId": "nonsense"}, "authorId"),
+        (POST_CREATED, {"authorId": uid("alice") + "\u0000"}, "authorId"),
+    ],
+)
+async def test_malformed_ids_are_bad_user_input(
+    ws_url: str, query: str, variables: dict[str, Any], argument: str
+) -> None:
+    async with subscriber(ws_url) as sub:
+        await sub.init()
+        key = await sub.subscribe(query, variables)
+        message = await sub.receive()
+    assert message["id"] == key
+    assert message["type"] == "error"
+    [error] = message["payload"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
+    assert error["message"] == "Malformed id."
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,7 @@ async def test_update_post_changes_only_what_is_given(
         ("bob", {"id": pid(1)}, "FORBIDDEN", "id"),
         ("alice", {"id": pid(99), "title": "X"}, "NOT_FOUND", "id"),
         ("alice", {"id": uid("alice"), "title": "X"}, "NOT_FOUND", "id"),
-        ("alice", {"id": "garbage", "title": "X"}, "NOT_FOUND", "id"),
+        ("alice", {"id": "garbage", "title": "X"}, "BAD_USER_INPUT", "id"),
         ("alice", {"id": pid(1), "title": ""}, "BAD_USER_INPUT", "title"),
         ("alice", {"id": pid(1), "body": "b" * 20_001}, "BAD_USER_INPUT", "body"),
     ],

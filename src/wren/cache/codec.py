@@ -7,6 +7,11 @@ first five (loaders.PROFILED), so that a short list needs no statement at all. U
 public columns change through no mutation; a user deleted outside the API stays listed
 until the entry expires, like any change made outside the API.
 Changing either shape requires bumping keys.VERSION.
+
+`decode` raises ValueError for bytes that are not such a value: not JSON (a truncated or
+overwritten entry), or JSON of another shape. The loader then treats the entry as a miss.
+Only the shape is checked, not the type of every element: that is what is cheap to check
+on the warm path (50 entries a page), and a value of the right shape is one Wren wrote.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from wren.db.loaders import Recommendations, UserStatsRow
 
 T = TypeVar("T")
 
+_STATS_FIELDS = len(UserStatsRow._fields)
+# handle, display name, bio, created at
+_PROFILE_COLUMNS = 4
+
 
 class Codec(Protocol, Generic[T]):
     """Turns one kind of value into bytes and back."""
@@ -28,7 +37,7 @@ class Codec(Protocol, Generic[T]):
         """The bytes stored in Redis."""
 
     def decode(self, raw: bytes) -> T:
-        """The value read back."""
+        """The value read back; ValueError when `raw` is not one."""
 
 
 class StatsCodec:
@@ -40,7 +49,9 @@ class StatsCodec:
 
     def decode(self, raw: bytes) -> UserStatsRow:
         """A UserStatsRow from its six counts."""
-        counts: list[int] = orjson.loads(raw)
+        counts = orjson.loads(raw)  # orjson.JSONDecodeError is a ValueError
+        if type(counts) is not list or len(counts) != _STATS_FIELDS:
+            raise ValueError(f"not {_STATS_FIELDS} counts")
         return UserStatsRow(*counts)
 
 
@@ -57,7 +68,14 @@ class RecommendationsCodec:
 
     def decode(self, raw: bytes) -> Recommendations:
         """Recommendations whose users become rows (dicts) only when shown."""
-        ids, users = orjson.loads(raw)
+        value = orjson.loads(raw)
+        if type(value) is not list or len(value) != 2:  # the ids, and the profiled users
+            raise ValueError("not a pair of lists")
+        ids, users = value
+        if type(ids) is not list or type(users) is not list or len(users) > len(ids):
+            raise ValueError("not a list of ids and a shorter list of users")
+        if any(type(user) is not list or len(user) != _PROFILE_COLUMNS for user in users):
+            raise ValueError(f"a profiled user is not {_PROFILE_COLUMNS} columns")
         return Recommendations(ids, users, _user_row)
 
 

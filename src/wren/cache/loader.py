@@ -18,6 +18,11 @@ its stamp before running its SQL, and stores the result under that stamp only.
 
 The same stamp keys the single-flight within the process and the lock across processes,
 so joining someone else's computation never hands out a value older than one's own read.
+
+An entry whose bytes do not decode (truncated, overwritten by something else) is a miss:
+it is computed again and stored over the bad bytes under the same stamp, and logged once
+per key (CacheStore.undecodable), so one bad value neither fails requests until it
+expires nor logs a line for each of them.
 """
 
 from __future__ import annotations
@@ -76,12 +81,13 @@ class CachedBatch(Generic[T]):
         found: dict[int, T] = {}
         missing: list[tuple[int, str]] = []
         for user_id, entry in zip(user_ids, entries, strict=True):
-            if entry.raw is None:
+            value = None if entry.raw is None else self._decode(user_id, entry.stamp, entry.raw)
+            if value is None:
                 counts.misses += 1
                 missing.append((user_id, entry.stamp))
             else:
                 counts.hits += 1
-                found[user_id] = self.codec.decode(entry.raw)
+                found[user_id] = value
         if missing:
             found.update(await self._fill(missing, counts))
         return found
@@ -127,9 +133,13 @@ class CachedBatch(Generic[T]):
         mine: list[tuple[int, str]] = []
         theirs: list[tuple[int, str]] = []
         for (user_id, stamp), claim in zip(led, claims, strict=True):
-            if isinstance(claim, bytes):  # stored meanwhile by another process
-                counts.shared += 1
-                found[user_id] = self.codec.decode(claim)
+            if isinstance(claim, bytes):  # stored meanwhile, or the undecodable entry
+                value = self._decode(user_id, stamp, claim)
+                if value is None:  # computed and stored over it, whoever holds the lock
+                    mine.append((user_id, stamp))
+                else:
+                    counts.shared += 1
+                    found[user_id] = value
             elif claim:
                 mine.append((user_id, stamp))
             else:
@@ -186,8 +196,19 @@ class CachedBatch(Generic[T]):
             for (user_id, stamp), raw in zip(pending, raws, strict=True):
                 if raw is None:
                     still.append((user_id, stamp))
-                else:
+                    continue
+                value = self._decode(user_id, stamp, raw)
+                if value is not None:
                     counts.shared += 1
-                    found[user_id] = self.codec.decode(raw)
+                    found[user_id] = value
+                # else: not waited for any more; the caller computes and stores it
             pending = still
         return found
+
+    def _decode(self, user_id: int, stamp: str, raw: bytes) -> T | None:
+        """The entry's value, or None when its bytes are not one (logged once per key)."""
+        try:
+            return self.codec.decode(raw)
+        except ValueError as error:
+            self.store.undecodable(self.kind, user_id, stamp, error)
+            return None

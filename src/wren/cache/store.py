@@ -33,6 +33,9 @@ FAILURES = (RedisError, OSError, TimeoutError)
 # Generation bumps for thousands of users (followers of a busy account) go in chunks,
 # each one round trip within the timeout.
 _CHUNK = 1000
+# Undecodable entries remembered so that each is logged once; forgotten all at once past
+# this many (a key is never read again once overwritten or under a new stamp).
+_UNDECODABLE_KEPT = 1024
 
 
 class Entry(NamedTuple):
@@ -71,6 +74,7 @@ class CacheStore:
         # Reads waiting for this turn of the event loop to end, and the calls sending them.
         self._reads: list[_Read] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._undecodable: set[str] = set()
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T | None:
         """Run one Redis operation through the breaker; None when it did not succeed."""
@@ -239,6 +243,16 @@ class CacheStore:
             log.warning("cache: dropped every cached entry after a missed invalidation")
         self._dirty = False
         return True
+
+    def undecodable(self, kind: Kind, user_id: int, stamp: str, error: Exception) -> None:
+        """Log an entry whose bytes did not decode, once per key (it is then recomputed)."""
+        key = self.keys.value(kind, user_id, stamp)
+        if key in self._undecodable:
+            return
+        if len(self._undecodable) >= _UNDECODABLE_KEPT:
+            self._undecodable.clear()
+        self._undecodable.add(key)
+        log.warning("cache: undecodable %s entry %s (%s); computing it again", kind, key, error)
 
     async def publish(self, channel: str, message: bytes) -> bool:
         """Publish a pub/sub message within the same timeout and breaker; False if not sent."""

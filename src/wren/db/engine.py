@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from wren.db import inflight, integrity
+from wren.db.described import DescribedStatements
 from wren.db.outage import Outage
+from wren.db.url import engine_options
 from wren.errors import BadUserInput, ServiceUnavailable
-from wren.settings import Settings
+from wren.settings import Pooler, Settings
 
 # The database is unreachable or refusing, or no pooled connection came within
 # pool_timeout: the request cannot be served right now, and retrying later may work.
@@ -65,12 +67,15 @@ def unavailable(error: BaseException) -> bool:
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
-    """The process's engine, its pool sized by settings."""
+    """The process's engine, its pool sized by settings, its driver set for the pooler."""
     database_url = url or settings.database_url
     if database_url is None:
         raise ValueError("no database URL: set WREN_DATABASE_URL or start the embedded one")
+    options = engine_options(
+        database_url, transaction_pooler=settings.database_pooler is Pooler.TRANSACTION
+    )
     return create_async_engine(
-        database_url,
+        options.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
@@ -80,8 +85,13 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         # connection (and server process), and idle ones age out under pool_recycle.
         pool_use_lifo=True,
         connect_args={
-            "server_settings": {"application_name": "wren", "timezone": "UTC"},
+            "server_settings": {
+                "application_name": "wren",
+                "timezone": "UTC",
+                **options.server_settings,
+            },
             "timeout": settings.pool_timeout,
+            **options.connect_args,
         },
     )
 
@@ -106,11 +116,13 @@ class Database:
     is one prepared-statement execution whose rows are asyncpg records. Going through
     SQLAlchemy's execution layer cost about 1 ms of CPU more per 400 rows (its cursor
     adaptation and Row objects), the largest single cost of a big page. Writes keep the
-    engine's transactions (`transaction`).
+    engine's transactions (`transaction`). Behind a transaction pooler (`pooler`), reads
+    run unnamed statements described once per connection (see described.py).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, pooler: Pooler = Pooler.NONE) -> None:
         self.engine = engine
+        self._described = DescribedStatements() if pooler is Pooler.TRANSACTION else None
         self._compiled: dict[Executable, _Compiled] = {}
         # What a read can fail with: the driver's errors, SQLAlchemy's adaptation of them
         # (a pool checkout raises those), and a connection found closed.
@@ -205,7 +217,10 @@ class Database:
             for watcher in self._watchers:
                 watcher(sql, args)
             try:
-                rows: list[Row] = await_only(driver.fetch(sql, *args))
+                if self._described is None:
+                    rows: list[Row] = await_only(driver.fetch(sql, *args))
+                else:
+                    rows = self._described.fetch(driver, sql, args)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
                 if not driver.is_closed():
                     raise

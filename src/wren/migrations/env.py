@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from wren.db.tables import metadata
+from wren.db.url import STATEMENT_CACHES, engine_options
 from wren.settings import Settings
 
 config = context.config
@@ -29,7 +30,19 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(_url(), poolclass=pool.NullPool)
+    options = engine_options(_url(), transaction_pooler=False)
+    # A migration runs each statement once: nothing to gain from keeping them prepared,
+    # and without it migrations also run behind a transaction pooler.
+    no_caches = dict.fromkeys(STATEMENT_CACHES, 0)
+    engine = create_async_engine(
+        options.url,
+        poolclass=pool.NullPool,
+        connect_args={
+            **options.connect_args,
+            **no_caches,
+            "server_settings": options.server_settings,
+        },
+    )
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
