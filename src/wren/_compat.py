@@ -1,23 +1,26 @@
-"""Every use of a private Strawberry or graphql-core API, in one place.
+"""Every use of a private Strawberry or SQLAlchemy API, in one place.
 
 Wren runs its own pipeline around Strawberry's schema (document cache, checks, a compiled
-fast path), so it reaches a few things Strawberry does not publish. Each is wrapped here
-and exercised by tests/unit/test_compat.py: an upgrade that moves one breaks that test
-and this file, not the pipeline. pyproject.toml bounds Strawberry's version for the same
-reason.
+fast path) and its reads straight on the pooled asyncpg connection, so it reaches a few
+things Strawberry and SQLAlchemy do not publish (graphql-core's own API is public). Each
+is wrapped here and exercised by tests/unit/test_compat.py: an upgrade that moves one
+breaks that test and this file, not the pipeline or the read path. pyproject.toml bounds
+both versions for the same reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy.util import await_only, greenlet_spawn
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
 if TYPE_CHECKING:
     import strawberry
     from graphql import GraphQLField, GraphQLSchema
+    from sqlalchemy.sql.compiler import SQLCompiler
     from strawberry.extensions import SchemaExtension
     from strawberry.schema.base import BaseSchema
     from strawberry.types.execution import ExecutionContext, ExecutionResult
@@ -28,17 +31,35 @@ if TYPE_CHECKING:
 _DEFINITION = "strawberry-definition"
 
 __all__ = [
+    "await_only",
+    "bind_processors",
     "core_schema",
     "extensions_runner",
     "field_definition",
+    "greenlet_spawn",
     "implements_resolve",
     "is_awaitable",
     "middleware",
+    "positional_names",
     "protocol_schema",
 ]
 
+# SQLAlchemy's bridge between asyncio and its synchronous pool (sqlalchemy.util): a read
+# checks a connection out, runs and checks it back in within one greenlet (db/engine.py).
+# (await_only and greenlet_spawn are imported above and re-exported.)
+
 is_awaitable: Callable[[Any], bool] = optimized_is_awaitable
 """Strawberry's faster `isawaitable` (typed as returning bool, it is a TypeGuard)."""
+
+
+def bind_processors(compiled: SQLCompiler) -> Mapping[str, Any]:
+    """A compiled statement's per-parameter conversions (ARRAY and the like), by name."""
+    return compiled._bind_processors
+
+
+def positional_names(compiled: SQLCompiler) -> tuple[str, ...]:
+    """The parameter names of a statement compiled to $1, $2, ... form, in order."""
+    return tuple(compiled.positiontup or ())
 
 
 def core_schema(schema: strawberry.Schema) -> GraphQLSchema:

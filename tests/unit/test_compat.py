@@ -131,3 +131,37 @@ def test_the_protocol_handlers_call_the_schema_as_the_stand_in_expects() -> None
     for source in (new, legacy):
         for keyword in ("variable_values=", "context_value=", "operation_name="):
             assert keyword in source
+
+
+def test_bind_processors_and_positional_names_of_a_compiled_read() -> None:
+    from sqlalchemy import ARRAY, Integer, bindparam, column, select, table
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    users = table("users", column("id", Integer))
+    statement = select(users.c.id).where(
+        users.c.id == bindparam("one", type_=Integer),
+        users.c.id.in_(select(func_unnest(bindparam("ids", type_=ARRAY(Integer))))),
+    )
+    compiled = statement.compile(dialect=dialect())
+    assert _compat.positional_names(compiled) == ("one", "ids")  # type: ignore[arg-type]
+    processors = _compat.bind_processors(compiled)  # type: ignore[arg-type]
+    assert set(processors) <= {"one", "ids"}
+    assert "$1" in compiled.string
+    assert "$2" in compiled.string
+
+
+def func_unnest(value: Any) -> Any:
+    from sqlalchemy import func
+
+    return func.unnest(value)
+
+
+async def test_greenlet_spawn_and_await_only_bridge_to_asyncio() -> None:
+    async def later(n: int) -> int:
+        await asyncio.sleep(0)
+        return n + 1
+
+    def in_greenlet() -> int:
+        return _compat.await_only(later(1)) * 10
+
+    assert await _compat.greenlet_spawn(in_greenlet) == 20

@@ -23,7 +23,8 @@ from weakref import WeakKeyDictionary
 
 import asyncpg
 from asyncpg.prepared_stmt import PreparedStatement
-from sqlalchemy.util import await_only
+
+from wren._compat import await_only
 
 # Distinct read statements are module-level constants, a few dozen.
 _MAX_KEPT = 256

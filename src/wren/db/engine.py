@@ -10,8 +10,8 @@ import asyncpg
 from sqlalchemy import Executable, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util import await_only, greenlet_spawn
 
+from wren._compat import await_only, bind_processors, greenlet_spawn, positional_names
 from wren.db import inflight, integrity
 from wren.db.described import DescribedStatements
 from wren.db.outage import Outage
@@ -142,12 +142,12 @@ class Database:
             compiled = statement.compile(dialect=self.engine.dialect)  # type: ignore[attr-defined]
             if any(bind.value is not None for bind in compiled.binds.values()):
                 raise TypeError(f"a read takes its values as parameters: {compiled.string}")
-            processors = compiled._bind_processors  # SQLAlchemy's type conversions, e.g. ARRAY
+            processors = bind_processors(compiled)  # SQLAlchemy's type conversions, e.g. ARRAY
             if len(self._compiled) >= _MAX_COMPILED:  # a caller building statements per call
                 self._compiled.clear()
             found = _Compiled(
                 compiled.string,
-                tuple((name, processors.get(name)) for name in compiled.positiontup or ()),
+                tuple((name, processors.get(name)) for name in positional_names(compiled)),
             )
             self._compiled[statement] = found
         return found
