@@ -54,7 +54,11 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--cache-pattern", default="wren:*", help="keys LeaderboardCold deletes")
     ap.add_argument("--label", default="latest", help="bench/results/<label>.md and .json")
-    ap.add_argument("--no-restart", action="store_true", help="never restart PostgreSQL")
+    ap.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="never restart PostgreSQL (without pg_stat_statements preloaded: no SQL counts)",
+    )
     ap.add_argument("--report", type=Path, help="only rewrite the Markdown of a results JSON")
     ap.add_argument(
         "--baseline",

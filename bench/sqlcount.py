@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,18 @@ Row = dict[str, Any]
 COUNTED = 10
 
 
-def ensure_pg_stat_statements(allow_restart: bool) -> None:
-    """Preload pg_stat_statements; restarts PostgreSQL once when it is not."""
+def ensure_pg_stat_statements(allow_restart: bool) -> bool:
+    """Preload pg_stat_statements (restarting PostgreSQL once when it is not); False when
+    it is not preloaded and no restart is allowed: then only round trips are counted."""
     libs = psql("SHOW shared_preload_libraries")
     if "pg_stat_statements" not in libs:
         if not allow_restart:
-            sys.exit("pg_stat_statements is not preloaded; rerun without --no-restart")
+            print(
+                "pg_stat_statements is not preloaded and --no-restart is given: SQL "
+                "statements are not counted (round trips still are)",
+                flush=True,
+            )
+            return False
         new = ",".join([*(s.strip() for s in libs.split(",") if s.strip()), "pg_stat_statements"])
         print("preloading pg_stat_statements: restarting PostgreSQL", flush=True)
         psql(f"ALTER SYSTEM SET shared_preload_libraries = '{new}'")
@@ -44,6 +49,7 @@ def ensure_pg_stat_statements(allow_restart: bool) -> None:
                 break
             time.sleep(0.5)
     psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return True
 
 
 def statements(db_oid: str) -> tuple[int, list[dict[str, Any]]]:
@@ -61,7 +67,12 @@ def statements(db_oid: str) -> tuple[int, list[dict[str, Any]]]:
 
 
 def counting_pass(
-    spec: ServerSpec, ops: list[str], dataset: Dataset, cache: ColdCache, rawdir: Path
+    spec: ServerSpec,
+    ops: list[str],
+    dataset: Dataset,
+    cache: ColdCache,
+    rawdir: Path,
+    count_sql: bool = True,
 ) -> tuple[dict[str, Row], dict[str, str]]:
     """Per operation: response check, SQL statements and round trips per request.
 
@@ -107,7 +118,8 @@ def counting_pass(
                     post(spec.url, concrete(payload, i), headers)
             else:
                 sequential(spec.url, payload, 20, headers)
-            psql("SELECT pg_stat_statements_reset()")
+            if count_sql:
+                psql("SELECT pg_stat_statements_reset()")
             proxy.reset()
             for i in range(1, COUNTED + 1):
                 if op == "LeaderboardCold":
@@ -115,16 +127,16 @@ def counting_pass(
                 post(spec.url, concrete(payload, i), headers)
             time.sleep(0.3)
             counts = proxy.reset()
-            total, top = statements(dataset.oid)
+            total, top = statements(dataset.oid) if count_sql else (0, [])
             row.update(
-                sql_per_request=total / COUNTED,
+                sql_per_request=total / COUNTED if count_sql else "n/a",
                 round_trips_per_request=counts.round_trips / COUNTED,
                 new_connections=counts.connections,
                 sql_top=top,
                 wire_top=sorted(set(counts.queries))[:8],
             )
             print(
-                f"   {spec.name} {op}: {total / COUNTED:g} SQL, "
+                f"   {spec.name} {op}: {row['sql_per_request']} SQL, "
                 f"{counts.round_trips / COUNTED:g} round trips per request",
                 flush=True,
             )

@@ -63,7 +63,7 @@ def run(options: Options) -> int:
             "postgresql-client)"
         )
     ensure_database(options.db, options.users)
-    ensure_pg_stat_statements(not options.no_restart)
+    count_sql = ensure_pg_stat_statements(not options.no_restart)
     dataset = open_dataset(options.db)
     cache = ColdCache(options.redis_url, options.cache_pattern)
     rows_text = describe(options.db)
@@ -76,7 +76,7 @@ def run(options: Options) -> int:
         spec_ops = operations_of(spec, options.ops)
         print(f"== {spec.name}", flush=True)
         try:
-            rows, headers = counting_pass(spec, spec_ops, dataset, cache, rawdir)
+            rows, headers = counting_pass(spec, spec_ops, dataset, cache, rawdir, count_sql)
             load_pass(spec, spec_ops, rows, headers, options, dataset, rawdir)
         except RuntimeError as error:
             print(f"!! {spec.name}: {error}", flush=True)
