@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -180,6 +181,14 @@ async def gql(
     if not extensions:
         del body["extensions"]
     return body
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for servers a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def operation(name: str) -> str:

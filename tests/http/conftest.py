@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from redis import Redis
 
+from tests.conftest import free_port
 from tests.integration import world
 from wren.app import create_app
 from wren.settings import Settings
@@ -59,17 +59,10 @@ def _drop_persisted_documents(settings: Settings) -> Iterator[None]:
         redis.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def live_server(settings: Settings, **environment: str) -> Iterator[str]:
     """The /graphql URL of the app served by uvicorn in a process of its own."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "WREN_DATABASE_URL": settings.database_url or "",

@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import REDIS_URL, gql
-from tests.http.conftest import _free_port, live_server, serving
+from tests.conftest import REDIS_URL, free_port, gql
+from tests.http.conftest import live_server, serving
 from tests.integration.test_cache_outage import RedisServer
 from tests.integration.world import USERS, pid, uid
 from wren.auth import issue_token
@@ -65,7 +65,7 @@ def bearer(settings: Settings, handle: str) -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def uvicorn_serving(app: FastAPI) -> AsyncIterator[str]:
     """The ws:// URL of /graphql of an app whose lifespan is already running."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

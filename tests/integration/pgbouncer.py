@@ -14,14 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import PG_BASE
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.conftest import PG_BASE, free_port
 
 
 class PgBouncer:
@@ -30,7 +23,7 @@ class PgBouncer:
     def __init__(self, *, pool_mode: str, server_connections: int) -> None:
         self.pool_mode = pool_mode
         self.server_connections = server_connections
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="wren-pgbouncer-"))
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
@@ -16,11 +17,18 @@ from wren.app import Resources, create_app
 from wren.settings import Settings
 
 
-@pytest.fixture
-async def tiny_pool_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    tiny = settings.model_copy(update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.3})
+@asynccontextmanager
+async def one_connection_app(settings: Settings, **overrides: float) -> AsyncIterator[FastAPI]:
+    """An app whose pool holds a single connection, its lifespan running."""
+    tiny = settings.model_copy(update={"pool_size": 1, "max_overflow": 0, **overrides})
     application = create_app(tiny)
     async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def tiny_pool_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with one_connection_app(settings, pool_timeout=0.3) as application:
         yield application
 
 
@@ -82,11 +90,7 @@ async def test_an_exhausted_pool_is_waited_for_once(settings: Settings) -> None:
     The timeouts keep the defaults' ratio (pool 5 s, deadline 10 s): an operation that
     waited for the pool again after its first wait would reach the deadline instead.
     """
-    tiny = settings.model_copy(
-        update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 1.0, "execution_timeout": 1.9}
-    )
-    application = create_app(tiny)
-    async with application.router.lifespan_context(application):
+    async with one_connection_app(settings, pool_timeout=1.0, execution_timeout=1.9) as application:
         resources: Resources = application.state.resources
         transport = httpx.ASGITransport(app=application)
         async with (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.http.conftest import _free_port
+from tests.conftest import free_port
 
 # The line `wren serve` ends its start with (src/wren/welcome.py).
 WELCOME = "GraphiQL: open "
@@ -65,7 +65,7 @@ def first_start() -> Iterator[FirstStart]:
     }
     embedded_dir = home / "embedded"
     env["WREN_EMBEDDED_DIR"] = str(embedded_dir)
-    port = _free_port()
+    port = free_port()
     wren = Path(sys.executable).with_name("wren")
     began = time.monotonic()
     process = subprocess.Popen(
