@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from wren.db.engine import Database
     from wren.errors import Unauthenticated
     from wren.events.bus import Events
+    from wren.pipeline.ratelimit import Throttle
     from wren.settings import Settings
 
 
@@ -41,6 +42,8 @@ class Context(BaseContext):
         self.events = events
         self.loaders = Loaders(db)
         self.cache = RequestCache(store, self.loaders)
+        # What this request took from its rate limit (the `rateLimit` field reads it).
+        self.rate_limit: Throttle | None = None
 
     def reset_loaders(self) -> None:
         """Forget what this request read so far: a write it made may have changed it."""

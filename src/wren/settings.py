@@ -159,6 +159,23 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest estimated cost: objects fetched, `first` multiplied along nesting.",
     )
+    rate_limit_points: int = Field(
+        default=0,
+        ge=0,
+        description="Cost points each viewer (or anonymous client address) may spend per "
+        "window, shared by every process through Redis; 0: no rate limit.",
+    )
+    rate_limit_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds in which an empty budget refills completely "
+        "(restore rate: points / window per second).",
+    )
+    rate_limit_fail_closed: bool = Field(
+        default=False,
+        description="With Redis unavailable, refuse requests (503) instead of running "
+        "them unlimited.",
+    )
     max_batch_size: int = Field(
         default=0, ge=0, description="Operations in one batched (JSON array) request; 0: off."
     )

@@ -36,6 +36,10 @@ Event channels, under ``{c}`` = WREN_EVENTS_PREFIX or ``{namespace}:events:``: R
 pub/sub channels apart from keys, but they share the deployment's namespace the same way.
 ``{c}postCreated`` carries every new post, ``{c}commentAdded:{post_id}`` the new comments
 of one post (the messages: wren.events.messages).
+
+Rate limits: ``{namespace}:rl:{subject}``, a hash (``tokens``, ``ts``) per viewer
+(``viewer:{id}``) or anonymous client address (``addr:{ip}``), expiring once the bucket
+would be full again (wren.pipeline.ratelimit).
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ VERSION = 2
 def documents_prefix(namespace: str) -> str:
     """The default prefix of persisted documents in a namespace."""
     return f"{namespace}:pq:"
+
+
+def rate_limit_key(namespace: str, subject: str) -> str:
+    """The token bucket of one viewer or client address."""
+    return f"{namespace}:rl:{subject}"
 
 
 def channels_prefix(namespace: str) -> str:

@@ -34,6 +34,7 @@ from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
+from wren.pipeline.ratelimit import RATE_LIMITED, RateLimiter, Throttle
 
 if TYPE_CHECKING:
     import strawberry
@@ -116,6 +117,7 @@ class Pipeline:
         self.schema = _compat.core_schema(schema)
         self.documents = Documents(self.schema, settings)
         self.persisted = PersistedDocuments(settings)
+        self.limiter = RateLimiter(settings) if settings.rate_limit_points else None
         self.executor = Executor(
             schema,
             compiled=settings.compiled_queries,
@@ -198,6 +200,36 @@ class Pipeline:
         if error is None:
             return None
         return Result(Stage.REQUEST, [GraphQLError(error.message, extensions=error.extensions)])
+
+    async def admit(
+        self, prepared: Prepared, subject: str, redis: Callable[[], Redis]
+    ) -> Throttle | None:
+        """Take the operation's cost from its sender's rate limit, before anything runs.
+
+        None when there is no rate limit, or Redis did not answer and the limiter fails
+        open; RequestRefused (429, or 503 when failing closed) when it may not run now.
+        """
+        if self.limiter is None:
+            return None
+        cost: int = prepared.extensions["cost"]["estimated"]
+        throttle = await self.limiter.take(redis(), subject, cost)
+        if throttle is None:
+            if self.limiter.fail_closed:
+                raise RequestRefused(
+                    503, "Rate limits cannot be checked now; retry shortly.", "SERVICE_UNAVAILABLE"
+                )
+            return None
+        if not throttle.allowed:
+            raise RequestRefused(
+                429,
+                f"Rate limit exceeded: this operation costs {throttle.cost} points and "
+                f"{int(throttle.available)} of {throttle.capacity} are left "
+                f"(restored at {throttle.restore_rate:g} per second).",
+                RATE_LIMITED,
+                {"retry-after": str(throttle.retry_after), **throttle.headers()},
+            )
+        prepared.extensions["cost"]["throttleStatus"] = throttle.status()
+        return throttle
 
     async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         """Run a query or mutation within the deadline; errors masked."""
