@@ -56,7 +56,7 @@ LIKE = "mutation($p: ID!) { likePost(postId: $p) { likeCount } }"
 
 
 def _op(name: str) -> str:
-    return (CONTRACT_OPS / f"{name}.graphql").read_text()
+    return (CONTRACT_OPS / "operations" / f"{name}.graphql").read_text()
 
 
 async def _clear(namespace: str) -> None:
