@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
@@ -16,15 +15,20 @@ from wren._compat import await_only, bind_processors, greenlet_spawn, positional
 from wren.db import inflight, integrity
 from wren.db.described import DescribedStatements
 from wren.db.outage import Outage
-from wren.db.replicas import Replica, ReplicaSet, RoutingCounters
+from wren.db.replicas import (
+    REPLAYED_POSITION,
+    WRITTEN_POSITION,
+    Replica,
+    ReplicaSet,
+    RoutingCounters,
+    commit_position,
+)
 from wren.db.url import engine_options
 from wren.errors import BadUserInput, ServiceUnavailable
 from wren.settings import Pooler, Settings
 
 if TYPE_CHECKING:
     from wren.cache.marks import WriteMarks
-
-log = logging.getLogger(__name__)
 
 # The database is unreachable or refusing, or no pooled connection came within
 # pool_timeout: the request cannot be served right now, and retrying later may work.
@@ -45,20 +49,6 @@ _MAX_COMPILED = 256
 
 # What a read returns: one asyncpg record per row, values by column name (row["handle"]).
 Row: TypeAlias = asyncpg.Record
-
-
-# WAL positions as integers (bytes since 0/0), for replica routing (db/replicas.py).
-_WRITTEN_POSITION = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"
-# After a commit: the insert position is never before the commit record's end, whatever
-# synchronous_commit says (the write position may be, with synchronous_commit=off).
-_INSERT_POSITION = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
-# NULL on a server that is not in recovery: not a replica.
-_REPLAYED_POSITION = (
-    "SELECT CASE WHEN pg_is_in_recovery()"
-    " THEN pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint END"
-)
-# A commit whose position could not be read: no replica ever counts as having it.
-MAX_POSITION = 2**63 - 1
 
 
 class Reader(Protocol):
@@ -348,25 +338,12 @@ class Database:
         return None if value is None else int(value)
 
     async def _primary_position(self) -> int:
-        position = await self._position(self.engine, _WRITTEN_POSITION)
+        position = await self._position(self.engine, WRITTEN_POSITION)
         assert position is not None
         return position
 
     async def _replica_position(self, replica: Replica) -> int | None:
-        return await self._position(replica.engine, _REPLAYED_POSITION)
-
-    async def _commit_position(self, conn: AsyncConnection) -> int:
-        """Where the primary's WAL ends after this connection's commit (an upper bound of
-        the commit record's end; MAX_POSITION if it cannot be read: read the primary)."""
-        try:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            value = await driver.fetchval(_INSERT_POSITION)
-        except Exception as error:  # the write is committed: never fail it for this
-            log.warning("commit position unavailable (%s): the writer reads the primary", error)
-            return MAX_POSITION
-        return int(value)
+        return await self._position(replica.engine, REPLAYED_POSITION)
 
     @asynccontextmanager
     async def transaction(
@@ -382,7 +359,7 @@ class Database:
                 async with conn.begin():
                     yield conn
                 if positions is not None:
-                    positions.append(await self._commit_position(conn))
+                    positions.append(await commit_position(conn))
         except sa_exc.IntegrityError as error:
             domain = integrity.meaning(error)
             if domain is None:

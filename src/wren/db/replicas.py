@@ -15,6 +15,9 @@ WREN_REPLICA_MAX_LAG. Checks run in the background, at most every `interval` sec
 and only when reads ask for replicas (an idle process sends nothing); a read never
 waits for one. A server that answers as a primary (promoted, or misconfigured) is not
 a replica of this primary and is not read from.
+
+The positions are also what read-your-writes compares (routing.py): the primary's
+position after a commit (`commit_position`) against a replica's replayed one.
 """
 
 from __future__ import annotations
@@ -28,9 +31,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
+
+# WAL positions as integers (bytes since 0/0), for replica routing.
+WRITTEN_POSITION = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"
+# After a commit: the insert position is never before the commit record's end, whatever
+# synchronous_commit says (the write position may be, with synchronous_commit=off).
+INSERT_POSITION = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+# NULL on a server that is not in recovery: not a replica.
+REPLAYED_POSITION = (
+    "SELECT CASE WHEN pg_is_in_recovery()"
+    " THEN pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint END"
+)
+# A commit whose position could not be read: no replica ever counts as having it.
+MAX_POSITION = 2**63 - 1
+
 
 # How long one check may wait for a server before counting it as down.
 CHECK_TIMEOUT = 1.0
@@ -39,6 +56,20 @@ CHECK_TIMEOUT = 1.0
 def check_interval(max_lag: float) -> float:
     """Seconds between checks: a quarter of the lag allowed, within 20 ms .. 250 ms."""
     return max(0.02, min(0.25, max_lag / 4))
+
+
+async def commit_position(conn: AsyncConnection) -> int:
+    """Where the primary's WAL ends after `conn`'s commit (an upper bound of the commit
+    record's end; MAX_POSITION if it cannot be read: then only the primary has it)."""
+    try:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        value = await driver.fetchval(INSERT_POSITION)
+    except Exception as error:  # the write is committed: never fail it for this
+        log.warning("commit position unavailable (%s): the writer reads the primary", error)
+        return MAX_POSITION
+    return int(value)
 
 
 @dataclass(eq=False)
