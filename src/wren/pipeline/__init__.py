@@ -28,6 +28,7 @@ from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
 from wren.db import inflight
+from wren.db.routing import RoutedDatabase
 from wren.errors import WrenError
 from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.documents import Documents
@@ -237,6 +238,12 @@ class Pipeline:
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
+        if prepared.operation.operation is OperationType.MUTATION:
+            # What a mutation checks, and what its answer shows, is read where it is
+            # written: the primary (a replica may not have the rows yet).
+            db = getattr(context, "db", None)
+            if isinstance(db, RoutedDatabase):
+                db.use_primary()
         timeout = self.settings.execution_timeout
         with inflight.tracking() as reads:
             try:
