@@ -65,9 +65,15 @@ def _running(state: dict[str, dict[str, object]]) -> dict[str, int]:
     alive = {}
     for name, entry in state.items():
         pid = int(str(entry["pid"]))
-        if local.pid_alive(pid) and _cmdline(pid) == entry["command"]:
+        if local.pid_alive(pid) and _runs(pid, entry["command"]):
             alive[name] = pid
     return alive
+
+
+def _runs(pid: int, command: object) -> bool:
+    """Whether the process runs `command` (a script's command line starts with its interpreter)."""
+    line = _cmdline(pid)
+    return isinstance(command, list) and line is not None and line[-len(command) :] == command
 
 
 def _cmdline(pid: int) -> list[str] | None:
@@ -181,7 +187,7 @@ def down(run_dir: Path, timeout: float = 30) -> int:
         while any(local.pid_alive(alive[n]) for n in group) and time.monotonic() < deadline:
             time.sleep(0.1)
         for name in group:
-            if local.pid_alive(alive[name]) and _cmdline(alive[name]) == processes[name]["command"]:
+            if local.pid_alive(alive[name]) and _runs(alive[name], processes[name]["command"]):
                 os.kill(alive[name], signal.SIGKILL)
     order = instances + others
     (run_dir / STATE).unlink()
