@@ -45,14 +45,15 @@ def instances_env(options: Options, database: str) -> dict[str, str]:
 
 def cpu_by_part(before: ProcStats, after: ProcStats, ours: dict[int, str]) -> dict[str, float]:
     """CPU seconds used between two snapshots by the processes started here (`ours`: pid ->
-    part), wrk, PostgreSQL (all of its processes: its other clients too), and the rest."""
+    part), PostgreSQL (all of its processes: its other clients too), and the rest (wrk,
+    started and ended in between, is in neither snapshot)."""
     ticks: dict[str, int] = {}
     for pid, (comm, _group, t) in after.items():
         if pid == os.getpid():
             continue
         # A process started meanwhile counts from zero.
         used = t - before[pid][2] if pid in before else t
-        part = ours.get(pid) or (comm if comm in ("wrk", "postgres") else "other")
+        part = ours.get(pid) or (comm if comm == "postgres" else "other")
         ticks[part] = ticks.get(part, 0) + used
     hz = os.sysconf("SC_CLK_TCK")
     return {part: n / hz for part, n in sorted(ticks.items())}
@@ -169,16 +170,17 @@ def render(rows: list[Row], meta: dict[str, Any]) -> str:
         f"PostgreSQL unpinned, on a host of {meta['cpus']} CPUs.",
         "",
         "CPU ms per request: CPU time each part used during the run (from /proc), divided "
-        "by the requests answered; `other CPU %`: processes outside the topology meanwhile.",
+        "by the requests answered (PostgreSQL: all of its processes, its other clients "
+        "too); `other CPU %`: processes outside the topology meanwhile.",
         "",
         "| instances | req/s | x one direct | p50 ms | p99 ms | errors | CPU ms/request: wren "
-        "| haproxy | postgres | wrk | other CPU % |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| haproxy | postgres | other CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         errors = r["non2xx"] + r["socket_errors"] + r["graphql_errors"]
         cpu = r["cpu_ms_per_request"]
-        parts = " | ".join(f"{cpu.get(p, 0):.2f}" for p in ("wren", "haproxy", "postgres", "wrk"))
+        parts = " | ".join(f"{cpu.get(p, 0):.2f}" for p in ("wren", "haproxy", "postgres"))
         lines.append(
             f"| {r['label']} | {r['rps']:.1f} | {r['rps'] / base:.2f} | "
             f"{r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {errors} | {parts} | "
