@@ -16,7 +16,13 @@ from wren.http import csrf, graphiql
 from wren.http.body import check_content_type, read_body
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import decode_body, from_query_string
-from wren.http.responses import AUTH_STATUS, document_error_status, json_response, result_body
+from wren.http.responses import (
+    AUTH_STATUS,
+    document_error_status,
+    get_response,
+    json_response,
+    result_body,
+)
 from wren.pipeline import Prepared, Result, Transport
 from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
 
     from wren.context import Context
     from wren.pipeline import Pipeline
+    from wren.pipeline.cache_control import CachePolicy
     from wren.settings import Settings
 
 log = logging.getLogger("wren.http")
@@ -75,6 +82,9 @@ class GraphQLView:
         except Exception:
             log.exception("request %s failed", request_id)
             response = json_response({"errors": [internal_error(request_id)]}, 500, media or JSON)
+        if request.method != "POST" and "cache-control" not in response.headers:
+            # Refusals and errors are never cached (cacheable answers set their own).
+            response.headers["cache-control"] = "no-store"
         response.headers["x-request-id"] = request_id
         # The time this request took in the server, up to its body (browsers' developer
         # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
@@ -101,15 +111,15 @@ class GraphQLView:
         if self.settings.csrf_require_preflight:
             csrf.check_preflight(request.headers)
         params = from_query_string(request.query_params)
-        status, body = await self._run(request, params, "GET", media, request_id, None)
-        return json_response(body, status, media)
+        status, body, policy = await self._run(request, params, "GET", media, request_id, None)
+        return get_response(body, status, media, policy, request.headers.get("if-none-match"))
 
     async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
         check_content_type(request.headers.get("content-type"))
         media = self._media(media)
         data = decode_body(await read_body(request, self.settings.max_body_bytes))
         if not isinstance(data, list):
-            status, body = await self._run(
+            status, body, _ = await self._run(
                 request, from_mapping(data), "POST", media, request_id, None
             )
             return json_response(body, status, media)
@@ -129,7 +139,7 @@ class GraphQLView:
         results = await asyncio.gather(
             *(self._run(request, p, "POST", media, request_id, context) for p in batch)
         )
-        return json_response([body for _, body in results], 200, media)
+        return json_response([body for _, body, _ in results], 200, media)
 
     async def _context(self, request: Request) -> Context:
         try:
@@ -149,15 +159,17 @@ class GraphQLView:
         media: str,
         request_id: str,
         context: Context | None,
-    ) -> tuple[int, dict[str, Any]]:
-        """One operation, from document text to response body; refusals become bodies."""
+    ) -> tuple[int, dict[str, Any], CachePolicy | None]:
+        """One operation, from document text to response body (and, for GET, its cache
+        policy); refusals become bodies."""
         try:
             return await self._run_checked(request, params, method, media, request_id, context)
         except RequestRefused as refusal:
             if context is None:
                 raise
             # Within a batch, one refused operation does not sink the others.
-            return refusal.status or document_error_status(media), {"errors": [refusal.formatted()]}
+            status = refusal.status or document_error_status(media)
+            return status, {"errors": [refusal.formatted()]}, None
 
     async def _run_checked(
         self,
@@ -167,13 +179,16 @@ class GraphQLView:
         media: str,
         request_id: str,
         context: Context | None,
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, dict[str, Any], CachePolicy | None]:
         transport = Transport.GET if method == "GET" else Transport.POST
         prepared: Prepared | Result = await self.pipeline.prepare(
             params, transport, lambda: self.redis_getter(request)
         )
+        policy = None
         if isinstance(prepared, Prepared):
+            policy = prepared.cache_policy
             if context is None:
                 context = await self._context(request)
             prepared = await self.pipeline.execute(prepared, context, request_id)
-        return result_body(prepared, media)
+        status, body = result_body(prepared, media)
+        return status, body, policy

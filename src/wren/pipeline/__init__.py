@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from wren.context import Context
+    from wren.pipeline.cache_control import CachePolicy
     from wren.pipeline.params import Params
     from wren.settings import Settings
 
@@ -91,6 +92,8 @@ class Prepared:
     raw_variables: dict[str, Any] | None
     variables: VariableValues
     extensions: dict[str, Any]
+    # How long HTTP caches may keep the answer (asked for GET requests only).
+    cache_policy: CachePolicy | None = None
 
 
 def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
@@ -157,7 +160,12 @@ class Pipeline:
             for error in coerced:
                 error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
-        return Prepared(text, document.node, operation, params.variables, coerced, extensions)
+        policy = None
+        if transport is Transport.GET:
+            policy = self.documents.cache_policy(document, operation)
+        return Prepared(
+            text, document.node, operation, params.variables, coerced, extensions, policy
+        )
 
     @staticmethod
     def _check_transport(kind: OperationType, transport: Transport) -> None:
