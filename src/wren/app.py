@@ -32,6 +32,7 @@ from wren.http.websocket import SubscriptionEndpoint
 from wren.pipeline import Pipeline
 from wren.schema import build_schema
 from wren.settings import Settings
+from wren.shutdown import STATE_KEY, CloseWhileDraining, Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,10 @@ def create_app(
     """
     settings = settings or Settings()
     pipeline = Pipeline(schema or build_schema(), settings)
+    shutdown = Shutdown(settings.shutdown_drain)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Shutdown]]:
         async with AsyncExitStack() as stack:
             url = await _database_url(settings, stack)
             engine = create_engine(settings, url)
@@ -145,7 +147,8 @@ def create_app(
                 cache=cache,
                 events=events,
             )
-            yield
+            # For the server (wren.shutdown.GracefulServer): what SIGTERM drains.
+            yield {STATE_KEY: shutdown}
 
     async def context(connection: HTTPConnection) -> Context:
         """A request's context, or a WebSocket connection's (its handshake's headers)."""
@@ -161,13 +164,16 @@ def create_app(
         )
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(CloseWhileDraining, shutdown=shutdown)
     app.state.settings = settings
     app.state.pipeline = pipeline
+    app.state.shutdown = shutdown
     view = GraphQLView(pipeline, settings, context, _redis)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)
-    app.router.routes.append(WebSocketRoute("/graphql", subscriptions))
+    # Closed with 1001 when the instance shuts down, so that clients reconnect elsewhere.
+    app.router.routes.append(WebSocketRoute("/graphql", shutdown.going_away(subscriptions)))
 
     if settings.graphiql_enabled:
         # GraphiQL's scripts and styles, from Wren itself (src/wren/http/graphiql.py).
@@ -182,7 +188,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         """Readiness: the database answers (Redis down is ready, degraded)."""
         resources: Resources = app.state.resources
-        status, body = await readiness(resources.db, resources.redis)
+        status, body = await readiness(resources.db, resources.redis, draining=shutdown.draining)
         return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     return app
