@@ -56,6 +56,9 @@ def serve(
         "http": "httptools",
         # Subscriptions: the websockets package's current (sans-I/O) implementation.
         "ws": "websockets-sansio",
+        # A WebSocket message holds what an HTTP body holds: the same bound (uvicorn's
+        # default is 16 MiB), larger messages close the connection (1009).
+        "ws_max_size": settings.max_body_bytes,
         "access_log": not settings.production,
         # After SIGTERM (and WREN_SHUTDOWN_DRAIN): how long requests in flight may take.
         "timeout_graceful_shutdown": settings.shutdown_timeout,

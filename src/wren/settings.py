@@ -181,10 +181,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body; bigger ones get 413."
     )
+    body_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a request body may take to arrive; then 408."
+    )
     max_tokens: int = Field(
         default=2000, ge=1, description="Lexical tokens (comments too) a document may have."
     )
     max_depth: int = Field(default=12, ge=1, description="Deepest field nesting of an operation.")
+    max_fields: int = Field(
+        default=500,
+        ge=1,
+        description="Fields an operation may expand to, every fragment spread inlined and "
+        "leaves included.",
+    )
     max_aliases: int = Field(default=15, ge=0, description="Aliases a document may use.")
     max_directives: int = Field(default=10, ge=0, description="Directives a document may use.")
     max_cost: int = Field(

@@ -122,7 +122,8 @@ class GraphQLView:
     async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
         check_content_type(request.headers.get("content-type"))
         media = self._media(media)
-        data = decode_body(await read_body(request, self.settings.max_body_bytes))
+        raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout)
+        data = decode_body(raw)
         if not isinstance(data, list):
             answer = await self._run(request, from_mapping(data), "POST", media, request_id, None)
             return json_response(answer.body, answer.status, media, answer.headers)

@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("wren.pipeline")
 
 BAD_REQUEST = "BAD_REQUEST"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+# Variable coercion stops after this many errors (one more says it stopped).
+MAX_VARIABLE_ERRORS = 50
 DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
 SUBSCRIPTIONS_ONLY = (
     "Only subscriptions are served over WebSocket; send queries and mutations with POST /graphql."
@@ -117,6 +121,7 @@ class Pipeline:
         self.settings = settings
         self.schema = _compat.core_schema(schema)
         self.documents = Documents(self.schema, settings)
+        self.hide_suggestions = not settings.suggestions_enabled
         self.persisted = PersistedDocuments(settings)
         self.limiter = RateLimiter(settings) if settings.rate_limit_points else None
         self.executor = Executor(
@@ -131,6 +136,14 @@ class Pipeline:
         """The checked operation, or the Result that refuses it (RequestRefused for
         refusals that carry a status of their own)."""
         text, persist_as = await self.persisted.document(params, redis)
+        if len(text) > self.settings.max_body_bytes:
+            # HTTP bodies are bounded before they are read; a WebSocket message is not.
+            error = limit_error(
+                f"The document is longer than {self.settings.max_body_bytes} characters.",
+                PAYLOAD_TOO_LARGE,
+                limit=self.settings.max_body_bytes,
+            )
+            return Result(Stage.DOCUMENT, [error])
         document = self.documents.get(text)
         if document.syntax_error is not None:
             return Result(Stage.DOCUMENT, [document.syntax_error])
@@ -148,6 +161,23 @@ class Pipeline:
         cost = self.documents.cost_plan(document, operation).evaluate(params.variables)
         limit = self.settings.max_cost
         extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
+        coerced = get_variable_values(
+            self.schema,
+            operation.variable_definitions or (),
+            params.variables or {},
+            max_errors=MAX_VARIABLE_ERRORS,
+            hide_suggestions=self.hide_suggestions,
+        )
+        if isinstance(coerced, list):
+            for error in coerced:
+                error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}
+            return Result(Stage.DOCUMENT, coerced, extensions=extensions)
+        # Arguments before the cost: `first: 100000` is an argument out of its range.
+        errors = self.documents.argument_plan(document, operation).check(
+            coerced, hide_suggestions=self.hide_suggestions
+        )
+        if errors:
+            return Result(Stage.DOCUMENT, errors, extensions=extensions)
         if cost is None or cost > limit:
             error = limit_error(
                 f"The operation's estimated cost exceeds the limit of {limit}.",
@@ -156,13 +186,6 @@ class Pipeline:
                 limit=limit,
             )
             return Result(Stage.DOCUMENT, [error], extensions=extensions)
-        coerced = get_variable_values(
-            self.schema, operation.variable_definitions or (), params.variables or {}
-        )
-        if isinstance(coerced, list):
-            for error in coerced:
-                error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
-            return Result(Stage.DOCUMENT, coerced, extensions=extensions)
         policy = None
         if transport is Transport.GET:
             policy = self.documents.cache_policy(document, operation)
