@@ -16,7 +16,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 
-from wren.auth import authenticate
+from wren.accounts import Accounts
+from wren.accounts.keys import Keyring
 from wren.cache.client import create_listener_redis, create_redis
 from wren.cache.store import CacheStore
 from wren.context import Context
@@ -42,6 +43,7 @@ class Resources:
     redis: Redis
     cache: CacheStore
     events: Events
+    accounts: Accounts
 
 
 async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
@@ -103,6 +105,7 @@ def create_app(
     """
     settings = settings or Settings()
     pipeline = Pipeline(schema or build_schema(), settings)
+    keyring = Keyring.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,23 +124,25 @@ def create_app(
             stack.push_async_callback(hub.aclose)
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)
+            db = Database(engine, pooler=settings.database_pooler)
+            accounts = Accounts(settings, db, redis, keyring)
+            stack.callback(accounts.close)
             app.state.resources = Resources(
-                db=Database(engine, pooler=settings.database_pooler),
-                redis=redis,
-                cache=cache,
-                events=events,
+                db=db, redis=redis, cache=cache, events=events, accounts=accounts
             )
             yield
 
     async def context(connection: HTTPConnection) -> Context:
         """A request's context, or a WebSocket connection's (its handshake's headers)."""
         resources: Resources = connection.app.state.resources
-        credentials = authenticate(settings, connection.headers.get("authorization"))
+        credentials = await resources.accounts.authenticate(connection.headers.get("authorization"))
         return Context(
             settings=settings,
             db=resources.db,
             store=resources.cache,
+            accounts=resources.accounts,
             viewer_id=credentials.viewer_id,
+            claims=credentials.claims,
             auth_error=credentials.error,
             events=resources.events,
         )
@@ -154,6 +159,11 @@ def create_app(
     if settings.graphiql_enabled:
         # GraphiQL's scripts and styles, from Wren itself (src/wren/http/graphiql.py).
         app.router.routes.append(graphiql.assets_route())
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks() -> JSONResponse:
+        """The public keys that verify Wren's access tokens (RFC 7517 JWK Set)."""
+        return JSONResponse(keyring.jwks(), headers={"cache-control": "public, max-age=300"})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
