@@ -20,6 +20,7 @@ import json
 import os
 import random
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -116,9 +117,13 @@ def main() -> int:
     parser.add_argument("--flood", type=int, default=32, help="concurrent log-in clients")
     parser.add_argument("--max-logins", type=int, default=4000)
     parser.add_argument("--settings", default="0,1", help="WREN_HASH_CONCURRENCY values")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="0: a free one")
     args = parser.parse_args()
     ensure_database(args.db, args.users)
+    if not args.port:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            args.port = sock.getsockname()[1]
     rows = []
     for value in args.settings.split(","):
         env = {
@@ -138,8 +143,8 @@ def main() -> int:
             ops=CONTRACT_OPS / "operations",
             env=env,
         )
-        RESULTS.mkdir(exist_ok=True)
-        server = Server(spec, RESULTS / "login-flood.log")
+        (RESULTS / "raw").mkdir(parents=True, exist_ok=True)
+        server = Server(spec, RESULTS / "raw" / "login-flood.log")
         server.start(f"{PG}/{args.db}")
         try:
             os.sched_setaffinity(0, {LAST_CPU})
