@@ -148,7 +148,8 @@ async def test_feed_of_someone_following_1000_people(
         assert followed >= 1_000
         transport = httpx.ASGITransport(app=demo_app)
         demo = settings.model_copy(update={"database_url": demo_url})
-        headers = {"authorization": f"Bearer {session_token(demo, viewer)}"}
+        accounts = demo_app.state.resources.accounts  # told of the session, as at a log-in
+        headers = {"authorization": f"Bearer {session_token(demo, viewer, accounts=accounts)}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as client:
             body = await gql(client, operation("Feed"), {"first": 20}, **headers)
         assert "errors" not in body, body
