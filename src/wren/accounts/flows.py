@@ -86,6 +86,8 @@ async def sign_up(
             password_hash=password_hash,
         )  # fmt: skip
         issued = await _open(context, conn, row["id"])
+    # The new user's next reads, wherever they land, see the account.
+    await context.db.written_by(row["id"])
     _accounts(context).sessions.opened(issued.session_id, issued.user_id)
     audit.event(
         "signup", request_id=context.request_id, user_id=row["id"], handle=row["handle"],

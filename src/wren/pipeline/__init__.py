@@ -28,12 +28,14 @@ from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
 from wren.db import inflight
+from wren.db.routing import RoutedDatabase
 from wren.errors import WrenError
 from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
+from wren.pipeline.ratelimit import RATE_LIMITED, RateLimiter, Throttle
 
 if TYPE_CHECKING:
     import strawberry
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from wren.context import Context
+    from wren.pipeline.cache_control import CachePolicy
     from wren.pipeline.params import Params
     from wren.settings import Settings
 
@@ -91,6 +94,8 @@ class Prepared:
     raw_variables: dict[str, Any] | None
     variables: VariableValues
     extensions: dict[str, Any]
+    # How long HTTP caches may keep the answer (asked for GET requests only).
+    cache_policy: CachePolicy | None = None
 
 
 # Root fields that a client with no valid token calls to get one.
@@ -132,6 +137,7 @@ class Pipeline:
         self.schema = _compat.core_schema(schema)
         self.documents = Documents(self.schema, settings)
         self.persisted = PersistedDocuments(settings)
+        self.limiter = RateLimiter(settings) if settings.rate_limit_points else None
         self.executor = Executor(
             schema,
             compiled=settings.compiled_queries,
@@ -176,7 +182,12 @@ class Pipeline:
             for error in coerced:
                 error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
-        return Prepared(text, document.node, operation, params.variables, coerced, extensions)
+        policy = None
+        if transport is Transport.GET:
+            policy = self.documents.cache_policy(document, operation)
+        return Prepared(
+            text, document.node, operation, params.variables, coerced, extensions, policy
+        )
 
     @staticmethod
     def _check_transport(kind: OperationType, transport: Transport) -> None:
@@ -214,6 +225,36 @@ class Pipeline:
             return None
         return Result(Stage.REQUEST, [GraphQLError(error.message, extensions=error.extensions)])
 
+    async def admit(
+        self, prepared: Prepared, subject: str, redis: Callable[[], Redis]
+    ) -> Throttle | None:
+        """Take the operation's cost from its sender's rate limit, before anything runs.
+
+        None when there is no rate limit, or Redis did not answer and the limiter fails
+        open; RequestRefused (429, or 503 when failing closed) when it may not run now.
+        """
+        if self.limiter is None:
+            return None
+        cost: int = prepared.extensions["cost"]["estimated"]
+        throttle = await self.limiter.take(redis(), subject, cost)
+        if throttle is None:
+            if self.limiter.fail_closed:
+                raise RequestRefused(
+                    503, "Rate limits cannot be checked now; retry shortly.", "SERVICE_UNAVAILABLE"
+                )
+            return None
+        if not throttle.allowed:
+            raise RequestRefused(
+                429,
+                f"Rate limit exceeded: this operation costs {throttle.cost} points and "
+                f"{int(throttle.available)} of {throttle.capacity} are left "
+                f"(restored at {throttle.restore_rate:g} per second).",
+                RATE_LIMITED,
+                {"retry-after": str(throttle.retry_after), **throttle.headers()},
+            )
+        prepared.extensions["cost"]["throttleStatus"] = throttle.status()
+        return throttle
+
     async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         """Run a query or mutation within the deadline; errors masked."""
         context.request_id = request_id
@@ -221,6 +262,12 @@ class Pipeline:
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
+        if prepared.operation.operation is OperationType.MUTATION:
+            # What a mutation checks, and what its answer shows, is read where it is
+            # written: the primary (a replica may not have the rows yet).
+            db = getattr(context, "db", None)
+            if isinstance(db, RoutedDatabase):
+                db.use_primary()
         timeout = self.settings.execution_timeout
         with inflight.tracking() as reads:
             try:
