@@ -41,8 +41,8 @@ from redis.asyncio import Redis  # noqa: E402
 
 from bench.paths import CONTRACT_OPS  # noqa: E402
 from bench.streaming import StreamingPair  # noqa: E402
+from tests.sessions import session_token  # noqa: E402
 from wren.app import Resources, create_app  # noqa: E402
-from wren.auth import issue_token  # noqa: E402
 from wren.db.engine import create_engine  # noqa: E402
 from wren.db.migrate import migrate  # noqa: E402
 from wren.db.seed import seed  # noqa: E402
@@ -77,6 +77,7 @@ class Instance:
         self.app = create_app(settings)
         self._lifespan: Any = None
         self.client: httpx.AsyncClient | None = None
+        self.tokens: dict[int, str] = {}
 
     async def __aenter__(self) -> Instance:
         self._lifespan = self.app.router.lifespan_context(self.app)
@@ -100,7 +101,11 @@ class Instance:
         assert self.client is not None
         headers = {}
         if viewer is not None:
-            headers["authorization"] = f"Bearer {issue_token(self.settings, viewer)}"
+            if viewer not in self.tokens:
+                # A session opened in the primary, as a log-in opens one.
+                accounts = self.resources.accounts
+                self.tokens[viewer] = session_token(self.settings, viewer, accounts=accounts)
+            headers["authorization"] = f"Bearer {self.tokens[viewer]}"
         response = await self.client.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )

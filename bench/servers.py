@@ -80,6 +80,9 @@ def server_specs(
                 # Production refuses the development signing key; one key per run keeps
                 # the Feed token valid across the server's restarts.
                 "WREN_JWT_SECRET": secret,
+                # The Feed token is taken once per server and used for the whole run,
+                # which can outlast the default 15 minutes of an access token.
+                "WREN_JWT_TTL": "7200",
             },
             ops=CONTRACT_OPS / "operations",
         )

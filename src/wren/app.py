@@ -17,7 +17,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 
-from wren.auth import authenticate
+from wren.accounts import Accounts
+from wren.accounts.keys import Keyring
 from wren.cache.client import create_listener_redis, create_redis
 from wren.cache.marks import WriteMarks
 from wren.cache.store import CacheStore
@@ -45,6 +46,7 @@ class Resources:
     redis: Redis
     cache: CacheStore
     events: Events
+    accounts: Accounts
 
 
 async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
@@ -106,6 +108,7 @@ def create_app(
     """
     settings = settings or Settings()
     pipeline = Pipeline(schema or build_schema(), settings)
+    keyring = Keyring.from_settings(settings)
     shutdown = Shutdown(settings.shutdown_drain)
 
     @asynccontextmanager
@@ -141,11 +144,15 @@ def create_app(
             stack.push_async_callback(hub.aclose)
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)
+            # The primary's reads: a session just opened must not be looked for on a replica.
+            accounts = Accounts(settings, db, redis, keyring)
+            stack.callback(accounts.close)
             app.state.resources = Resources(
                 db=db,
                 redis=redis,
                 cache=cache,
                 events=events,
+                accounts=accounts,
             )
             # For the server (wren.shutdown.GracefulServer): what SIGTERM drains.
             yield {STATE_KEY: shutdown}
@@ -153,12 +160,14 @@ def create_app(
     async def context(connection: HTTPConnection) -> Context:
         """A request's context, or a WebSocket connection's (its handshake's headers)."""
         resources: Resources = connection.app.state.resources
-        credentials = authenticate(settings, connection.headers.get("authorization"))
+        credentials = await resources.accounts.authenticate(connection.headers.get("authorization"))
         return Context(
             settings=settings,
             db=resources.db,
             store=resources.cache,
+            accounts=resources.accounts,
             viewer_id=credentials.viewer_id,
+            claims=credentials.claims,
             auth_error=credentials.error,
             events=resources.events,
         )
@@ -178,6 +187,11 @@ def create_app(
     if settings.graphiql_enabled:
         # GraphiQL's scripts and styles, from Wren itself (src/wren/http/graphiql.py).
         app.router.routes.append(graphiql.assets_route())
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks() -> JSONResponse:
+        """The public keys that verify Wren's access tokens (RFC 7517 JWK Set)."""
+        return JSONResponse(keyring.jwks(), headers={"cache-control": "public, max-age=300"})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

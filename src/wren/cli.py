@@ -1,4 +1,4 @@
-"""The `wren` command: serve, migrate, seed, export-schema, persist."""
+"""The `wren` command: serve, migrate, seed, export-schema, persist, jwt-key."""
 
 from __future__ import annotations
 
@@ -24,6 +24,27 @@ def _database_url(settings: Settings) -> str:
     if settings.database_url is None:
         raise typer.BadParameter("set WREN_DATABASE_URL (postgresql://user@host:5432/db)")
     return settings.database_url
+
+
+@cli.command("jwt-key")
+def jwt_key(
+    kid: Annotated[str, typer.Argument(help="The key's id (a date, say: 2026-12).")],
+    algorithm: Annotated[
+        str, typer.Option("--alg", help="EdDSA (Ed25519), ES256 (P-256) or HS256.")
+    ] = "EdDSA",
+    verify_only: Annotated[
+        bool, typer.Option(help="Mark it accepted but not signing (key_ops: verify).")
+    ] = False,
+) -> None:
+    """Print a new private signing key as a JWK, for WREN_JWT_KEYS or WREN_JWT_KEYS_DIR."""
+    import json
+
+    from wren.accounts.keys import KeyringError, generate
+
+    try:
+        typer.echo(json.dumps(generate(kid, algorithm, verify_only=verify_only)))
+    except KeyringError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 @cli.command()

@@ -12,6 +12,8 @@ from wren.db.loaders import Loaders
 from wren.db.routing import RoutedDatabase
 
 if TYPE_CHECKING:
+    from wren.accounts import Accounts
+    from wren.accounts.tokens import Claims
     from wren.cache.store import CacheStore
     from wren.db.engine import Database
     from wren.errors import Unauthenticated
@@ -29,7 +31,9 @@ class Context(BaseContext):
         settings: Settings,
         db: Database,
         store: CacheStore,
+        accounts: Accounts,
         viewer_id: int | None = None,
+        claims: Claims | None = None,
         auth_error: Unauthenticated | None = None,
         events: Events | None = None,
     ) -> None:
@@ -37,7 +41,12 @@ class Context(BaseContext):
         self.settings = settings
         # Reads routed to a replica where they may be, writes on the primary (db/routing.py).
         self.db = RoutedDatabase(db, viewer_id)
+        self.accounts = accounts
         self.viewer_id = viewer_id
+        # The viewer's session (what logOut ends), when a valid token came with the request.
+        self.claims = claims
+        # Set by the pipeline for each operation: what log lines name the request by.
+        self.request_id: str | None = None
         # Set when the request carried a bad token: the request is refused as a whole.
         self.auth_error = auth_error
         # None only where nothing subscribes (tools, some tests): writes then announce nothing.

@@ -42,6 +42,12 @@ class Forbidden(WrenError):
     code = "FORBIDDEN"
 
 
+class RateLimited(WrenError):
+    """Too many tries: wait `retryAfter` seconds (HTTP: 429 with Retry-After)."""
+
+    code = "RATE_LIMITED"
+
+
 class ServiceUnavailable(WrenError):
     """A dependency (the database pool) could not serve the request in time."""
 

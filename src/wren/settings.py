@@ -160,11 +160,54 @@ class Settings(BaseSettings):
     )
     jwt_secret: SecretStr = Field(
         default=SecretStr(DEFAULT_JWT_SECRET),
-        description="HMAC key signing access tokens (HS256); at least 32 characters in "
-        "production, where the development default is refused.",
+        description="HMAC key signing access tokens (HS256) when neither jwt_keys nor"
+        " jwt_keys_dir is set; at least 32 characters in production, where the development"
+        " default is refused.",
+    )
+    jwt_keys: SecretStr | None = Field(
+        default=None,
+        description="The signing keys as JSON: a JWK Set or an array of private JWKs (oct"
+        " HS256, OKP Ed25519, EC P-256), each with a kid; the first that may sign signs.",
+    )
+    jwt_keys_dir: Path | None = Field(
+        default=None,
+        description="A directory of *.json private JWKs (kid: the file name); the last by"
+        " name that may sign signs.",
     )
     jwt_ttl: int = Field(
-        default=86400, ge=60, description="Seconds an access token stays valid after log-in."
+        default=900, ge=60, description="Seconds an access token stays valid after it is issued."
+    )
+    refresh_ttl: int = Field(
+        default=30 * 86400,
+        ge=60,
+        description="Seconds a refresh token stays usable (each use gives a new one).",
+    )
+    session_check_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds a process trusts that a session it checked is still open; a"
+        " session ended elsewhere is refused after at most this long.",
+    )
+    hash_concurrency: int = Field(
+        default=1,
+        ge=0,
+        description="Password hashes a process computes at once (the rest wait their turn);"
+        " 0: the event loop's default thread pool, unbounded by Wren.",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed log-ins a handle gets before it is locked."
+    )
+    login_max_failures_per_client: int = Field(
+        default=50, ge=1, description="Failed log-ins a client address gets before it is locked."
+    )
+    login_backoff: float = Field(
+        default=1.0, gt=0, description="Seconds of the first lock; each further failure doubles it."
+    )
+    login_backoff_max: float = Field(default=900.0, gt=0, description="Longest lock, in seconds.")
+    login_failure_window: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds after its last failure (and lock) that a counter is forgotten.",
     )
 
     # GraphQL over HTTP: what a request may ask for, and what production hides.
@@ -289,6 +332,19 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
+    @field_validator("jwt_keys", "jwt_keys_dir", mode="before")
+    @classmethod
+    def _blank_keys_are_unset(cls, value: object) -> object:
+        return None if value in (None, "") else value
+
+    @model_validator(mode="after")
+    def _keys_parse(self) -> Settings:
+        """Refuse keys that cannot sign or verify, at start-up rather than at first use."""
+        from wren.accounts.keys import Keyring  # PyJWT and cryptography, on use only
+
+        Keyring.from_settings(self)
+        return self
+
     @field_validator("jwt_secret", mode="before")
     @classmethod
     def _blank_secret_is_default(cls, value: object) -> object:
@@ -323,7 +379,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> Settings:
         """Refuse to run in production with the published development secret."""
-        if self.production:
+        if self.production and self.jwt_keys is None and self.jwt_keys_dir is None:
             secret = self.jwt_secret.get_secret_value()
             if secret == DEFAULT_JWT_SECRET:
                 raise ValueError("set WREN_JWT_SECRET: the default secret is public")

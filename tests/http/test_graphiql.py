@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.integration.world import USERS
-from wren.auth import issue_token
+from tests.sessions import session_token
 from wren.http.graphiql import CONTENT_SECURITY_POLICY, SCRIPTS, STYLES
 from wren.settings import Settings
 
@@ -52,7 +52,7 @@ def test_graphiql_runs_typed_queries_with_no_other_origin(
     steps = [
         {"query": '{ userByHandle(handle: "alice") { handle displayName } }'},
         {
-            "headers": f'{{"Authorization": "Bearer {issue_token(settings, USERS["alice"])}"}}',
+            "headers": f'{{"Authorization": "Bearer {session_token(settings, USERS["alice"])}"}}',
             "query": "{ viewer { handle } }",
         },
     ]

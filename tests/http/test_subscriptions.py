@@ -26,7 +26,7 @@ from tests.conftest import REDIS_URL, free_port, gql
 from tests.http.conftest import fragments_bomb, live_server, serving
 from tests.integration.test_cache_outage import RedisServer
 from tests.integration.world import USERS, pid, uid
-from wren.auth import issue_token
+from tests.sessions import session_token
 from wren.cache.keys import Channels
 from wren.ids import to_global_id
 from wren.settings import Settings
@@ -55,7 +55,7 @@ QUIET = 0.5  # seconds without a message that count as "nothing else came"
 
 
 def token(settings: Settings, handle: str) -> str:
-    return issue_token(settings, USERS[handle])
+    return session_token(settings, USERS[handle])
 
 
 def bearer(settings: Settings, handle: str) -> dict[str, str]:

@@ -65,7 +65,7 @@ def context_of(app: FastAPI) -> Context:
     """A request context of an app, as a mutation would have one."""
     res = resources_of(app)
     settings: Settings = app.state.settings
-    return Context(settings=settings, db=res.db, store=res.cache)
+    return Context(settings=settings, db=res.db, store=res.cache, accounts=res.accounts)
 
 
 @contextmanager

@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 
 from tests.integration import world
-from wren.auth import issue_token
+from tests.sessions import session_token
+from wren.app import Resources
 from wren.cache import invalidation
 from wren.settings import Settings
 
@@ -31,11 +32,14 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def bearer(settings: Settings) -> Callable[[int], dict[str, str]]:
-    """Request headers logging in as the user with this id."""
+def bearer(settings: Settings, resources: Resources) -> Callable[[int], dict[str, str]]:
+    """Request headers logging in as the user with this id (one session per user a test)."""
+    opened: dict[int, str] = {}
 
     def headers(user_id: int) -> dict[str, str]:
-        return {"authorization": f"Bearer {issue_token(settings, user_id)}"}
+        if user_id not in opened:
+            opened[user_id] = session_token(settings, user_id, accounts=resources.accounts)
+        return {"authorization": f"Bearer {opened[user_id]}"}
 
     return headers
 

@@ -55,7 +55,13 @@ READS: list[tuple[str, dict[str, Any]]] = [
 
 
 def context(resources: Resources, settings: Settings, viewer: int | None = None) -> Context:
-    return Context(settings=settings, db=resources.db, store=resources.cache, viewer_id=viewer)
+    return Context(
+        settings=settings,
+        db=resources.db,
+        store=resources.cache,
+        accounts=resources.accounts,
+        viewer_id=viewer,
+    )
 
 
 async def core(text: str, variables: dict[str, Any], ctx: Context) -> ExecutionResult:

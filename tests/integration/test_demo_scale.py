@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import REDIS_URL, drop_keys, gql, operation, throwaway_database
+from tests.sessions import session_token
 from wren.app import Resources, create_app
-from wren.auth import issue_token
 from wren.db.engine import create_engine
 from wren.db.seed import seed
 from wren.settings import Settings
@@ -147,7 +147,9 @@ async def test_feed_of_someone_following_1000_people(
         )
         assert followed >= 1_000
         transport = httpx.ASGITransport(app=demo_app)
-        headers = {"authorization": f"Bearer {issue_token(settings, viewer)}"}
+        demo = settings.model_copy(update={"database_url": demo_url})
+        accounts = demo_app.state.resources.accounts  # told of the session, as at a log-in
+        headers = {"authorization": f"Bearer {session_token(demo, viewer, accounts=accounts)}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as client:
             body = await gql(client, operation("Feed"), {"first": 20}, **headers)
         assert "errors" not in body, body

@@ -20,8 +20,8 @@ from hypothesis_graphql import queries
 
 from tests.conftest import operation
 from tests.integration.world import USERS, post_cursor
+from tests.sessions import session_token
 from wren.app import create_app
-from wren.auth import issue_token
 from wren.schema import build_schema, sdl
 from wren.settings import Settings
 
@@ -106,7 +106,7 @@ async def test_contract_reads_agree(
 async def test_feed_agrees_for_a_viewer(
     pair: tuple[httpx.AsyncClient, httpx.AsyncClient], settings: Settings
 ) -> None:
-    headers = {"authorization": f"Bearer {issue_token(settings, USERS['alice'])}"}
+    headers = {"authorization": f"Bearer {session_token(settings, USERS['alice'])}"}
     fast, core = await _both(pair, operation("Feed"), {"first": 5}, headers)
     assert fast == core
     assert fast[1]["data"]["feed"]["nodes"]

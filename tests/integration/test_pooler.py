@@ -27,7 +27,7 @@ from tests.integration.cache_support import http, resources_of, running
 from tests.integration.errors import codes
 from tests.integration.pgbouncer import PgBouncer
 from tests.integration.world import pid, post_cursor, uid
-from wren.auth import issue_token
+from tests.sessions import session_token
 from wren.settings import Pooler, Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -99,13 +99,16 @@ class Session:
         self.client = client
         self.settings = settings
         self.serial = itertools.count(1)
+        self.tokens: dict[int, str] = {}
 
     async def ask(
         self, name: str, query: str, variables: dict[str, Any], viewer: int | None = None
     ) -> Answer:
         headers = {}
         if viewer is not None:
-            headers["authorization"] = f"Bearer {issue_token(self.settings, viewer)}"
+            if viewer not in self.tokens:
+                self.tokens[viewer] = session_token(self.settings, viewer)
+            headers["authorization"] = f"Bearer {self.tokens[viewer]}"
         response = await self.client.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )

@@ -27,7 +27,7 @@ from tests.conftest import REDIS_URL, drop_keys, free_port, gql, operation
 from tests.http.test_subscriptions import POST_CREATED, subscriber, uvicorn_serving
 from tests.integration import world
 from tests.integration.cache_support import http, resources_of, running
-from wren.auth import issue_token
+from tests.sessions import session_token
 from wren.db.migrate import migrate
 from wren.db.replicas import RoutingCounters
 from wren.settings import Settings
@@ -132,9 +132,14 @@ async def _world(pair: StreamingPair, one: FastAPI) -> AsyncIterator[None]:
 
 @pytest.fixture
 def headers(settings_r: Settings) -> Callable[[str], dict[str, str]]:
-    return lambda handle: {
-        "authorization": f"Bearer {issue_token(settings_r, world.USERS[handle])}"
-    }
+    tokens: dict[str, str] = {}
+
+    def of(handle: str) -> dict[str, str]:
+        if handle not in tokens:
+            tokens[handle] = session_token(settings_r, world.USERS[handle])
+        return {"authorization": f"Bearer {tokens[handle]}"}
+
+    return of
 
 
 def routing(app: FastAPI) -> RoutingCounters:
@@ -292,7 +297,7 @@ async def test_with_redis_down_the_writer_reads_the_primary(
 ) -> None:
     nothing = f"redis://127.0.0.1:{free_port()}/0"
     settings = replica_settings(pair, namespace, redis_url=nothing, redis_timeout=0.2)
-    alice = {"authorization": f"Bearer {issue_token(settings, world.USERS['alice'])}"}
+    alice = {"authorization": f"Bearer {session_token(settings, world.USERS['alice'])}"}
     async with running(settings) as app, http(app) as client:
         await until_replica_reads(app, client, ALICE_POSTS)
         await pair.pause_replay()

@@ -54,3 +54,15 @@ async def replace_password_hash(*, conn: AsyncConnection, user_id: int, password
     await conn.execute(
         update(users).where(users.c.id == user_id).values(password_hash=password_hash)
     )
+
+
+_BY_ID = select(*_USER_FIELDS, users.c.password_hash).where(
+    users.c.id == bindparam("user_id", type_=users.c.id.type)
+)
+
+
+async def by_id(*, db: Reader, user_id: int) -> Row | None:
+    """The user with this id and its password hash, if there is one (on the primary: the
+    hash a password change just stored)."""
+    rows = await db.fetch_primary(_BY_ID, {"user_id": user_id})
+    return rows[0] if rows else None

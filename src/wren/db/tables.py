@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -16,7 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import TIMESTAMP
+from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
 
 metadata = MetaData()
 
@@ -90,4 +91,34 @@ likes = Table(
     Column("created_at", _TZ, nullable=False, server_default=_NOW),
     PrimaryKeyConstraint("user_id", "post_id"),
     Index("likes_post_idx", "post_id"),
+)
+
+# Sessions of accounts (not in the contract: Wren's own, migration 0002). A session is one
+# log-in on one device; its refresh tokens form one family, each usable once.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", _TZ, nullable=False, server_default=_NOW),
+    Column("refreshed_at", _TZ, nullable=False, server_default=_NOW),
+    Column("ended_at", _TZ),
+    Column("end_reason", Text),
+    Index("sessions_user_idx", "user_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("digest", LargeBinary, primary_key=True),
+    Column(
+        "session_id",
+        UUID(as_uuid=True),
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", _TZ, nullable=False, server_default=_NOW),
+    Column("expires_at", _TZ, nullable=False),
+    Column("used_at", _TZ),
+    Index("refresh_tokens_session_idx", "session_id"),
 )

@@ -29,12 +29,24 @@ _CONTENT_TYPES = {
 RETRY_AFTER = "2"
 
 
+def _retry_after(body: Any) -> str:
+    """The longest `retryAfter` of a rate-limited body's errors (seconds)."""
+    waits = [
+        error.get("extensions", {}).get("retryAfter", 1)
+        for error in (body.get("errors") or [] if isinstance(body, dict) else [])
+    ]
+    return str(max([1, *(w for w in waits if isinstance(w, int))]))
+
+
 def json_response(
     body: Any, status: int, media_type: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """A GraphQL response body, encoded once, straight to bytes (503s say when to retry)."""
+    """A GraphQL response body, encoded once, straight to bytes (503s and 429s say when to
+    retry)."""
     if status == 503:
         headers = {"retry-after": RETRY_AFTER, **(headers or {})}
+    elif status == 429:
+        headers = {"retry-after": _retry_after(body), **(headers or {})}
     response = Response(orjson.dumps(body), status_code=status, headers=headers)
     response.headers["content-type"] = _CONTENT_TYPES[media_type]
     return response
@@ -101,6 +113,15 @@ def _unavailable_as_a_whole(result: Result) -> bool:
     return result.data is None or all(value is None for value in result.data.values())
 
 
+def _rate_limited(result: Result) -> bool:
+    """Every error is RATE_LIMITED and no root field has a value (a refused log-in)."""
+    if not result.errors:
+        return False
+    if any((e.extensions or {}).get("code") != "RATE_LIMITED" for e in result.errors):
+        return False
+    return result.data is None or all(value is None for value in result.data.values())
+
+
 def result_body(result: Result, media_type: str) -> tuple[int, dict[str, Any]]:
     """Status and body of one operation's result.
 
@@ -120,6 +141,9 @@ def result_body(result: Result, media_type: str) -> tuple[int, dict[str, Any]]:
         status = AUTH_STATUS.get(codes.pop(), refused) if len(codes) == 1 else refused
     elif stage is Stage.DEADLINE:
         status = 504
+    elif _rate_limited(result):
+        # Under either media type: the request itself is refused for now, as HTTP says.
+        status = 429
     elif media_type == GRAPHQL_RESPONSE_JSON and _unavailable_as_a_whole(result):
         # Nothing to show and nothing wrong with the request: tell load balancers and
         # clients to come back (legacy application/json clients keep 200, as the

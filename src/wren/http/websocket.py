@@ -21,7 +21,6 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from wren import _compat
-from wren.auth import authenticate
 from wren.context import Context
 from wren.pipeline.params import Params
 
@@ -98,8 +97,9 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
         """Authenticate with connection_init's payload; refuse a bad token."""
         token = _token(context.connection_params)
         if token is not None:
-            credentials = authenticate(self.settings, token)
+            credentials = await context.accounts.authenticate(token)
             context.viewer_id = credentials.viewer_id
+            context.claims = credentials.claims
             context.auth_error = credentials.error
         if context.auth_error is not None:
             raise ConnectionRejectionError(

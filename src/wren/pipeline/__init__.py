@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from graphql import ExecutionResult, GraphQLError, OperationType
+from graphql import ExecutionResult, FieldNode, GraphQLError, OperationType
 from graphql.execution import get_variable_values
 from strawberry.types.execution import ExecutionResult as StreamResult
 from strawberry.types.execution import PreExecutionError
@@ -100,6 +100,25 @@ class Prepared:
     extensions: dict[str, Any]
     # How long HTTP caches may keep the answer (asked for GET requests only).
     cache_policy: CachePolicy | None = None
+
+
+# Root fields that a client with no valid token calls to get one.
+CREDENTIAL_MUTATIONS = frozenset({"signUp", "logIn", "refreshToken"})
+
+
+def _obtains_credentials(operation: OperationDefinitionNode) -> bool:
+    """A mutation selecting only signUp, logIn and refreshToken (and __typename)."""
+    if operation.operation is not OperationType.MUTATION:
+        return False
+    selections = operation.selection_set.selections
+    return all(
+        isinstance(node, FieldNode)
+        and (node.name.value in CREDENTIAL_MUTATIONS or node.name.value == "__typename")
+        for node in selections
+    ) and any(
+        isinstance(node, FieldNode) and node.name.value in CREDENTIAL_MUTATIONS
+        for node in selections
+    )
 
 
 def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
@@ -214,14 +233,18 @@ class Pipeline:
             )
 
     @staticmethod
-    def _credentials(context: Context) -> Result | None:
+    def _credentials(
+        context: Context, operation: OperationDefinitionNode | None = None
+    ) -> Result | None:
         """A request with a bad token is refused as a whole, running nothing.
 
         A stale token must not quietly turn into an anonymous request: the client would
         see its writes refused, or its feed empty, without learning that it must log in.
+        The mutations that get a client a new token (signUp, logIn, refreshToken) run
+        whatever token is attached: an expired or ended one is exactly why they are sent.
         """
         error: WrenError | None = getattr(context, "auth_error", None)
-        if error is None:
+        if error is None or (operation is not None and _obtains_credentials(operation)):
             return None
         return Result(Stage.REQUEST, [GraphQLError(error.message, extensions=error.extensions)])
 
@@ -257,7 +280,8 @@ class Pipeline:
 
     async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         """Run a query or mutation within the deadline; errors masked."""
-        refused = self._credentials(context)
+        context.request_id = request_id
+        refused = self._credentials(context, prepared.operation)
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused

@@ -14,10 +14,11 @@ from typing import Any
 
 import strawberry
 
-from wren import auth, validation
+from wren import validation
+from wren.accounts import flows
 from wren.cache import invalidation
 from wren.context import Info
-from wren.db import accounts, publishing, social
+from wren.db import publishing, social
 from wren.errors import BadUserInput, Unauthenticated
 from wren.ids import require_pk, to_global_id
 from wren.schema.account import AuthPayload
@@ -25,8 +26,6 @@ from wren.schema.comment import Comment
 from wren.schema.inputs import AddCommentInput, CreatePostInput, SignUpInput, UpdatePostInput
 from wren.schema.post import Post
 from wren.schema.user import User
-
-_WRONG_CREDENTIALS = "Wrong handle or password."
 
 
 def _viewer(info: Info) -> int:
@@ -38,48 +37,64 @@ def _viewer(info: Info) -> int:
 
 
 @strawberry.type(
-    description="Everything that changes data. All but signUp and logIn need a logged-in viewer."
+    description="Everything that changes data. All but signUp, logIn and refreshToken need a"
+    " logged-in viewer."
 )
 class Mutation:
-    @strawberry.mutation(description="Create an account and log in to it.")
+    @strawberry.mutation(
+        description="Create an account and log in to it. Runs whatever token is attached."
+    )
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
         handle = validation.handle(input.handle)
         display_name = validation.display_name(input.display_name)
         password = validation.password(input.password)
         bio = validation.bio(input.bio)
-        password_hash = await auth.hash_password(password)
-        async with info.context.db.transaction() as conn:
-            row = await accounts.create_user(
-                conn=conn,
-                handle=handle,
-                display_name=display_name,
-                bio=bio,
-                password_hash=password_hash,
-            )
-        # The new user's next reads, wherever they land, see the account.
-        await info.context.db.written_by(row["id"])
-        token = auth.issue_token(info.context.settings, row["id"])
-        return AuthPayload(token=token, user=User.from_row(row))
+        row, issued = await flows.sign_up(
+            info.context, handle=handle, display_name=display_name, password=password, bio=bio
+        )
+        return _payload(issued, User.from_row(row))
 
-    @strawberry.mutation(description="Log in with a handle (any case) and password.")
+    @strawberry.mutation(
+        description="Log in with a handle (any case) and password. Runs whatever token is"
+        " attached. Repeated failures for a handle or from an address are refused for a"
+        " growing time: RATE_LIMITED, with `extensions.retryAfter` seconds."
+    )
     async def log_in(self, info: Info, handle: str, password: str) -> AuthPayload:
-        # The same answer, after the same work, whether the handle exists or not.
-        row = None
-        if len(password) <= 200 and validation.HANDLE.fullmatch(handle.strip().lower()):
-            row = await accounts.credentials(db=info.context.db, handle=handle.strip())
+        row, issued = await flows.log_in(info.context, handle, password)
+        return _payload(issued, User.from_row(row))
+
+    @strawberry.mutation(
+        description="New tokens for a refresh token, which is then used up: each refresh"
+        " token works once, and sending one a second time ends its session. Runs whatever"
+        " (expired) access token is attached."
+    )
+    async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
+        issued = await flows.refresh(info.context, refresh_token)
+        row = await info.context.loaders.user.load(issued.user_id)
         if row is None:
-            await auth.verify_nothing(password[:200])
-            raise Unauthenticated(_WRONG_CREDENTIALS)
-        if not await auth.verify_password(row["password_hash"], password):
-            raise Unauthenticated(_WRONG_CREDENTIALS)
-        if auth.needs_rehash(row["password_hash"]):
-            password_hash = await auth.hash_password(password)
-            async with info.context.db.transaction() as conn:
-                await accounts.replace_password_hash(
-                    conn=conn, user_id=row["id"], password_hash=password_hash
-                )
-        token = auth.issue_token(info.context.settings, row["id"])
-        return AuthPayload(token=token, user=User.from_row(row))
+            raise Unauthenticated("This account no longer exists.")
+        return _payload(issued, User.from_row(row))
+
+    @strawberry.mutation(
+        description="End the current session: its access and refresh tokens stop working."
+        " Returns false when it had already ended."
+    )
+    async def log_out(self, info: Info) -> bool:
+        return await flows.log_out(info.context)
+
+    @strawberry.mutation(
+        description="End every other session of the viewer (other devices are logged out"
+        " within seconds); this one stays. Returns how many were ended."
+    )
+    async def log_out_everywhere(self, info: Info) -> int:
+        return await flows.log_out_everywhere(info.context)
+
+    @strawberry.mutation(
+        description="Replace the viewer's password, given the current one, and end every"
+        " other session; this one stays. Returns how many sessions were ended."
+    )
+    async def change_password(self, info: Info, current_password: str, new_password: str) -> int:
+        return await flows.change_password(info.context, current_password, new_password)
 
     @strawberry.mutation(description="Publish a post by the viewer.")
     async def create_post(self, info: Info, input: CreatePostInput) -> Post:
@@ -155,6 +170,15 @@ class Mutation:
     @strawberry.mutation(description="Idempotent.")
     async def unlike_post(self, info: Info, post_id: strawberry.ID) -> Post:
         return await _set_like(info, post_id, social.unlike)
+
+
+def _payload(issued: flows.Issued, user: User) -> AuthPayload:
+    return AuthPayload(
+        token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+        user=user,
+    )
 
 
 async def _set_follow(info: Info, user_id: str, change: Callable[..., Awaitable[Any]]) -> User:
