@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import asyncpg
 from sqlalchemy import Executable, event
@@ -18,6 +19,11 @@ from wren.db.outage import Outage
 from wren.db.url import engine_options
 from wren.errors import BadUserInput, ServiceUnavailable
 from wren.settings import Pooler, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.pool import PoolProxiedConnection
+
+    from wren.observability import Telemetry
 
 # The database is unreachable or refusing, or no pooled connection came within
 # pool_timeout: the request cannot be served right now, and retrying later may work.
@@ -120,8 +126,17 @@ class Database:
     run unnamed statements described once per connection (see described.py).
     """
 
-    def __init__(self, engine: AsyncEngine, *, pooler: Pooler = Pooler.NONE) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        pooler: Pooler = Pooler.NONE,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.engine = engine
+        # Reports every statement, checkout and loader batch; None when nothing observes.
+        self.telemetry = telemetry if telemetry is not None and telemetry.observing else None
+        self.pending = 0  # reads waiting for a pooled connection (counted when observed)
         self._described = DescribedStatements() if pooler is Pooler.TRANSACTION else None
         self._compiled: dict[Executable, _Compiled] = {}
         # What a read can fail with: the driver's errors, SQLAlchemy's adaptation of them
@@ -199,8 +214,28 @@ class Database:
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
         with inflight.registered():
-            rows: list[Row] = await greenlet_spawn(self._fetch_in_greenlet, sql, args)
+            telemetry = self.telemetry
+            if telemetry is None:
+                rows: list[Row] = await greenlet_spawn(self._fetch_in_greenlet, sql, args)
+            else:
+                rows = await telemetry.statement(
+                    sql, greenlet_spawn, self._fetch_in_greenlet, sql, args
+                )
             return rows
+
+    def _observed_checkout(self, telemetry: Telemetry) -> PoolProxiedConnection:
+        """A pooled connection, its wait measured and counted while it lasts."""
+        self.pending += 1
+        started = time.perf_counter()
+        try:
+            fairy = self.engine.sync_engine.pool.connect()
+        except sa_exc.TimeoutError:
+            telemetry.checkout_timed_out()
+            raise
+        finally:
+            self.pending -= 1
+        telemetry.checkout_waited(time.perf_counter() - started)
+        return fairy
 
     def _fetch_in_greenlet(self, sql: str, args: list[Any]) -> list[Row]:
         """Check a connection out of the engine's pool, run the read, check it back in.
@@ -210,7 +245,11 @@ class Database:
         its settings (size, overflow, timeout, recycling, pings) are the engine's own.
         Nothing here opens a transaction, so checking the connection in sends nothing.
         """
-        fairy = self.engine.sync_engine.pool.connect()
+        telemetry = self.telemetry
+        if telemetry is None:
+            fairy = self.engine.sync_engine.pool.connect()
+        else:
+            fairy = self._observed_checkout(telemetry)
         try:
             driver = fairy.driver_connection
             assert driver is not None

@@ -17,7 +17,7 @@ from wren.http.body import check_content_type, read_body
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import decode_body, from_query_string
 from wren.http.responses import AUTH_STATUS, document_error_status, json_response, result_body
-from wren.pipeline import Prepared, Result, Transport
+from wren.pipeline import Transport
 from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
 
@@ -53,13 +53,40 @@ class GraphQLView:
         self.context_getter = context_getter
         self.redis_getter = redis_getter
         self.graphiql = settings.graphiql_enabled
+        self.telemetry = pipeline.telemetry
 
     async def handle(self, request: Request) -> Response:
         """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
-        accept = request.headers.get("accept")
+        headers = request.headers
+        accept = headers.get("accept")
         media = negotiate(accept)
+        telemetry = self.telemetry
+        if not telemetry.observing:
+            response = await self._respond(request, media, accept, request_id)
+        else:
+            record = telemetry.begin(request_id, request.method, headers)
+            try:
+                response = await self._respond(request, media, accept, request_id)
+            except BaseException:  # cancelled: the span ends and its context is left all the same
+                telemetry.finish(record, 500, time.perf_counter() - started)
+                raise
+            trace_header = telemetry.finish(
+                record, response.status_code, time.perf_counter() - started
+            )
+            if trace_header is not None:
+                response.headers["traceresponse"] = trace_header
+        response.headers["x-request-id"] = request_id
+        # The time this request took in the server, up to its body (browsers' developer
+        # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
+        return response
+
+    async def _respond(
+        self, request: Request, media: str | None, accept: str | None, request_id: str
+    ) -> Response:
         try:
             if request.method in {"GET", "HEAD"}:
                 if self.graphiql and self._wants_graphiql(request, accept):
@@ -68,6 +95,7 @@ class GraphQLView:
             else:
                 response = await self._post(request, media, request_id)
         except RequestRefused as refusal:
+            self._refused(refusal)
             status = refusal.status or document_error_status(media or JSON)
             response = json_response(
                 {"errors": [refusal.formatted()]}, status, media or JSON, refusal.headers
@@ -75,12 +103,11 @@ class GraphQLView:
         except Exception:
             log.exception("request %s failed", request_id)
             response = json_response({"errors": [internal_error(request_id)]}, 500, media or JSON)
-        response.headers["x-request-id"] = request_id
-        # The time this request took in the server, up to its body (browsers' developer
-        # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
-        elapsed = (time.perf_counter() - started) * 1000
-        response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
         return response
+
+    def _refused(self, refusal: RequestRefused) -> None:
+        if self.telemetry.observing:
+            self.telemetry.errors([refusal.code])
 
     @staticmethod
     def _wants_graphiql(request: Request, accept: str | None) -> bool:
@@ -156,6 +183,7 @@ class GraphQLView:
         except RequestRefused as refusal:
             if context is None:
                 raise
+            self._refused(refusal)
             # Within a batch, one refused operation does not sink the others.
             return refusal.status or document_error_status(media), {"errors": [refusal.formatted()]}
 
@@ -169,11 +197,11 @@ class GraphQLView:
         context: Context | None,
     ) -> tuple[int, dict[str, Any]]:
         transport = Transport.GET if method == "GET" else Transport.POST
-        prepared: Prepared | Result = await self.pipeline.prepare(
-            params, transport, lambda: self.redis_getter(request)
+
+        async def context_of() -> Context:
+            return context if context is not None else await self._context(request)
+
+        result = await self.pipeline.run(
+            params, transport, lambda: self.redis_getter(request), context_of, request_id
         )
-        if isinstance(prepared, Prepared):
-            if context is None:
-                context = await self._context(request)
-            prepared = await self.pipeline.execute(prepared, context, request_id)
-        return result_body(prepared, media)
+        return result_body(result, media)

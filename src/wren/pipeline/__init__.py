@@ -15,8 +15,10 @@ into a status and a body, WebSocket (wren.http.websocket) into protocol messages
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ from strawberry.types.execution import PreExecutionError
 from wren import _compat
 from wren.db import inflight
 from wren.errors import WrenError
+from wren.observability import Telemetry
 from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
@@ -105,19 +108,62 @@ def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
     return GraphQLError(message, extensions={"code": BAD_REQUEST})
 
 
+def _codes(errors: list[GraphQLError]) -> list[str]:
+    """The extensions.code of each error."""
+    return [str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR")) for error in errors]
+
+
 class Pipeline:
     """Documents, checks, execution and masking for one schema (one per process)."""
 
-    def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, settings: Settings, telemetry: Telemetry | None = None
+    ) -> None:
         self.settings = settings
+        self.telemetry = telemetry or Telemetry(settings, environ={})
         self.schema = _compat.core_schema(schema)
-        self.documents = Documents(self.schema, settings)
+        self.documents = Documents(self.schema, settings, self.telemetry)
         self.persisted = PersistedDocuments(settings)
         self.executor = Executor(
             schema,
             compiled=settings.compiled_queries,
             hide_suggestions=not settings.suggestions_enabled,
         )
+        self.subscriptions = 0  # running now, in this process
+
+    async def run(
+        self,
+        params: Params,
+        transport: Transport,
+        redis: Callable[[], Redis],
+        context: Callable[[], Awaitable[Context]],
+        request_id: str,
+    ) -> Result:
+        """One query or mutation, from its parameters to its Result, observed once
+        (`context` is called only for an operation that will run)."""
+        telemetry = self.telemetry
+        started = time.perf_counter()
+        # A RequestRefused goes to the transport, which counts it with its own refusals.
+        prepared = await self.prepare(params, transport, redis)
+        if isinstance(prepared, Result):
+            if telemetry.observing and prepared.errors:
+                telemetry.errors(_codes(prepared.errors))
+            return prepared
+        result = await self.execute(prepared, await context(), request_id)
+        seconds = time.perf_counter() - started
+        if telemetry.observing or seconds > telemetry.slow_seconds:
+            operation = prepared.operation
+            cost = prepared.extensions["cost"]["estimated"]
+            telemetry.operation(
+                operation.name.value if operation.name else None,
+                operation.operation.value,
+                validated=True,
+                cost=cost,
+                seconds=seconds,
+                codes=_codes(result.errors) if result.errors else [],
+                request_id=request_id,
+            )
+        return result
 
     async def prepare(
         self, params: Params, transport: Transport, redis: Callable[[], Redis]
@@ -159,6 +205,10 @@ class Pipeline:
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
         return Prepared(text, document.node, operation, params.variables, coerced, extensions)
 
+    def _stream_errors(self, errors: list[GraphQLError]) -> None:
+        if self.telemetry.observing:
+            self.telemetry.errors(_codes(errors))
+
     @staticmethod
     def _check_transport(kind: OperationType, transport: Transport) -> None:
         if transport is Transport.WEBSOCKET:
@@ -198,7 +248,8 @@ class Pipeline:
             refused.extensions = prepared.extensions
             return refused
         timeout = self.settings.execution_timeout
-        with inflight.tracking() as reads:
+        span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
+        with inflight.tracking() as reads, span or contextlib.nullcontext():
             try:
                 async with asyncio.timeout(timeout):
                     outcome = await self.executor.run(
@@ -236,29 +287,39 @@ class Pipeline:
         try:
             prepared = await self.prepare(params, Transport.WEBSOCKET, redis)
         except RequestRefused as refusal:
+            self._stream_errors([refusal.error()])
             yield PreExecutionError(data=None, errors=[refusal.error()])
             return
         if isinstance(prepared, Result):
+            self._stream_errors(prepared.errors)
             yield PreExecutionError(data=None, errors=prepared.errors)
             return
         refused = self._credentials(context)
         if refused is not None:
+            self._stream_errors(refused.errors)
             yield PreExecutionError(data=None, errors=refused.errors)
             return
         source = await self.executor.subscribe(
             prepared.document, prepared.operation, context, prepared.raw_variables
         )
         if isinstance(source, ExecutionResult):
-            yield PreExecutionError(data=None, errors=mask(source.errors or [], request_id))
+            refusals = mask(source.errors or [], request_id)
+            self._stream_errors(refusals)
+            yield PreExecutionError(data=None, errors=refusals)
             return
+        self.subscriptions += 1
         try:
             async for result in source:
                 errors = mask(result.errors, request_id) if result.errors else None
+                if errors:
+                    self._stream_errors(errors)
                 yield StreamResult(result.data, errors)
         except Exception as failure:  # a source that ended with an error (lagging, say)
             [error] = mask([GraphQLError(str(failure), original_error=failure)], request_id)
+            self._stream_errors([error])
             yield StreamResult(None, [error])
         finally:
+            self.subscriptions -= 1
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 await aclose()
