@@ -14,13 +14,13 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, format_span_id
 
 from tests.conftest import operation
 from wren.app import create_app
 from wren.observability import Telemetry
-from wren.observability.tracing import exporters
+from wren.observability.tracing import PresetIds, exporters
 from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -31,11 +31,15 @@ PARENT_ID = "b7ad6b7169203331"
 
 @asynccontextmanager
 async def traced(
-    settings: Settings, sampler: Sampler | None = None
+    settings: Settings, sampler: Sampler | None = None, *, preset: bool = False
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, InMemorySpanExporter]]:
-    """An app tracing into memory, and a client for it."""
+    """An app tracing into memory (with the ids of the environment's provider when
+    `preset`), and a client for it."""
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=sampler) if sampler else TracerProvider()
+    options: dict[str, Any] = {"id_generator": PresetIds()} if preset else {}
+    if sampler is not None:
+        options["sampler"] = sampler
+    provider = TracerProvider(**options)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     changed = Settings(_env_file=None, **{**settings.model_dump(), "pool_size": 4})  # type: ignore[call-arg]
     app = create_app(changed, telemetry=Telemetry(changed, tracer_provider=provider))
@@ -140,6 +144,28 @@ async def test_an_unsampled_request_records_nothing_below_it(settings: Settings)
         assert response.status_code == 200
         assert exporter.get_finished_spans() == ()
         assert response.headers["traceresponse"].endswith("-00")
+
+
+async def test_requests_sampled_before_any_span_keep_the_configured_ratio(
+    settings: Settings,
+) -> None:
+    sampler = TraceIdRatioBased(0.5)
+    async with traced(settings, sampler, preset=True) as (_, http, exporter):
+        headers = [
+            (await http.post("/graphql", json={"query": "{ __typename }"})).headers["traceresponse"]
+            for _ in range(40)
+        ]
+        spans = exporter.get_finished_spans()
+    sampled, unsampled = set(), set()
+    for header in headers:
+        _, trace_id, _, flags = header.split("-")
+        # The decision is the sampler's own for the trace id the client is told.
+        decision = sampler.should_sample(None, int(trace_id, 16), "POST /graphql").decision
+        assert decision.is_sampled() == (flags == "01")
+        (sampled if flags == "01" else unsampled).add(trace_id)
+    assert sampled
+    assert unsampled
+    assert {f"{span.context.trace_id:032x}" for span in spans} == sampled
 
 
 def test_tracing_follows_the_standard_variables() -> None:

@@ -33,7 +33,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from wren.observability import logs
 from wren.observability.metrics import LIMIT_CODES, Metrics
-from wren.observability.tracing import PROPAGATOR, provider_from_environment, traceresponse
+from wren.observability.tracing import (
+    PROPAGATOR,
+    PresetIds,
+    provider_from_environment,
+    traceresponse,
+    unsampled_traceresponse,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -61,6 +67,7 @@ class Record:
     codes: list[str] = field(default_factory=list)
     cache_hits: int = 0
     trace_id: str | None = None
+    header: str | None = None  # traceresponse of a request sampled out before any span
     _tokens: tuple[Token[Record | None], object] | None = None
 
 
@@ -96,6 +103,9 @@ class Telemetry:
         # Whether requests get a Record (and the database, loaders and cache report to it).
         self.observing = self.metrics is not None or self.tracer is not None or self.access_log
         self._summaries: dict[str, str] = {}
+        # Root spans sampled before the SDK is asked (see tracing.PresetIds).
+        ids = getattr(self.provider, "id_generator", None)
+        self._ids = ids if isinstance(ids, PresetIds) else None
 
     # -- the request (HTTP view)
 
@@ -107,6 +117,9 @@ class Telemetry:
         if tracer is not None:
             if "traceparent" in headers:
                 parent = PROPAGATOR.extract(headers)
+            elif self._ids is not None and not self._sampled(method, record):
+                record._tokens = (CURRENT.set(record), None)
+                return record
             span = tracer.start_span(
                 f"{method} /graphql",
                 context=parent,
@@ -125,6 +138,21 @@ class Telemetry:
                 record.trace_id = _incoming_trace_id(headers.get("traceparent"))
         return record
 
+    def _sampled(self, method: str, record: Record) -> bool:
+        """Sample a root request on a fresh trace id (preset for its span if sampled)."""
+        assert self._ids is not None
+        assert self.provider is not None
+        trace_id = self._ids.generate_trace_id()
+        decision = self.provider.sampler.should_sample(
+            None, trace_id, f"{method} /graphql", SpanKind.SERVER
+        ).decision
+        if decision.is_sampled():  # type: ignore[no-untyped-call]
+            self._ids.preset(trace_id)
+            return True
+        record.header = unsampled_traceresponse(trace_id, self._ids.generate_span_id())
+        record.trace_id = f"{trace_id:032x}"
+        return False
+
     def finish(self, record: Record, status: int, seconds: float) -> str | None:
         """End a request: its span, its metrics, its access line; the `traceresponse`
         header's value when it was traced."""
@@ -134,7 +162,7 @@ class Telemetry:
             if otel_token is not None:
                 otel_context.detach(otel_token)  # type: ignore[arg-type]
         span = record.span
-        header = None
+        header = record.header
         if span is not None:
             context = span.get_span_context()
             header = traceresponse(context)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import format_span_id, format_trace_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -30,6 +31,34 @@ log = logging.getLogger("wren.tracing")
 
 PROPAGATOR = TraceContextTextMapPropagator()
 EXPORTERS = ("otlp", "console", "none")
+
+
+class PresetIds(IdGenerator):
+    """Random ids, except a trace id chosen beforehand for the next root span.
+
+    A request without a traceparent is sampled by Wren itself on a fresh trace id: an
+    unsampled one (most, at a low ratio) then costs no span at all (the SDK's
+    start_span for a span that records nothing cost 10 us, 1.5 % of a small request).
+    A sampled one gets its span from the SDK with the trace id the sampler was asked
+    about, so the ratio is the one configured.
+    """
+
+    def __init__(self) -> None:
+        self._random = RandomIdGenerator()
+        self._next: int | None = None
+
+    def preset(self, trace_id: int) -> None:
+        """The trace id of the next root span."""
+        self._next = trace_id
+
+    def generate_trace_id(self) -> int:
+        """The preset trace id once, else a random one."""
+        found, self._next = self._next, None
+        return self._random.generate_trace_id() if found is None else found
+
+    def generate_span_id(self) -> int:
+        """A random span id."""
+        return self._random.generate_span_id()
 
 
 def _exporter(name: str) -> SpanExporter:
@@ -68,7 +97,10 @@ def provider_from_environment(environ: Mapping[str, str]) -> TracerProvider | No
     named = "OTEL_SERVICE_NAME" in environ or "service.name=" in environ.get(
         "OTEL_RESOURCE_ATTRIBUTES", ""
     )
-    provider = TracerProvider(resource=Resource.create({} if named else {"service.name": "wren"}))
+    provider = TracerProvider(
+        resource=Resource.create({} if named else {"service.name": "wren"}),
+        id_generator=PresetIds(),
+    )
     for name in names:
         provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
     log.info("tracing: exporting spans to %s", ", ".join(names))
@@ -79,3 +111,8 @@ def traceresponse(context: SpanContext) -> str:
     """The `traceresponse` header of a span (W3C Trace Context Level 2)."""
     flags = "01" if context.trace_flags.sampled else "00"
     return f"00-{format_trace_id(context.trace_id)}-{format_span_id(context.span_id)}-{flags}"
+
+
+def unsampled_traceresponse(trace_id: int, span_id: int) -> str:
+    """The `traceresponse` header of a request Wren chose not to sample."""
+    return f"00-{format_trace_id(trace_id)}-{format_span_id(span_id)}-00"
