@@ -118,7 +118,9 @@ class Telemetry:
             if "traceparent" in headers:
                 parent = PROPAGATOR.extract(headers)
             elif self._ids is not None and not self._sampled(method, record):
-                record._tokens = (CURRENT.set(record), None)
+                if self.metrics is not None or self.access_log:
+                    record._tokens = (CURRENT.set(record), None)
+                # Else nothing below needs the record: the seams see no request at all.
                 return record
             span = tracer.start_span(
                 f"{method} /graphql",
