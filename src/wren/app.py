@@ -14,15 +14,17 @@ from dataclasses import dataclass
 import strawberry
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 
 from wren.auth import authenticate
 from wren.cache.client import create_listener_redis, create_redis
+from wren.cache.marks import WriteMarks
 from wren.cache.store import CacheStore
 from wren.context import Context
-from wren.db.engine import Database, create_engine
+from wren.db.engine import Database, create_engine, replica_name
 from wren.events.bus import Events
 from wren.events.hub import EventHub
 from wren.health import readiness
@@ -155,10 +157,27 @@ def create_app(
             url = await _database_url(settings, stack)
             engine = create_engine(settings, url)
             stack.push_async_callback(engine.dispose)
+            replicas: list[tuple[str, AsyncEngine]] = []
+            for replica_url in settings.replica_urls:
+                replica = create_engine(settings, replica_url)
+                stack.push_async_callback(replica.dispose)
+                replicas.append((replica_name(replica), replica))
+            db = Database(
+                engine,
+                pooler=settings.database_pooler,
+                replicas=replicas,
+                max_lag=settings.replica_max_lag,
+                telemetry=telemetry,
+            )
             redis = create_redis(settings)
             stack.push_async_callback(redis.aclose)
             cache = CacheStore(redis, settings, telemetry)
             stack.push_async_callback(cache.aclose)
+            if db.replicas is not None:
+                db.marks = WriteMarks(cache, max_lag=settings.replica_max_lag)
+                stack.push_async_callback(db.replicas.aclose)
+                # Measured once before serving, so the first requests can use them.
+                await db.replicas.check()
             listener = create_listener_redis(settings, redis)
             if listener is not redis:
                 stack.push_async_callback(listener.aclose)
@@ -167,7 +186,7 @@ def create_app(
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)
             resources = Resources(
-                db=Database(engine, pooler=settings.database_pooler, telemetry=telemetry),
+                db=db,
                 redis=redis,
                 cache=cache,
                 events=events,

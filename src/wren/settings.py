@@ -15,6 +15,16 @@ DEFAULT_JWT_SECRET = "wren-development-secret-do-not-use-in-production"  # noqa:
 MIN_JWT_SECRET_LENGTH = 32
 
 
+def _asyncpg_url(value: str | None) -> str | None:
+    """A plain postgresql:// URL pointed at the asyncpg driver; an empty one is unset."""
+    if value is None or value == "":
+        return None
+    for prefix in ("postgresql://", "postgres://"):
+        if value.startswith(prefix):
+            return "postgresql+asyncpg://" + value.removeprefix(prefix)
+    return value
+
+
 class Environment(StrEnum):
     """Where Wren runs: development shows GraphiQL and details, production hardens."""
 
@@ -56,6 +66,16 @@ class Settings(BaseSettings):
         description="What runs between Wren and PostgreSQL: none (or a session-mode pooler),"
         " or a transaction-mode pooler such as PgBouncer's pool_mode=transaction, behind"
         " which no prepared statement is relied on beyond one execution.",
+    )
+    database_replica_urls: str = Field(
+        default="",
+        description="Streaming replicas of the primary, comma-separated URLs: queries read"
+        " from them, mutations and everything a write depends on read the primary.",
+    )
+    replica_max_lag: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a replica may be behind the primary and still be read from.",
     )
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db. Unset: an in-process stand-in."
@@ -166,6 +186,23 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest estimated cost: objects fetched, `first` multiplied along nesting.",
     )
+    rate_limit_points: int = Field(
+        default=0,
+        ge=0,
+        description="Cost points each viewer (or anonymous client address) may spend per "
+        "window, shared by every process through Redis; 0: no rate limit.",
+    )
+    rate_limit_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds in which an empty budget refills completely "
+        "(restore rate: points / window per second).",
+    )
+    rate_limit_fail_closed: bool = Field(
+        default=False,
+        description="With Redis unavailable, refuse requests (503) instead of running "
+        "them unlimited.",
+    )
     max_batch_size: int = Field(
         default=0, ge=0, description="Operations in one batched (JSON array) request; 0: off."
     )
@@ -252,12 +289,7 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
         """Accept plain postgresql:// URLs and point them at the asyncpg driver."""
-        if value is None or value == "":
-            return None
-        for prefix in ("postgresql://", "postgres://"):
-            if value.startswith(prefix):
-                return "postgresql+asyncpg://" + value.removeprefix(prefix)
-        return value
+        return _asyncpg_url(value)
 
     @field_validator("redis_url")
     @classmethod
@@ -287,6 +319,13 @@ class Settings(BaseSettings):
             engine_options(
                 self.database_url, transaction_pooler=self.database_pooler is Pooler.TRANSACTION
             )
+        if self.replica_urls:
+            from wren.db.url import engine_options
+
+            if self.database_url is None:
+                raise ValueError("WREN_DATABASE_REPLICA_URLS needs WREN_DATABASE_URL (the primary)")
+            for url in self.replica_urls:
+                engine_options(url, transaction_pooler=self.database_pooler is Pooler.TRANSACTION)
         return self
 
     @model_validator(mode="after")
@@ -308,6 +347,12 @@ class Settings(BaseSettings):
                     f"WREN_JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters"
                 )
         return self
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The URLs of WREN_DATABASE_REPLICA_URLS, each pointed at the asyncpg driver."""
+        urls = (_asyncpg_url(url.strip()) for url in self.database_replica_urls.split(","))
+        return [url for url in urls if url]
 
     @property
     def production(self) -> bool:

@@ -43,7 +43,8 @@ def _wait(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
 
 @contextmanager
 def process(command: list[str], log: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
+    # Appending, unbuffered: the workers' lines land whole, one after another.
+    with log.open("ab") as out:
         started = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
         )
@@ -74,6 +75,7 @@ def test_prometheus_scrapes_every_worker(settings: Settings, tmp_path: Path) -> 
         "WREN_METRICS_PORT": str(metrics),
         "WREN_LOG_FORMAT": "json",
         "WREN_ACCESS_LOG": "true",
+        "PYTHONUNBUFFERED": "1",
     }
     config = tmp_path / "prometheus.yml"
     config.write_text(
@@ -106,11 +108,16 @@ def test_prometheus_scrapes_every_worker(settings: Settings, tmp_path: Path) -> 
             api_url = f"http://127.0.0.1:{web}/api/v1/query"
 
             def query(expression: str) -> float | None:
-                answer = httpx.get(api_url, params={"query": expression}).json()
+                response = httpx.get(api_url, params={"query": expression})
+                if response.status_code == 503:  # still starting ("Service Unavailable")
+                    return None
+                answer = response.json()
                 assert answer["status"] == "success", answer
                 results = answer["data"]["result"]
                 return float(results[0]["value"][1]) if results else None
 
+            ready = f"http://127.0.0.1:{web}/-/ready"
+            _wait(lambda: httpx.get(ready).status_code == 200, "Prometheus ready")
             timeline = (
                 'sum(wren_graphql_operation_duration_seconds_count{operation_name="Timeline"})'
             )

@@ -12,6 +12,7 @@ never read again and expire with their TTL.
 | ``{p}gen:{kind}:{user_id}``                 | random token                   | 2 x cache_ttl  |
 | ``{p}{kind}:{user_id}:{epoch}.{gen}``       | orjson value (see codec.py)    | cache_ttl+jit. |
 | ``{p}lock:{kind}:{user_id}:{epoch}.{gen}``  | owner token                    | cache_lock_ttl |
+| ``{p}wrote:{user_id}``                      | commit LSN, 16 hex digits      | max lag + 2 s  |
 
 ``{p}`` is the prefix, ``{kind}`` is ``stats`` or ``recs``. ``{epoch}.{gen}`` is the entry's
 *stamp*: an entry is only ever read under the stamp current at read time. A write bumps
@@ -22,7 +23,8 @@ Tokens are random and never reused, so a generation key that expired or was evic
 can never bring an old value back: a missing generation is recreated with a new token.
 Generation and value keys are built inside a Lua script from prefixes and ids, so this
 layout assumes a standalone Redis (or one cluster slot), not Redis Cluster's key
-distribution.
+distribution. ``wrote:`` keys are the read-your-writes marks of db/routing.py: the WAL
+position of a user's last commit, read by every process routing that user's reads.
 
 Persisted documents, under ``{d}`` = WREN_PERSISTED_PREFIX or ``{namespace}:pq:``. They
 are not versioned: a document is the same text whatever the release that stored it.
@@ -36,6 +38,10 @@ Event channels, under ``{c}`` = WREN_EVENTS_PREFIX or ``{namespace}:events:``: R
 pub/sub channels apart from keys, but they share the deployment's namespace the same way.
 ``{c}postCreated`` carries every new post, ``{c}commentAdded:{post_id}`` the new comments
 of one post (the messages: wren.events.messages).
+
+Rate limits: ``{namespace}:rl:{subject}``, a hash (``tokens``, ``ts``) per viewer
+(``viewer:{id}``) or anonymous client address (``addr:{ip}``), expiring once the bucket
+would be full again (wren.pipeline.ratelimit).
 """
 
 from __future__ import annotations
@@ -50,6 +56,11 @@ VERSION = 2
 def documents_prefix(namespace: str) -> str:
     """The default prefix of persisted documents in a namespace."""
     return f"{namespace}:pq:"
+
+
+def rate_limit_key(namespace: str, subject: str) -> str:
+    """The token bucket of one viewer or client address."""
+    return f"{namespace}:rl:{subject}"
 
 
 def channels_prefix(namespace: str) -> str:
@@ -103,6 +114,10 @@ class Keys:
     def lock(self, kind: Kind, user_id: int, stamp: str) -> str:
         """The right to compute one entry under its stamp."""
         return f"{self.prefix}lock:{kind}:{user_id}:{stamp}"
+
+    def write_mark(self, user_id: int) -> str:
+        """Where a user's last commit LSN is kept (read-your-writes on replicas)."""
+        return f"{self.prefix}wrote:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)

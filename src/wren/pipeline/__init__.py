@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
 from wren.db import inflight
+from wren.db.routing import RoutedDatabase
 from wren.errors import WrenError
 from wren.observability import Telemetry
 from wren.pipeline.cost import QUERY_TOO_COSTLY
@@ -37,6 +38,7 @@ from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
+from wren.pipeline.ratelimit import RATE_LIMITED, RateLimiter, Throttle
 
 if TYPE_CHECKING:
     import strawberry
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from wren.context import Context
+    from wren.pipeline.cache_control import CachePolicy
     from wren.pipeline.params import Params
     from wren.settings import Settings
 
@@ -94,6 +97,8 @@ class Prepared:
     raw_variables: dict[str, Any] | None
     variables: VariableValues
     extensions: dict[str, Any]
+    # How long HTTP caches may keep the answer (asked for GET requests only).
+    cache_policy: CachePolicy | None = None
 
 
 def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
@@ -124,6 +129,7 @@ class Pipeline:
         self.schema = _compat.core_schema(schema)
         self.documents = Documents(self.schema, settings, self.telemetry)
         self.persisted = PersistedDocuments(settings)
+        self.limiter = RateLimiter(settings) if settings.rate_limit_points else None
         self.executor = Executor(
             schema,
             compiled=settings.compiled_queries,
@@ -131,39 +137,26 @@ class Pipeline:
         )
         self.subscriptions = 0  # running now, in this process
 
-    async def run(
-        self,
-        params: Params,
-        transport: Transport,
-        redis: Callable[[], Redis],
-        context: Callable[[], Awaitable[Context]],
-        request_id: str,
-    ) -> Result:
-        """One query or mutation, from its parameters to its Result, observed once
-        (`context` is called only for an operation that will run)."""
+    def refused(self, result: Result) -> None:
+        """Observe an operation refused before it ran (RequestRefused: the transport's)."""
+        if self.telemetry.observing and result.errors:
+            self.telemetry.errors(_codes(result.errors))
+
+    def ran(self, prepared: Prepared, result: Result, started: float, request_id: str) -> None:
+        """Observe an operation that ran, once: timed from `started` (perf_counter)."""
         telemetry = self.telemetry
-        started = time.perf_counter()
-        # A RequestRefused goes to the transport, which counts it with its own refusals.
-        prepared = await self.prepare(params, transport, redis)
-        if isinstance(prepared, Result):
-            if telemetry.observing and prepared.errors:
-                telemetry.errors(_codes(prepared.errors))
-            return prepared
-        result = await self.execute(prepared, await context(), request_id)
         seconds = time.perf_counter() - started
         if telemetry.observing or seconds > telemetry.slow_seconds:
             operation = prepared.operation
-            cost = prepared.extensions["cost"]["estimated"]
             telemetry.operation(
                 operation.name.value if operation.name else None,
                 operation.operation.value,
                 validated=True,
-                cost=cost,
+                cost=prepared.extensions["cost"]["estimated"],
                 seconds=seconds,
                 codes=_codes(result.errors) if result.errors else [],
                 request_id=request_id,
             )
-        return result
 
     async def prepare(
         self, params: Params, transport: Transport, redis: Callable[[], Redis]
@@ -203,7 +196,12 @@ class Pipeline:
             for error in coerced:
                 error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
-        return Prepared(text, document.node, operation, params.variables, coerced, extensions)
+        policy = None
+        if transport is Transport.GET:
+            policy = self.documents.cache_policy(document, operation)
+        return Prepared(
+            text, document.node, operation, params.variables, coerced, extensions, policy
+        )
 
     def _stream_errors(self, errors: list[GraphQLError]) -> None:
         if self.telemetry.observing:
@@ -241,12 +239,48 @@ class Pipeline:
             return None
         return Result(Stage.REQUEST, [GraphQLError(error.message, extensions=error.extensions)])
 
+    async def admit(
+        self, prepared: Prepared, subject: str, redis: Callable[[], Redis]
+    ) -> Throttle | None:
+        """Take the operation's cost from its sender's rate limit, before anything runs.
+
+        None when there is no rate limit, or Redis did not answer and the limiter fails
+        open; RequestRefused (429, or 503 when failing closed) when it may not run now.
+        """
+        if self.limiter is None:
+            return None
+        cost: int = prepared.extensions["cost"]["estimated"]
+        throttle = await self.limiter.take(redis(), subject, cost)
+        if throttle is None:
+            if self.limiter.fail_closed:
+                raise RequestRefused(
+                    503, "Rate limits cannot be checked now; retry shortly.", "SERVICE_UNAVAILABLE"
+                )
+            return None
+        if not throttle.allowed:
+            raise RequestRefused(
+                429,
+                f"Rate limit exceeded: this operation costs {throttle.cost} points and "
+                f"{int(throttle.available)} of {throttle.capacity} are left "
+                f"(restored at {throttle.restore_rate:g} per second).",
+                RATE_LIMITED,
+                {"retry-after": str(throttle.retry_after), **throttle.headers()},
+            )
+        prepared.extensions["cost"]["throttleStatus"] = throttle.status()
+        return throttle
+
     async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         """Run a query or mutation within the deadline; errors masked."""
         refused = self._credentials(context)
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
+        if prepared.operation.operation is OperationType.MUTATION:
+            # What a mutation checks, and what its answer shows, is read where it is
+            # written: the primary (a replica may not have the rows yet).
+            db = getattr(context, "db", None)
+            if isinstance(db, RoutedDatabase):
+                db.use_primary()
         timeout = self.settings.execution_timeout
         span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
         with inflight.tracking() as reads, span or contextlib.nullcontext():

@@ -19,6 +19,7 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 
+from wren.pipeline.cache_control import CachePolicy, compile_policy
 from wren.pipeline.cost import CostPlan, compile_cost
 from wren.pipeline.limits import TOO_MANY_TOKENS, limit_rules
 
@@ -41,6 +42,7 @@ class Document:
     validation_errors: list[GraphQLError] | None = None
     fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
     cost_plans: dict[str | None, CostPlan] = field(default_factory=dict)
+    cache_policies: dict[str | None, CachePolicy] = field(default_factory=dict)
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         """The operation a request selects; None when missing or ambiguous."""
@@ -125,3 +127,12 @@ class Documents:
             plan = compile_cost(self.schema, operation, document.fragments)
             document.cost_plans[key] = plan
         return plan
+
+    def cache_policy(self, document: Document, operation: OperationDefinitionNode) -> CachePolicy:
+        """The HTTP cache policy of a validated document's operation, computed once."""
+        key = operation.name.value if operation.name else None
+        policy = document.cache_policies.get(key)
+        if policy is None:
+            policy = compile_policy(self.schema, operation, document.fragments)
+            document.cache_policies[key] = policy
+        return policy
