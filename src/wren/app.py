@@ -36,6 +36,7 @@ from wren.observability.metrics import Metrics, watch
 from wren.pipeline import Pipeline
 from wren.schema import build_schema
 from wren.settings import Settings
+from wren.shutdown import STATE_KEY, CloseWhileDraining, Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,10 @@ def create_app(
     settings = settings or Settings()
     telemetry = telemetry or Telemetry(settings)
     pipeline = Pipeline(schema or build_schema(), settings, telemetry)
+    shutdown = Shutdown(settings.shutdown_drain)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Shutdown]]:
         async with AsyncExitStack() as stack:
             url = await _database_url(settings, stack)
             engine = create_engine(settings, url)
@@ -193,7 +195,8 @@ def create_app(
             )
             await _observe(stack, telemetry, resources, pipeline)
             app.state.resources = resources
-            yield
+            # For the server (wren.shutdown.GracefulServer): what SIGTERM drains.
+            yield {STATE_KEY: shutdown}
 
     async def context(connection: HTTPConnection) -> Context:
         """A request's context, or a WebSocket connection's (its handshake's headers)."""
@@ -209,14 +212,17 @@ def create_app(
         )
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(CloseWhileDraining, shutdown=shutdown)
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.telemetry = telemetry
+    app.state.shutdown = shutdown
     view = GraphQLView(pipeline, settings, context, _redis)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)
-    app.router.routes.append(WebSocketRoute("/graphql", subscriptions))
+    # Closed with 1001 when the instance shuts down, so that clients reconnect elsewhere.
+    app.router.routes.append(WebSocketRoute("/graphql", shutdown.going_away(subscriptions)))
 
     if settings.graphiql_enabled:
         # GraphiQL's scripts and styles, from Wren itself (src/wren/http/graphiql.py).
@@ -231,7 +237,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         """Readiness: the database answers (Redis down is ready, degraded)."""
         resources: Resources = app.state.resources
-        status, body = await readiness(resources.db, resources.redis)
+        status, body = await readiness(resources.db, resources.redis, draining=shutdown.draining)
         return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     return app

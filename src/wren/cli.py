@@ -102,6 +102,8 @@ def serve(
         # Wren's own access line (WREN_ACCESS_LOG) replaces uvicorn's.
         "access_log": not settings.production and not settings.access_log,
         "log_config": log_config,
+        # After SIGTERM (and WREN_SHUTDOWN_DRAIN): how long requests in flight may take.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
     if workers > 1:
         # Each worker opens its own pool: split the connection budget between them.
@@ -111,6 +113,13 @@ def serve(
             os.environ["WREN_MAX_OVERFLOW"] = str(min(settings.max_overflow, per_worker - 1))
         if metrics:
             _serve_metrics(settings, None)
+        if settings.shutdown_drain > 0:
+            # uvicorn's supervisor runs its own server class in each worker.
+            logging.getLogger("wren").warning(
+                "WREN_SHUTDOWN_DRAIN applies to one-worker processes only: with --workers %d"
+                " a SIGTERM stops at once (run more instances of one worker instead)",
+                workers,
+            )
         uvicorn.run("wren.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         from wren.app import create_app

@@ -139,6 +139,19 @@ class Settings(BaseSettings):
         description="Ping a pooled connection before each checkout (a round trip each time;"
         " reads retry once on a dropped connection instead).",
     )
+    shutdown_drain: float = Field(
+        default=0,
+        ge=0,
+        description="Seconds after SIGTERM during which /readyz answers 503 while requests are"
+        " still served (with Connection: close), so that a load balancer takes the instance"
+        " out before it stops listening.",
+    )
+    shutdown_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds the requests in flight have to finish once the instance stops"
+        " accepting; those still running then are cancelled.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
