@@ -2,21 +2,33 @@
 
     .venv/bin/python bench/inprocess.py --root . --ops Timeline,Directory,UserByHandle
     .venv/bin/python bench/inprocess.py --root ../base --root . --rounds 5   # A/B, alternated
+    .venv/bin/python bench/inprocess.py --root . --variant off \
+        --variant metrics:WREN_METRICS_PORT=9464 \
+        --variant traced:OTEL_EXPORTER_OTLP_ENDPOINT={sink},OTEL_TRACES_SAMPLER_ARG=0.01,\
+OTEL_TRACES_SAMPLER=parentbased_traceidratio
 
 Each round starts one process per checkout (its own `src/` first on the path) that warms
 up, then times N sequential requests per operation with `time.process_time` (CPU, not
 wall time: less sensitive to other processes on a shared host). Rounds alternate the
 checkouts so drift on the host affects both; the report gives per-checkout medians of the
 per-round medians, and the ratio to the first checkout. Needs the benchmark database.
+
+`--variant LABEL[:NAME=VALUE,...]` compares settings instead of checkouts: the first root
+run with those environment variables (`{sink}` is the URL of an OTLP/HTTP receiver this
+process runs, which accepts and drops spans: exporting them costs the server what it
+would cost with a real collector).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +78,43 @@ asyncio.run(main(json.loads(sys.argv[2])))
 """
 
 
-def _round(root: Path, spec: dict[str, Any]) -> dict[str, float]:
+class _Sink(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that takes every export and keeps nothing."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def _sink() -> str:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _variant(text: str, sink: str) -> tuple[str, dict[str, str]]:
+    """LABEL[:NAME=VALUE,...] -> the label and its environment."""
+    label, _, pairs = text.partition(":")
+    env = {}
+    for pair in filter(None, pairs.split(",")):
+        name, _, value = pair.partition("=")
+        env[name] = value.replace("{sink}", sink)
+    return label, env
+
+
+def _round(root: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, float]:
     python = root / ".venv" / "bin" / "python"
     done = subprocess.run(
         [str(python), "-c", _CHILD, str(root), json.dumps(spec)],
         capture_output=True,
         text=True,
+        env={**os.environ, **env},
     )
     if done.returncode:
         raise SystemExit(f"{root}: {done.stderr.strip().splitlines()[-1]}")
@@ -83,6 +126,7 @@ def main() -> int:
     """Run the rounds and print a Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--root", action="append", type=Path, required=True)
+    ap.add_argument("--variant", action="append", default=[], help="LABEL[:NAME=VALUE,...]")
     ap.add_argument("--ops", default="Timeline,Directory,UserByHandle")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200)
@@ -102,14 +146,20 @@ def main() -> int:
         "warmup": a.warmup,
     }
     roots = [root.resolve() for root in a.root]
-    rounds: dict[Path, list[dict[str, float]]] = {root: [] for root in roots}
+    if a.variant:
+        sink = _sink()
+        subjects = [(label, roots[0], env) for label, env in (_variant(v, sink) for v in a.variant)]
+    else:
+        subjects = [(str(root), root, {}) for root in roots]
+    rounds: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in subjects}
     for n in range(a.rounds):
-        for root in roots if n % 2 == 0 else list(reversed(roots)):
-            rounds[root].append(_round(root, spec))
-    print("| operation | " + " | ".join(str(r) for r in roots) + " | ratio to first |")
-    print("|---|" + "---:|" * (len(roots) + 1))
+        for label, root, env in subjects if n % 2 == 0 else list(reversed(subjects)):
+            rounds[label].append(_round(root, spec, env))
+    labels = list(rounds)
+    print("| operation | " + " | ".join(labels) + " | ratio to first |")
+    print("|---|" + "---:|" * (len(labels) + 1))
     for name in ops:
-        medians = [statistics.median(r[name] for r in rounds[root]) for root in roots]
+        medians = [statistics.median(r[name] for r in rounds[label]) for label in labels]
         ratios = ", ".join(f"{m / medians[0]:.3f}" for m in medians[1:])
         cells = " | ".join(f"{m:.3f} ms" for m in medians)
         print(f"| {name} | {cells} | {ratios} |")

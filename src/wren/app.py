@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from wren.health import readiness
 from wren.http import graphiql
 from wren.http.view import GraphQLView
 from wren.http.websocket import SubscriptionEndpoint
+from wren.observability import Telemetry
+from wren.observability.metrics import Metrics, watch
 from wren.pipeline import Pipeline
 from wren.schema import build_schema
 from wren.settings import Settings
@@ -98,16 +102,57 @@ def tune_gc(threshold: int) -> None:
         gc.set_threshold(threshold, older, oldest)
 
 
+async def _sync_every_second(metrics: Metrics) -> None:
+    """Under several workers, each writes its synced values for the supervisor's scrapes."""
+    while True:
+        metrics.sync()
+        await asyncio.sleep(1.0)
+
+
+async def _observe(
+    stack: AsyncExitStack, telemetry: Telemetry, resources: Resources, pipeline: Pipeline
+) -> None:
+    """Metrics sources and the exporters' shutdown, for the lifespan to undo."""
+    stack.callback(telemetry.shutdown)
+    metrics = telemetry.metrics
+    if metrics is None:
+        return
+    watch(
+        metrics,
+        db=resources.db,
+        store=resources.cache,
+        events=resources.events,
+        pipeline=pipeline,
+    )
+    if metrics.multiprocess:
+        from prometheus_client import multiprocess
+
+        task = asyncio.get_running_loop().create_task(_sync_every_second(metrics))
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            # This worker's live gauges leave the sums; its counters stay counted.
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+        stack.push_async_callback(stop)
+
+
 def create_app(
-    settings: Settings | None = None, schema: strawberry.Schema | None = None
+    settings: Settings | None = None,
+    schema: strawberry.Schema | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """A Wren application; nothing is connected until its lifespan starts.
 
     One schema and one pipeline serve every transport; `schema` replaces the served one
-    (tests add extensions to it).
+    (tests add extensions to it), `telemetry` the metrics and tracing settings give
+    (tests trace into memory).
     """
     settings = settings or Settings()
-    pipeline = Pipeline(schema or build_schema(), settings)
+    telemetry = telemetry or Telemetry(settings)
+    pipeline = Pipeline(schema or build_schema(), settings, telemetry)
     keyring = Keyring.from_settings(settings)
     shutdown = Shutdown(settings.shutdown_drain)
 
@@ -127,10 +172,11 @@ def create_app(
                 pooler=settings.database_pooler,
                 replicas=replicas,
                 max_lag=settings.replica_max_lag,
+                telemetry=telemetry,
             )
             redis = create_redis(settings)
             stack.push_async_callback(redis.aclose)
-            cache = CacheStore(redis, settings)
+            cache = CacheStore(redis, settings, telemetry)
             stack.push_async_callback(cache.aclose)
             if db.replicas is not None:
                 db.marks = WriteMarks(cache, max_lag=settings.replica_max_lag)
@@ -147,13 +193,15 @@ def create_app(
             # The primary's reads: a session just opened must not be looked for on a replica.
             accounts = Accounts(settings, db, redis, keyring)
             stack.callback(accounts.close)
-            app.state.resources = Resources(
+            resources = Resources(
                 db=db,
                 redis=redis,
                 cache=cache,
                 events=events,
                 accounts=accounts,
             )
+            await _observe(stack, telemetry, resources, pipeline)
+            app.state.resources = resources
             # For the server (wren.shutdown.GracefulServer): what SIGTERM drains.
             yield {STATE_KEY: shutdown}
 
@@ -176,6 +224,7 @@ def create_app(
     app.add_middleware(CloseWhileDraining, shutdown=shutdown)
     app.state.settings = settings
     app.state.pipeline = pipeline
+    app.state.telemetry = telemetry
     app.state.shutdown = shutdown
     view = GraphQLView(pipeline, settings, context, _redis)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)

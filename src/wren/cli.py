@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
-import logging
+import logging.config
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from wren.settings import Settings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 cli = typer.Typer(
     help="Wren, a GraphQL API for a social publishing platform.",
@@ -47,6 +53,39 @@ def jwt_key(
         raise typer.BadParameter(str(error)) from None
 
 
+def _multiprocess_metrics() -> None:
+    """Point prometheus-client's multiprocess mode at an empty directory (before any worker
+    starts): PROMETHEUS_MULTIPROC_DIR emptied of old values, or a temporary one."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return
+    temporary = tempfile.mkdtemp(prefix="wren-metrics-")
+    atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = temporary
+
+
+def _serve_metrics(settings: Settings, registry: CollectorRegistry | None) -> None:
+    """Serve /metrics on WREN_METRICS_PORT from this process (a thread), apart from the API:
+    the app's own registry, or every worker's values (multiprocess mode)."""
+    from prometheus_client import start_http_server
+
+    if registry is None:
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    assert settings.metrics_port is not None
+    start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+    logging.getLogger("wren").info(
+        "metrics: http://%s:%d/metrics", settings.metrics_host, settings.metrics_port
+    )
+
+
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (WREN_HOST).")] = None,
@@ -62,9 +101,13 @@ def serve(
         raise typer.BadParameter(
             "several workers need WREN_DATABASE_URL (the embedded one is single-process)"
         )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    from wren.observability.logs import logging_config
+
+    log_config = logging_config(settings)
+    logging.config.dictConfig(log_config)
+    metrics = settings.metrics_port is not None
+    if metrics and (workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR")):
+        _multiprocess_metrics()
     # uvloop and httptools explicitly (uvicorn's "auto" silently falls back to the pure
     # Python loop and parser when they are missing); no access log line per request in
     # production.
@@ -80,7 +123,9 @@ def serve(
         # A WebSocket message holds what an HTTP body holds: the same bound (uvicorn's
         # default is 16 MiB), larger messages close the connection (1009).
         "ws_max_size": settings.max_body_bytes,
-        "access_log": not settings.production,
+        # Wren's own access line (WREN_ACCESS_LOG) replaces uvicorn's.
+        "access_log": not settings.production and not settings.access_log,
+        "log_config": log_config,
         # After SIGTERM (and WREN_SHUTDOWN_DRAIN): how long requests in flight may take.
         "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
@@ -90,6 +135,8 @@ def serve(
         if settings.pool_size + settings.max_overflow > per_worker:
             os.environ["WREN_POOL_SIZE"] = str(max(1, per_worker - settings.max_overflow))
             os.environ["WREN_MAX_OVERFLOW"] = str(min(settings.max_overflow, per_worker - 1))
+        if metrics:
+            _serve_metrics(settings, None)
         if settings.shutdown_drain > 0:
             # uvicorn's supervisor runs its own server class in each worker.
             logging.getLogger("wren").warning(
@@ -102,7 +149,12 @@ def serve(
         from wren.app import create_app
         from wren.welcome import WelcomingServer
 
-        config = uvicorn.Config(create_app(settings), **options)  # type: ignore[arg-type]
+        app = create_app(settings)
+        recorded = app.state.telemetry.metrics
+        if recorded is not None:
+            # One process: its own registry (in multiprocess mode, its files).
+            _serve_metrics(settings, None if recorded.multiprocess else recorded.registry)
+        config = uvicorn.Config(app, **options)  # type: ignore[arg-type]
         server = WelcomingServer(config, settings)
         with contextlib.suppress(KeyboardInterrupt):
             server.run()

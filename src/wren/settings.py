@@ -44,6 +44,13 @@ class Pooler(StrEnum):
     TRANSACTION = "transaction"
 
 
+class LogFormat(StrEnum):
+    """How log lines are written."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
 class Settings(BaseSettings):
     """Every knob of the service; see the README's configuration table."""
 
@@ -311,6 +318,36 @@ class Settings(BaseSettings):
         default=15.0,
         ge=0,
         description="Seconds between keep-alive messages to graphql-ws (legacy) clients; 0: none.",
+    )
+
+    # Observability: metrics, logs (traces are configured by the standard OTEL_* variables).
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the Prometheus /metrics endpoint, apart from the API's. Unset: "
+        "no metrics are recorded.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Bind address of the metrics endpoint."
+    )
+    metrics_operation_names: int = Field(
+        default=100,
+        ge=0,
+        description="Distinct operation names the metrics label by (trusted documents' names"
+        " always); later names count as `other`.",
+    )
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT, description="text, or json: one JSON object per line."
+    )
+    access_log: bool = Field(
+        default=False, description="One log line per request (wren.access), in either format."
+    )
+    slow_operation_ms: float = Field(
+        default=1000.0,
+        ge=0,
+        description="Operations that take longer are logged (wren.slow) with what they did;"
+        " 0: never.",
     )
 
     @field_validator("database_url")

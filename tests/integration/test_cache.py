@@ -115,10 +115,10 @@ async def test_one_round_trip_per_field_for_the_whole_page(
     calls = 0
     real = store._call
 
-    async def counted(operation: Any) -> Any:
+    async def counted(operation: Any, call: str) -> Any:
         nonlocal calls
         calls += 1
-        return await real(operation)
+        return await real(operation, call)
 
     monkeypatch.setattr(store, "_call", counted)
     await gql(client, operation("Leaderboard"), {"first": 4})

@@ -6,7 +6,7 @@ import ast
 import re
 import sys
 import tomllib
-from importlib.metadata import packages_distributions
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,27 @@ INTERNALS_USED = {"strawberry-graphql", "graphql-core", "sqlalchemy"}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.M)
 
 
+def _owners(module: str, candidates: list[str]) -> list[str]:
+    """The distributions that ship `module`: of a namespace package shared by several
+    (opentelemetry: api, sdk, exporters), the ones holding its longest matching subpackage."""
+    if len(candidates) < 2:
+        return candidates
+    parts = module.split(".")
+    for depth in range(len(parts), 1, -1):
+        prefix = "/".join(parts[:depth])
+        shipping = [
+            dist
+            for dist in candidates
+            if any(
+                str(file).startswith(f"{prefix}/") or str(file) == f"{prefix}.py"
+                for file in distribution(dist).files or ()
+            )
+        ]
+        if shipping:
+            return shipping
+    return candidates
+
+
 def imported_distributions(*folders: str) -> dict[str, set[str]]:
     """Distribution -> the files that import it, over the Python files under folders."""
     owners = packages_distributions()
@@ -39,14 +60,15 @@ def imported_distributions(*folders: str) -> dict[str, set[str]]:
                 if isinstance(node, ast.Import):
                     modules = [alias.name for alias in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    modules = [node.module]
+                    # `from opentelemetry import trace`: the name may be a subpackage.
+                    modules = [f"{node.module}.{alias.name}" for alias in node.names]
                 else:
                     continue
                 for module in modules:
                     top = module.partition(".")[0]
                     if top in sys.stdlib_module_names or top in FIRST_PARTY | {"__future__"}:
                         continue
-                    for dist in owners.get(top, [f"<no distribution has {top}>"]):
+                    for dist in _owners(module, owners.get(top, [f"<no distribution has {top}>"])):
                         name = canonicalize_name(dist)
                         found.setdefault(name, set()).add(str(path.relative_to(ROOT)))
     return found

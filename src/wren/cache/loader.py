@@ -68,7 +68,7 @@ class CachedBatch(Generic[T]):
             found = await self._resolve(list(dict.fromkeys(user_ids)), counts)
         finally:
             self.counters.add(counts)
-            self.store.totals.add(counts)
+            self.store.count(self.kind, counts)
         return [found[user_id] for user_id in user_ids]
 
     async def _resolve(self, user_ids: list[int], counts: CacheCounters) -> dict[int, T]:

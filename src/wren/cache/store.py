@@ -12,7 +12,7 @@ import logging
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -23,6 +23,9 @@ from wren.cache.counters import CacheCounters
 from wren.cache.flight import Flights
 from wren.cache.keys import Keys, Kind
 from wren.settings import Settings
+
+if TYPE_CHECKING:
+    from wren.observability import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +55,19 @@ _Read = tuple[Kind, list[int], "asyncio.Future[list[Entry] | None]"]
 class CacheStore:
     """Redis behind a circuit breaker and a timeout, with the cache's key layout."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(
+        self, redis: Redis, settings: Settings, telemetry: Telemetry | None = None
+    ) -> None:
         self.redis = redis
+        # Times and traces every call; None when nothing observes.
+        self.telemetry = telemetry if telemetry is not None and telemetry.observing else None
         self.keys = Keys(settings.cache_namespace)
         self.breaker = CircuitBreaker(
             failures=settings.cache_breaker_failures, cooldown=settings.cache_breaker_cooldown
         )
         self.flights = Flights()
         self.totals = CacheCounters()
+        self.by_kind = {kind: CacheCounters() for kind in Kind}
         self.lock_ttl = settings.cache_lock_ttl
         self._timeout = settings.redis_timeout
         self._ttl_ms = settings.cache_ttl * 1000
@@ -76,13 +84,23 @@ class CacheStore:
         self._tasks: set[asyncio.Task[None]] = set()
         self._undecodable: set[str] = set()
 
-    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+    def count(self, kind: Kind, counts: CacheCounters) -> None:
+        """Fold one batch's counts into the process's totals."""
+        self.totals.add(counts)
+        self.by_kind[kind].add(counts)
+        if self.telemetry is not None and counts.hits:
+            self.telemetry.cache_hits(counts.hits)
+
+    async def _call(self, operation: Callable[[], Awaitable[T]], call: str) -> T | None:
         """Run one Redis operation through the breaker; None when it did not succeed."""
         if not self.breaker.allow():
             return None
         try:
             async with asyncio.timeout(self._timeout):
-                result = await operation()
+                if self.telemetry is None:
+                    result = await operation()
+                else:
+                    result = await self.telemetry.redis_call(call, operation)
         except FAILURES as error:
             self.breaker.failure(error)
             return None
@@ -91,7 +109,7 @@ class CacheStore:
 
     async def guarded(self, operation: Callable[[], Awaitable[T]]) -> T | None:
         """Another module's Redis call, through the same breaker and timeout."""
-        return await self._call(operation)
+        return await self._call(operation, "marks")
 
     def _ttl(self) -> int:
         return int(self._ttl_ms * (1 + self._jitter * self._random.random()))
@@ -147,7 +165,7 @@ class CacheStore:
                 self.keys.values_prefix(kind),
                 ",".join(map(str, ids)),
             ]
-        reply = await self._call(lambda: self._read(keys=keys, args=args))
+        reply = await self._call(lambda: self._read(keys=keys, args=args), "read")
         if reply is None:
             return None
         return [
@@ -172,7 +190,7 @@ class CacheStore:
                 pipe.get(self.keys.value(kind, user_id, stamp))
             return await pipe.execute()
 
-        reply = await self._call(run)
+        reply = await self._call(run, "claim")
         if reply is None:
             return None
         return [
@@ -189,7 +207,7 @@ class CacheStore:
         async def run() -> list[Any]:
             return await self.redis.mget(keys)
 
-        return await self._call(run)
+        return await self._call(run, "fetch")
 
     async def write(self, kind: Kind, entries: Sequence[tuple[int, str, bytes]]) -> bool:
         """Store computed values under the stamps they were computed for, in one pipeline."""
@@ -202,7 +220,7 @@ class CacheStore:
                 pipe.pexpire(self.keys.generation(kind, user_id), self._generation_ttl_ms)
             return await pipe.execute()
 
-        return await self._call(run) is not None
+        return await self._call(run, "write") is not None
 
     async def release(self, kind: Kind, entries: Sequence[tuple[int, str]]) -> None:
         """Give up the locks of entries this process failed to compute."""
@@ -213,7 +231,7 @@ class CacheStore:
         async def run() -> int:
             return await self.redis.delete(*keys)
 
-        await self._call(run)
+        await self._call(run, "release")
 
     async def bump(self, kind: Kind, user_ids: Sequence[int]) -> bool:
         """Give these entries new generations: what was cached for them is never read again.
@@ -232,7 +250,7 @@ class CacheStore:
                     pipe.set(key, token, px=self._generation_ttl_ms)
                 return await pipe.execute()
 
-            if await self._call(run) is None:
+            if await self._call(run, "bump") is None:
                 self._mark_dirty()
                 return False
         return True
@@ -240,7 +258,7 @@ class CacheStore:
     async def bump_epoch(self) -> bool:
         """Drop every entry of this namespace and version at once."""
         token = secrets.token_hex(8)
-        if await self._call(lambda: self.redis.set(self.keys.epoch, token)) is None:
+        if await self._call(lambda: self.redis.set(self.keys.epoch, token), "epoch") is None:
             self._mark_dirty()
             return False
         if self._dirty:
@@ -260,7 +278,7 @@ class CacheStore:
 
     async def publish(self, channel: str, message: bytes) -> bool:
         """Publish a pub/sub message within the same timeout and breaker; False if not sent."""
-        return await self._call(lambda: self.redis.publish(channel, message)) is not None
+        return await self._call(lambda: self.redis.publish(channel, message), "publish") is not None
 
     def _mark_dirty(self) -> None:
         self._dirty = True

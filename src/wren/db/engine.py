@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
@@ -28,7 +29,10 @@ from wren.errors import BadUserInput, ServiceUnavailable
 from wren.settings import Pooler, Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.pool import PoolProxiedConnection
+
     from wren.cache.marks import WriteMarks
+    from wren.observability import Telemetry
 
 # The database is unreachable or refusing, or no pooled connection came within
 # pool_timeout: the request cannot be served right now, and retrying later may work.
@@ -53,6 +57,9 @@ Row: TypeAlias = asyncpg.Record
 
 class Reader(Protocol):
     """What batch functions read through: the Database, or one request's routed view of it."""
+
+    # Reports loader batches; None when nothing observes (observability/).
+    telemetry: Telemetry | None
 
     async def fetch(
         self, statement: Executable, params: Mapping[str, Any] | None = None
@@ -167,8 +174,12 @@ class Database:
         pooler: Pooler = Pooler.NONE,
         replicas: Sequence[tuple[str, AsyncEngine]] = (),
         max_lag: float = 5.0,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.engine = engine
+        # Reports every statement, checkout and loader batch; None when nothing observes.
+        self.telemetry = telemetry if telemetry is not None and telemetry.observing else None
+        self.pending = 0  # reads waiting for a pooled connection (counted when observed)
         self.routing = RoutingCounters()
         self.replicas = (
             ReplicaSet(
@@ -293,10 +304,31 @@ class Database:
         self, sql: str, args: list[Any], engine: AsyncEngine | None = None
     ) -> list[Row]:
         with inflight.registered():
-            rows: list[Row] = await greenlet_spawn(
-                self._fetch_in_greenlet, sql, args, engine or self.engine
-            )
+            telemetry = self.telemetry
+            target = engine or self.engine
+            if telemetry is None:
+                rows: list[Row] = await greenlet_spawn(self._fetch_in_greenlet, sql, args, target)
+            else:
+                rows = await telemetry.statement(
+                    sql, greenlet_spawn, self._fetch_in_greenlet, sql, args, target
+                )
             return rows
+
+    def _observed_checkout(
+        self, telemetry: Telemetry, engine: AsyncEngine
+    ) -> PoolProxiedConnection:
+        """A pooled connection, its wait measured and counted while it lasts."""
+        self.pending += 1
+        started = time.perf_counter()
+        try:
+            fairy = engine.sync_engine.pool.connect()
+        except sa_exc.TimeoutError:
+            telemetry.checkout_timed_out()
+            raise
+        finally:
+            self.pending -= 1
+        telemetry.checkout_waited(time.perf_counter() - started)
+        return fairy
 
     def _fetch_in_greenlet(
         self, sql: str, args: list[Any], engine: AsyncEngine, watched: bool = True
@@ -308,7 +340,11 @@ class Database:
         its settings (size, overflow, timeout, recycling, pings) are the engine's own.
         Nothing here opens a transaction, so checking the connection in sends nothing.
         """
-        fairy = engine.sync_engine.pool.connect()
+        telemetry = self.telemetry
+        if telemetry is None:
+            fairy = engine.sync_engine.pool.connect()
+        else:
+            fairy = self._observed_checkout(telemetry, engine)
         try:
             driver = fairy.driver_connection
             assert driver is not None

@@ -115,7 +115,26 @@ def _page(rows: Sequence[Row], first: int) -> Page:
 BatchFn = Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
 
 
-def _loader(batch: BatchFn) -> DataLoader[Any, Any]:
+def _statement_names() -> dict[Any, str]:
+    """Each batch statement of queries.py by its name there, lower-cased (a loader's name)."""
+    names: dict[Any, str] = {}
+    for name, value in vars(queries).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, queries.Listing) and value.parent is not None:
+            names[value.per_parent] = name.lower()
+        elif isinstance(value, Executable):
+            names[value] = name.lower()
+    return names
+
+
+_NAMES = _statement_names()
+
+
+def _loader(batch: BatchFn, db: Reader, statement: Executable) -> DataLoader[Any, Any]:
+    # Observed (size, span) when telemetry is on; named after the batch's first statement.
+    if db.telemetry is not None:
+        batch = db.telemetry.batch(_NAMES.get(statement, "other"), batch)
     # Keys are ints, strings and NamedTuples: all hashable as they are.
     return DataLoader(batch_load_fn=batch, get_cache_key=_identity)
 
@@ -154,7 +173,7 @@ class Loaders:
             found = {key_of(row): row for row in rows}
             return [found.get(key) for key in keys]
 
-        return _loader(batch)
+        return _loader(batch, self._db, statement)
 
     def _counts(self, statement: Executable) -> DataLoader[int, int]:
         fetch = self._db.fetch  # not self: a closure over self would make a cycle
@@ -164,7 +183,7 @@ class Loaders:
             found: dict[int, int] = {row["key"]: row["n"] for row in rows}
             return [found.get(key, 0) for key in keys]
 
-        return _loader(batch)
+        return _loader(batch, self._db, statement)
 
     def _pages(self, listing: queries.Listing) -> DataLoader[PageKey, Page]:
         return self._pages_by(listing.per_parent)
@@ -184,7 +203,7 @@ class Loaders:
                 grouped[row["ord"]].append(row)
             return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
 
-        return _loader(batch)
+        return _loader(batch, self._db, statement)
 
     @cached_property
     def user(self) -> DataLoader[int, Row | None]:
@@ -273,7 +292,7 @@ class Loaders:
             found = {LikeKey(row["user_id"], row["post_id"]) for row in rows}
             return [key in found for key in keys]
 
-        return _loader(batch)
+        return _loader(batch, self._db, queries.LIKED)
 
     @cached_property
     def stats(self) -> DataLoader[int, UserStatsRow]:
@@ -286,7 +305,7 @@ class Loaders:
             found = {row["id"]: UserStatsRow.from_row(row) for row in rows}
             return [found[key] for key in keys]
 
-        return _loader(batch)
+        return _loader(batch, self._db, queries.USER_STATS)
 
     @cached_property
     def recommendations(self) -> DataLoader[int, Recommendations]:
@@ -322,7 +341,7 @@ class Loaders:
                 out.append(Recommendations(ids, rows))
             return out
 
-        return _loader(batch)
+        return _loader(batch, self._db, queries.RECOMMENDATIONS)
 
     async def top_level_page(
         self, listing: queries.Listing, first: int, after: Keyset | None

@@ -47,6 +47,7 @@ class RoutedDatabase:
         self, db: Database, viewer_id: int | None, *, at_least: int = 0, primary: bool = False
     ) -> None:
         self.database = db
+        self.telemetry = db.telemetry
         self.viewer_id = viewer_id
         self._at_least = at_least
         self._primary = primary or db.replicas is None

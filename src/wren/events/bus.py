@@ -31,6 +31,7 @@ class Events:
         self.channels = Channels(prefix)
         self._store = store
         self._hub = hub
+        self.published = 0  # events this process handed to Redis
 
     async def post_created(self, *, post_id: int, author_id: int, position: int = 0) -> None:
         """Announce a committed post (at WAL `position`); never fails (a warning when Redis
@@ -46,8 +47,15 @@ class Events:
         await self._publish(self.channels.comment_added(post_id), event)
 
     async def _publish(self, channel: str, event: Event) -> None:
-        if not await self._store.publish(channel, event.encode()):
+        if await self._store.publish(channel, event.encode()):
+            self.published += 1
+        else:
             log.warning("event %s %d not published: Redis did not answer", channel, event.id)
+
+    @property
+    def hub(self) -> EventHub:
+        """The process's subscriptions to channels."""
+        return self._hub
 
     def listening(self, channel: str) -> int:
         """Subscribers of a channel in this process."""

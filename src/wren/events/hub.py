@@ -47,6 +47,9 @@ class EventHub:
         self._lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+        # Events put on a subscriber's queue, and events a lagging subscriber missed.
+        self.delivered = 0
+        self.dropped = 0
 
     @asynccontextmanager
     async def listen(self, channel: str) -> AsyncIterator[asyncio.Queue[Event | Lagging]]:
@@ -122,8 +125,14 @@ class EventHub:
             return
         for queue in self._subscribers.get(channel, ()):
             if queue.full():
+                self.dropped += 1
                 continue
-            queue.put_nowait(LAGGING if queue.qsize() == queue.maxsize - 1 else event)
+            if queue.qsize() == queue.maxsize - 1:
+                self.dropped += 1
+                queue.put_nowait(LAGGING)
+            else:
+                self.delivered += 1
+                queue.put_nowait(event)
 
     async def aclose(self) -> None:
         """Stop reading and drop the connection (at shutdown)."""

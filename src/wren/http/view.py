@@ -61,13 +61,40 @@ class GraphQLView:
         self.context_getter = context_getter
         self.redis_getter = redis_getter
         self.graphiql = settings.graphiql_enabled
+        self.telemetry = pipeline.telemetry
 
     async def handle(self, request: Request) -> Response:
         """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
-        accept = request.headers.get("accept")
+        headers = request.headers
+        accept = headers.get("accept")
         media = negotiate(accept)
+        telemetry = self.telemetry
+        if not telemetry.observing:
+            response = await self._respond(request, media, accept, request_id)
+        else:
+            record = telemetry.begin(request_id, request.method, headers)
+            try:
+                response = await self._respond(request, media, accept, request_id)
+            except BaseException:  # cancelled: the span ends and its context is left all the same
+                telemetry.finish(record, 500, time.perf_counter() - started)
+                raise
+            trace_header = telemetry.finish(
+                record, response.status_code, time.perf_counter() - started
+            )
+            if trace_header is not None:
+                response.headers["traceresponse"] = trace_header
+        response.headers["x-request-id"] = request_id
+        # The time this request took in the server, up to its body (browsers' developer
+        # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
+        return response
+
+    async def _respond(
+        self, request: Request, media: str | None, accept: str | None, request_id: str
+    ) -> Response:
         try:
             if request.method in {"GET", "HEAD"}:
                 if self.graphiql and self._wants_graphiql(request, accept):
@@ -76,6 +103,7 @@ class GraphQLView:
             else:
                 response = await self._post(request, media, request_id)
         except RequestRefused as refusal:
+            self._refused(refusal)
             status = refusal.status or document_error_status(media or JSON)
             response = json_response(
                 {"errors": [refusal.formatted()]}, status, media or JSON, refusal.headers
@@ -86,12 +114,11 @@ class GraphQLView:
         if request.method != "POST" and "cache-control" not in response.headers:
             # Refusals and errors are never cached (cacheable answers set their own).
             response.headers["cache-control"] = "no-store"
-        response.headers["x-request-id"] = request_id
-        # The time this request took in the server, up to its body (browsers' developer
-        # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
-        elapsed = (time.perf_counter() - started) * 1000
-        response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
         return response
+
+    def _refused(self, refusal: RequestRefused) -> None:
+        if self.telemetry.observing:
+            self.telemetry.errors([refusal.code])
 
     @staticmethod
     def _wants_graphiql(request: Request, accept: str | None) -> bool:
@@ -173,6 +200,7 @@ class GraphQLView:
         except RequestRefused as refusal:
             if context is None:
                 raise
+            self._refused(refusal)
             # Within a batch, one refused operation does not sink the others.
             status = refusal.status or document_error_status(media)
             return _Answer(status, {"errors": [refusal.formatted()]})
@@ -187,6 +215,8 @@ class GraphQLView:
         context: Context | None,
     ) -> _Answer:
         transport = Transport.GET if method == "GET" else Transport.POST
+
+        started = time.perf_counter()
         prepared: Prepared | Result = await self.pipeline.prepare(
             params, transport, lambda: self.redis_getter(request)
         )
@@ -204,8 +234,12 @@ class GraphQLView:
                 if throttle is not None:
                     context.rate_limit = throttle
                     headers = throttle.headers()
-            prepared = await self.pipeline.execute(prepared, context, request_id)
-        status, body = result_body(prepared, media)
+            result = await self.pipeline.execute(prepared, context, request_id)
+            self.pipeline.ran(prepared, result, started, request_id)
+        else:
+            result = prepared
+            self.pipeline.refused(result)
+        status, body = result_body(result, media)
         return _Answer(status, body, policy, headers)
 
 

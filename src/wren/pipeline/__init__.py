@@ -15,7 +15,9 @@ into a status and a body, WebSocket (wren.http.websocket) into protocol messages
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -30,6 +32,7 @@ from wren import _compat
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
 from wren.errors import WrenError
+from wren.observability import Telemetry
 from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
@@ -133,13 +136,21 @@ def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
     return GraphQLError(message, extensions={"code": BAD_REQUEST})
 
 
+def _codes(errors: list[GraphQLError]) -> list[str]:
+    """The extensions.code of each error."""
+    return [str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR")) for error in errors]
+
+
 class Pipeline:
     """Documents, checks, execution and masking for one schema (one per process)."""
 
-    def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, settings: Settings, telemetry: Telemetry | None = None
+    ) -> None:
         self.settings = settings
+        self.telemetry = telemetry or Telemetry(settings, environ={})
         self.schema = _compat.core_schema(schema)
-        self.documents = Documents(self.schema, settings)
+        self.documents = Documents(self.schema, settings, self.telemetry)
         self.hide_suggestions = not settings.suggestions_enabled
         self.persisted = PersistedDocuments(settings)
         self.limiter = RateLimiter(settings) if settings.rate_limit_points else None
@@ -148,6 +159,28 @@ class Pipeline:
             compiled=settings.compiled_queries,
             hide_suggestions=not settings.suggestions_enabled,
         )
+        self.subscriptions = 0  # running now, in this process
+
+    def refused(self, result: Result) -> None:
+        """Observe an operation refused before it ran (RequestRefused: the transport's)."""
+        if self.telemetry.observing and result.errors:
+            self.telemetry.errors(_codes(result.errors))
+
+    def ran(self, prepared: Prepared, result: Result, started: float, request_id: str) -> None:
+        """Observe an operation that ran, once: timed from `started` (perf_counter)."""
+        telemetry = self.telemetry
+        seconds = time.perf_counter() - started
+        if telemetry.observing or seconds > telemetry.slow_seconds:
+            operation = prepared.operation
+            telemetry.operation(
+                operation.name.value if operation.name else None,
+                operation.operation.value,
+                validated=True,
+                cost=prepared.extensions["cost"]["estimated"],
+                seconds=seconds,
+                codes=_codes(result.errors) if result.errors else [],
+                request_id=request_id,
+            )
 
     async def prepare(
         self, params: Params, transport: Transport, redis: Callable[[], Redis]
@@ -211,6 +244,10 @@ class Pipeline:
         return Prepared(
             text, document.node, operation, params.variables, coerced, extensions, policy
         )
+
+    def _stream_errors(self, errors: list[GraphQLError]) -> None:
+        if self.telemetry.observing:
+            self.telemetry.errors(_codes(errors))
 
     @staticmethod
     def _check_transport(kind: OperationType, transport: Transport) -> None:
@@ -292,7 +329,8 @@ class Pipeline:
             if isinstance(db, RoutedDatabase):
                 db.use_primary()
         timeout = self.settings.execution_timeout
-        with inflight.tracking() as reads:
+        span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
+        with inflight.tracking() as reads, span or contextlib.nullcontext():
             try:
                 async with asyncio.timeout(timeout):
                     outcome = await self.executor.run(
@@ -330,29 +368,39 @@ class Pipeline:
         try:
             prepared = await self.prepare(params, Transport.WEBSOCKET, redis)
         except RequestRefused as refusal:
+            self._stream_errors([refusal.error()])
             yield PreExecutionError(data=None, errors=[refusal.error()])
             return
         if isinstance(prepared, Result):
+            self._stream_errors(prepared.errors)
             yield PreExecutionError(data=None, errors=prepared.errors)
             return
         refused = self._credentials(context)
         if refused is not None:
+            self._stream_errors(refused.errors)
             yield PreExecutionError(data=None, errors=refused.errors)
             return
         source = await self.executor.subscribe(
             prepared.document, prepared.operation, context, prepared.raw_variables
         )
         if isinstance(source, ExecutionResult):
-            yield PreExecutionError(data=None, errors=mask(source.errors or [], request_id))
+            refusals = mask(source.errors or [], request_id)
+            self._stream_errors(refusals)
+            yield PreExecutionError(data=None, errors=refusals)
             return
+        self.subscriptions += 1
         try:
             async for result in source:
                 errors = mask(result.errors, request_id) if result.errors else None
+                if errors:
+                    self._stream_errors(errors)
                 yield StreamResult(result.data, errors)
         except Exception as failure:  # a source that ended with an error (lagging, say)
             [error] = mask([GraphQLError(str(failure), original_error=failure)], request_id)
+            self._stream_errors([error])
             yield StreamResult(None, [error])
         finally:
+            self.subscriptions -= 1
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from wren.pipeline.limits import TOO_MANY_TOKENS, check_fields, limit_rules
 if TYPE_CHECKING:
     from graphql import ASTValidationRule, GraphQLSchema
 
+    from wren.observability import Telemetry
     from wren.settings import Settings
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -58,8 +60,13 @@ def _with_code(error: GraphQLError, code: str) -> GraphQLError:
 class Documents:
     """The per-process cache of documents, and the rules they are validated with."""
 
-    def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, settings: Settings, telemetry: Telemetry | None = None
+    ) -> None:
         self.schema = schema
+        self.telemetry = telemetry if telemetry is not None and telemetry.tracer else None
+        self.hits = 0
+        self.misses = 0
         self.max_tokens = settings.max_tokens
         self.max_fields = settings.max_fields
         self.hide_suggestions = not settings.suggestions_enabled
@@ -74,14 +81,22 @@ class Documents:
         """The parsed document of this text (a syntax error is kept, not raised)."""
         cached = self._cache.get(text)
         if cached is not None:
+            self.hits += 1
             self._cache.move_to_end(text)
             return cached
-        document = self._parse(text)
+        self.misses += 1
+        with self._span("graphql.parse"):
+            document = self._parse(text)
         if self.size:
             self._cache[text] = document
             if len(self._cache) > self.size:
                 self._cache.popitem(last=False)
         return document
+
+    def _span(self, name: str) -> contextlib.AbstractContextManager[object]:
+        """A span of a step the cache did not spare, when the request is traced."""
+        span = None if self.telemetry is None else self.telemetry.span(name)
+        return contextlib.nullcontext() if span is None else span
 
     def _parse(self, text: str) -> Document:
         try:
@@ -104,9 +119,10 @@ class Documents:
         """
         if document.validation_errors is None:
             assert document.node is not None
-            errors = check_fields(document.node, self.max_fields) or validate(
-                self.schema, document.node, self.rules, hide_suggestions=self.hide_suggestions
-            )
+            with self._span("graphql.validate"):
+                errors = check_fields(document.node, self.max_fields) or validate(
+                    self.schema, document.node, self.rules, hide_suggestions=self.hide_suggestions
+                )
             document.validation_errors = [_with_code(e, VALIDATION_FAILED) for e in errors]
         return document.validation_errors
 

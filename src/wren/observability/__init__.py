@@ -1,0 +1,423 @@
+"""Observability: metrics (metrics.py), traces (tracing.py) and log lines (logs.py), recorded
+at a few seams only:
+
+    request     the HTTP view, once per request: its span (traceparent honoured, trace id
+                sent back in `traceresponse`), its duration, the access line
+    operation   the pipeline, once per operation (HTTP and WebSocket alike): name, type,
+                cost, duration, error codes, SQL statements and database time, the slow line
+    statement   Database.fetch: a span per SQL statement, pool wait, statement count
+    batch       each loader batch function: a span with its size, the size histogram
+    redis       each cache call of CacheStore: a span and its duration
+
+With nothing configured (no WREN_METRICS_PORT, no OTEL exporter, no access log) nothing is
+observed: the seams test one attribute and the pipeline times each operation once (for
+the slow line). When observing, a request's numbers live in one `Record` in a context
+variable, which the tasks running its loader batches inherit. Spans below the request's
+are only made when the request's span is recording: an unsampled request costs one span
+that records nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from wren.observability import logs
+from wren.observability.metrics import LIMIT_CODES, Metrics
+from wren.observability.tracing import (
+    PROPAGATOR,
+    PresetIds,
+    provider_from_environment,
+    traceresponse,
+    unsampled_traceresponse,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Span
+
+    from wren.settings import Settings
+
+T = TypeVar("T")
+
+__all__ = ["CURRENT", "Record", "Telemetry"]
+
+
+@dataclass(slots=True, eq=False)
+class Record:
+    """What one request did, as the seams report it."""
+
+    request_id: str
+    method: str
+    span: Span | None = None
+    recording: bool = False
+    statements: int = 0
+    db_seconds: float = 0.0
+    operations: list[tuple[str | None, str | None]] = field(default_factory=list)
+    cost: int = 0
+    codes: list[str] = field(default_factory=list)
+    cache_hits: int = 0
+    trace_id: str | None = None
+    header: str | None = None  # traceresponse of a request sampled out before any span
+    _tokens: tuple[Token[Record | None], object] | None = None
+
+
+CURRENT: ContextVar[Record | None] = ContextVar("wren_request", default=None)
+
+
+def _summary(sql: str) -> str:
+    """A SQL statement's span name: its first keyword (OpenTelemetry's db.operation.name)."""
+    head = sql.lstrip().split(None, 1)
+    return head[0].upper() if head else "SQL"
+
+
+class Telemetry:
+    """One app's metrics, tracer and log settings, and the seams' recording functions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.metrics = Metrics(settings) if settings.metrics_port is not None else None
+        self.provider = tracer_provider or provider_from_environment(
+            os.environ if environ is None else environ
+        )
+        self.tracer = None if self.provider is None else self.provider.get_tracer("wren")
+        self.access_log = settings.access_log
+        self.slow_ms = settings.slow_operation_ms
+        self.slow_seconds = (
+            settings.slow_operation_ms / 1000 if settings.slow_operation_ms else math.inf
+        )
+        # Whether requests get a Record (and the database, loaders and cache report to it).
+        self.observing = self.metrics is not None or self.tracer is not None or self.access_log
+        self._summaries: dict[str, str] = {}
+        # Root spans sampled before the SDK is asked (see tracing.PresetIds).
+        ids = getattr(self.provider, "id_generator", None)
+        self._ids = ids if isinstance(ids, PresetIds) else None
+
+    # -- the request (HTTP view)
+
+    def begin(self, request_id: str, method: str, headers: Mapping[str, str]) -> Record:
+        """Start observing a request: its Record and span become current."""
+        record = Record(request_id, method)
+        parent = None
+        tracer = self.tracer
+        if tracer is not None:
+            if "traceparent" in headers:
+                parent = PROPAGATOR.extract(headers)
+            elif self._ids is not None and not self._sampled(method, record):
+                if self.metrics is not None or self.access_log:
+                    record._tokens = (CURRENT.set(record), None)
+                # Else nothing below needs the record: the seams see no request at all.
+                return record
+            span = tracer.start_span(
+                f"{method} /graphql",
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": method, "http.route": "/graphql"},
+            )
+            record.span = span
+            record.recording = span.is_recording()
+            record._tokens = (
+                CURRENT.set(record),
+                otel_context.attach(trace.set_span_in_context(span, parent)),
+            )
+        else:
+            record._tokens = (CURRENT.set(record), None)
+            if self.access_log:
+                record.trace_id = _incoming_trace_id(headers.get("traceparent"))
+        return record
+
+    def _sampled(self, method: str, record: Record) -> bool:
+        """Sample a root request on a fresh trace id (preset for its span if sampled)."""
+        assert self._ids is not None
+        assert self.provider is not None
+        trace_id = self._ids.generate_trace_id()
+        decision = self.provider.sampler.should_sample(
+            None, trace_id, f"{method} /graphql", SpanKind.SERVER
+        ).decision
+        if decision.is_sampled():  # type: ignore[no-untyped-call]
+            self._ids.preset(trace_id)
+            return True
+        record.header = unsampled_traceresponse(trace_id, self._ids.generate_span_id())
+        record.trace_id = f"{trace_id:032x}"
+        return False
+
+    def finish(self, record: Record, status: int, seconds: float) -> str | None:
+        """End a request: its span, its metrics, its access line; the `traceresponse`
+        header's value when it was traced."""
+        if record._tokens is not None:
+            var_token, otel_token = record._tokens
+            CURRENT.reset(var_token)
+            if otel_token is not None:
+                otel_context.detach(otel_token)  # type: ignore[arg-type]
+        span = record.span
+        header = record.header
+        if span is not None:
+            context = span.get_span_context()
+            header = traceresponse(context)
+            if record.recording:
+                record.trace_id = f"{context.trace_id:032x}"
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+            span.end()
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.child(metrics.http_duration, record.method, "/graphql", str(status)).observe(
+                seconds
+            )
+            for code in record.codes:
+                self._count_error(metrics, code)
+        if self.access_log:
+            name, kind = record.operations[0] if record.operations else (None, None)
+            logs.access(
+                {
+                    "request_id": record.request_id,
+                    "trace_id": record.trace_id or _trace_id(span),
+                    "method": record.method,
+                    "operation_name": name,
+                    "operation_type": kind,
+                    "operations": len(record.operations),
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "cost": record.cost,
+                    "sql_statements": record.statements,
+                    "db_ms": round(record.db_seconds * 1000, 3),
+                    "cache_hits": record.cache_hits,
+                    "error_codes": record.codes,
+                }
+            )
+        return header
+
+    @staticmethod
+    def _count_error(metrics: Metrics, code: str) -> None:
+        metrics.child(metrics.errors, code).inc()
+        if code in LIMIT_CODES:
+            if code == "DEADLINE_EXCEEDED":
+                metrics.deadlines.inc()
+            else:
+                metrics.child(metrics.refused, code).inc()
+
+    def errors(self, codes: list[str]) -> None:
+        """Count errors of an operation that has no request Record (WebSocket)."""
+        record = CURRENT.get()
+        if record is not None:
+            record.codes.extend(codes)
+        elif self.metrics is not None:
+            for code in codes:
+                self._count_error(self.metrics, code)
+
+    # -- operations (the pipeline)
+
+    def operation(
+        self,
+        name: str | None,
+        kind: str,
+        *,
+        validated: bool,
+        cost: int | None,
+        seconds: float,
+        codes: list[str],
+        request_id: str,
+    ) -> None:
+        """One operation ran (or was refused): its metrics, its span's name, the slow line."""
+        record = CURRENT.get()
+        metrics = self.metrics
+        if metrics is not None:
+            label = metrics.names.label(name) if validated else metrics.names.known(name)
+            metrics.child(metrics.operation_duration, label, kind).observe(seconds)
+            if cost is not None:
+                metrics.child(metrics.operation_cost, kind).observe(cost)
+            if record is not None:
+                metrics.child(metrics.operation_statements, label, kind).observe(record.statements)
+                metrics.child(metrics.operation_db_time, label, kind).observe(record.db_seconds)
+        if record is not None:
+            record.operations.append((name, kind))
+            record.cost += cost or 0
+            record.codes.extend(codes)
+            span = record.span
+            if record.recording and span is not None and len(record.operations) == 1:
+                span.update_name(f"{kind} {name}" if name else kind)
+                span.set_attribute("graphql.operation.type", kind)
+                if name:
+                    span.set_attribute("graphql.operation.name", name)
+                if cost is not None:
+                    span.set_attribute("wren.graphql.cost", cost)
+        if seconds > self.slow_seconds:
+            self.slow(name, kind, seconds, cost, codes, request_id, record)
+
+    def slow(
+        self,
+        name: str | None,
+        kind: str,
+        seconds: float,
+        cost: int | None,
+        codes: list[str],
+        request_id: str,
+        record: Record | None,
+    ) -> None:
+        """The slow-operation line."""
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "operation_name": name,
+            "operation_type": kind,
+            "duration_ms": round(seconds * 1000, 3),
+            "cost": cost,
+            "error_codes": codes,
+        }
+        if record is not None:
+            fields["trace_id"] = _trace_id(record.span)
+            fields["sql_statements"] = record.statements
+            fields["db_ms"] = round(record.db_seconds * 1000, 3)
+        logs.slow(fields, self.slow_ms)
+
+    def span(self, name: str, **attributes: Any) -> Any:
+        """A child span of the current request's, when it records (else None)."""
+        record = CURRENT.get()
+        if record is None or not record.recording or self.tracer is None:
+            return None
+        return self.tracer.start_as_current_span(name, attributes=attributes)
+
+    # -- the database, loaders and the cache
+
+    async def statement(self, sql: str, run: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run one SQL statement (`run(*args)`), counted, timed and traced."""
+        record = CURRENT.get()
+        if record is None:
+            return await run(*args)
+        span = None
+        if record.recording and self.tracer is not None:
+            summary = self._summaries.get(sql)
+            if summary is None:
+                summary = self._summaries[sql] = _summary(sql)
+            span = self.tracer.start_span(
+                summary,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system": "postgresql",
+                    "db.system.name": "postgresql",
+                    "db.operation.name": summary,
+                    "db.query.text": sql,
+                },
+            )
+        started = time.perf_counter()
+        try:
+            return await run(*args)
+        except BaseException as error:
+            if span is not None:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            raise
+        finally:
+            record.statements += 1
+            record.db_seconds += time.perf_counter() - started
+            if span is not None:
+                span.end()
+
+    def checkout_waited(self, seconds: float) -> None:
+        """A pooled connection came after `seconds`."""
+        if self.metrics is not None:
+            self.metrics.pool_wait.observe(seconds)
+
+    def checkout_timed_out(self) -> None:
+        """A checkout gave up after the pool timeout."""
+        if self.metrics is not None:
+            self.metrics.pool_timeouts.inc()
+
+    def batch(
+        self, name: str, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+    ) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
+        """A loader's batch function that reports its size (and a span when traced)."""
+        metrics = self.metrics
+        sizes = None if metrics is None else metrics.child(metrics.batch_size, name)
+        tracer = self.tracer
+        span_name = f"loader {name}"
+
+        async def observed(keys: list[Any]) -> list[Any]:
+            if sizes is not None:
+                sizes.observe(len(keys))
+            record = CURRENT.get()
+            if tracer is None or record is None or not record.recording:
+                return await batch(keys)
+            with tracer.start_as_current_span(
+                span_name,
+                attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
+            ):
+                return await batch(keys)
+
+        return observed
+
+    async def redis_call(self, call: str, run: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis call of the cache, timed and traced."""
+        record = CURRENT.get()
+        span = None
+        if record is not None and record.recording and self.tracer is not None:
+            span = self.tracer.start_span(
+                f"redis {call}",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system": "redis",
+                    "db.system.name": "redis",
+                    "db.operation.name": call,
+                },
+            )
+        started = time.perf_counter()
+        try:
+            return await run()
+        except BaseException as error:
+            if span is not None:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.child(self.metrics.redis_duration, call).observe(
+                    time.perf_counter() - started
+                )
+            if span is not None:
+                span.end()
+
+    def cache_hits(self, hits: int) -> None:
+        """Entries a request got from the cache (for its access line)."""
+        record = CURRENT.get()
+        if record is not None:
+            record.cache_hits += hits
+
+    def shutdown(self) -> None:
+        """Flush and stop the exporters."""
+        if self.provider is not None:
+            self.provider.shutdown()
+
+
+def _trace_id(span: Span | None) -> str | None:
+    if span is None:
+        return None
+    trace_id = span.get_span_context().trace_id
+    return f"{trace_id:032x}" if trace_id else None
+
+
+def _incoming_trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a well-formed traceparent header (when Wren itself does not trace)."""
+    if traceparent is None:
+        return None
+    parts = traceparent.strip().split("-")
+    if len(parts) < 4 or len(parts[1]) != 32 or parts[1] == "0" * 32:
+        return None
+    try:
+        int(parts[1], 16)
+    except ValueError:
+        return None
+    return parts[1].lower()

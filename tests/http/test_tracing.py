@@ -1,0 +1,179 @@
+"""Traces, into the SDK's in-memory exporter: the request's span named after the
+operation, a span per SQL statement and loader batch inside it, W3C trace context in and
+out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, format_span_id
+
+from tests.conftest import operation
+from wren.app import create_app
+from wren.observability import Telemetry
+from wren.observability.tracing import PresetIds, exporters
+from wren.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("small_world")
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+PARENT_ID = "b7ad6b7169203331"
+
+
+@asynccontextmanager
+async def traced(
+    settings: Settings, sampler: Sampler | None = None, *, preset: bool = False
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, InMemorySpanExporter]]:
+    """An app tracing into memory (with the ids of the environment's provider when
+    `preset`), and a client for it."""
+    exporter = InMemorySpanExporter()
+    options: dict[str, Any] = {"id_generator": PresetIds()} if preset else {}
+    if sampler is not None:
+        options["sampler"] = sampler
+    provider = TracerProvider(**options)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    changed = Settings(_env_file=None, **{**settings.model_dump(), "pool_size": 4})  # type: ignore[call-arg]
+    app = create_app(changed, telemetry=Telemetry(changed, tracer_provider=provider))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wren.test") as http:
+            yield app, http, exporter
+
+
+def timeline(first: int = 5) -> dict[str, Any]:
+    return {"query": operation("Timeline"), "variables": {"first": first}}
+
+
+def ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
+    found = []
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        found.append(span)
+    return found
+
+
+async def test_timeline_has_one_span_per_statement_inside_its_request_span(
+    settings: Settings,
+) -> None:
+    async with traced(settings) as (app, http, exporter):
+        statements: list[str] = []
+        with app.state.resources.db.watching(lambda sql, _: statements.append(sql)):
+            response = await http.post(
+                "/graphql",
+                json=timeline(),
+                headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
+            )
+        assert response.status_code == 200
+        assert "errors" not in response.json()
+        spans = exporter.get_finished_spans()
+        by_id = {span.context.span_id: span for span in spans}
+        [server] = [span for span in spans if span.kind is SpanKind.SERVER]
+        assert server.name == "query Timeline"
+        assert server.attributes is not None
+        assert server.attributes["graphql.operation.name"] == "Timeline"
+        assert server.attributes["graphql.operation.type"] == "query"
+        assert (
+            server.attributes["wren.graphql.cost"]
+            == response.json()["extensions"]["cost"]["estimated"]
+        )
+        assert server.attributes["http.response.status_code"] == 200
+        # traceparent honoured on the way in ...
+        assert {f"{span.context.trace_id:032x}" for span in spans} == {TRACE_ID}
+        assert server.parent is not None
+        assert format_span_id(server.parent.span_id) == PARENT_ID
+        # ... and the trace visible on the way out (W3C Trace Context Level 2).
+        assert response.headers["traceresponse"] == (
+            f"00-{TRACE_ID}-{format_span_id(server.context.span_id)}-01"
+        )
+        sql = [s for s in spans if s.attributes and s.attributes.get("db.system") == "postgresql"]
+        # One span per SQL statement: as many as test_statements_per_operation counts.
+        assert len(statements) == 4
+        assert len(sql) == 4
+        assert sorted(str(s.attributes["db.query.text"]) for s in sql if s.attributes) == sorted(
+            statements
+        )
+        for span in sql:
+            assert span.kind is SpanKind.CLIENT
+            assert span.name == "SELECT"
+            assert server in ancestors(span, by_id)
+        loaders = [s for s in spans if s.name.startswith("loader ")]
+        assert {s.name for s in loaders} == {
+            "loader like_count_by_post",
+            "loader comments_by_post",
+            "loader comment_count_by_post",
+        }
+        for span in loaders:
+            assert span.attributes is not None
+            assert span.attributes["wren.loader.batch_size"] == 5
+        names = {span.name for span in spans}
+        assert {"graphql.parse", "graphql.validate", "graphql.execute"} <= names
+
+        # A cached document is neither parsed nor validated again.
+        exporter.clear()
+        await http.post("/graphql", json=timeline())
+        names = {span.name for span in exporter.get_finished_spans()}
+        assert "graphql.parse" not in names
+        assert "graphql.validate" not in names
+        assert "graphql.execute" in names
+
+
+async def test_a_new_trace_without_traceparent(settings: Settings) -> None:
+    async with traced(settings) as (_, http, exporter):
+        response = await http.post("/graphql", json={"query": "query Tiny { __typename }"})
+        [server] = exporter.get_finished_spans()[-1:]
+        assert server.name == "query Tiny"
+        assert server.parent is None
+        version, trace_id, span_id, flags = response.headers["traceresponse"].split("-")
+        assert (version, flags) == ("00", "01")
+        assert trace_id == f"{server.context.trace_id:032x}"
+        assert span_id == format_span_id(server.context.span_id)
+
+
+async def test_an_unsampled_request_records_nothing_below_it(settings: Settings) -> None:
+    async with traced(settings, ALWAYS_OFF) as (_, http, exporter):
+        response = await http.post("/graphql", json=timeline())
+        assert response.status_code == 200
+        assert exporter.get_finished_spans() == ()
+        assert response.headers["traceresponse"].endswith("-00")
+
+
+async def test_requests_sampled_before_any_span_keep_the_configured_ratio(
+    settings: Settings,
+) -> None:
+    sampler = TraceIdRatioBased(0.5)
+    async with traced(settings, sampler, preset=True) as (_, http, exporter):
+        headers = [
+            (await http.post("/graphql", json={"query": "{ __typename }"})).headers["traceresponse"]
+            for _ in range(40)
+        ]
+        spans = exporter.get_finished_spans()
+    sampled, unsampled = set(), set()
+    for header in headers:
+        _, trace_id, _, flags = header.split("-")
+        # The decision is the sampler's own for the trace id the client is told.
+        decision = sampler.should_sample(None, int(trace_id, 16), "POST /graphql").decision
+        assert decision.is_sampled() == (flags == "01")
+        (sampled if flags == "01" else unsampled).add(trace_id)
+    assert sampled
+    assert unsampled
+    assert {f"{span.context.trace_id:032x}" for span in spans} == sampled
+
+
+def test_tracing_follows_the_standard_variables() -> None:
+    assert exporters({}) == []
+    assert exporters({"OTEL_TRACES_EXPORTER": "none"}) == []
+    assert exporters({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}) == ["otlp"]
+    assert exporters({"OTEL_TRACES_EXPORTER": "otlp,console"}) == ["otlp", "console"]
+    sdk_off = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}
+    assert exporters(sdk_off) == []
+    with pytest.raises(ValueError, match="zipkin"):
+        exporters({"OTEL_TRACES_EXPORTER": "zipkin"})
