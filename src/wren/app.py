@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 import strawberry
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 
 from wren.auth import authenticate
-from wren.cache.client import create_listener_redis, create_redis
+from wren.cache.client import RedisClient, create_clients
 from wren.cache.store import CacheStore
 from wren.context import Context
 from wren.db.engine import Database, create_engine
@@ -39,7 +38,7 @@ class Resources:
     """What the lifespan opened and every request shares."""
 
     db: Database
-    redis: Redis
+    redis: RedisClient
     cache: CacheStore
     events: Events
 
@@ -71,7 +70,7 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     return embedded.url
 
 
-def _redis(connection: HTTPConnection) -> Redis:
+def _redis(connection: HTTPConnection) -> RedisClient:
     resources: Resources = connection.app.state.resources
     return resources.redis
 
@@ -110,14 +109,12 @@ def create_app(
             url = await _database_url(settings, stack)
             engine = create_engine(settings, url)
             stack.push_async_callback(engine.dispose)
-            redis = create_redis(settings)
-            stack.push_async_callback(redis.aclose)
+            clients = create_clients(settings)
+            stack.push_async_callback(clients.aclose)
+            redis = clients.cache
             cache = CacheStore(redis, settings)
             stack.push_async_callback(cache.aclose)
-            listener = create_listener_redis(settings, redis)
-            if listener is not redis:
-                stack.push_async_callback(listener.aclose)
-            hub = EventHub(listener)
+            hub = EventHub(clients.listener)
             stack.push_async_callback(hub.aclose)
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)

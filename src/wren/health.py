@@ -17,8 +17,7 @@ from sqlalchemy import Select, literal_column, select
 from wren.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from wren.cache.client import RedisClient
     from wren.db.engine import Database
 
 log = logging.getLogger("wren.health")
@@ -37,7 +36,7 @@ async def _database(db: Database) -> bool:
     return True
 
 
-async def _redis(redis: Redis) -> bool:
+async def _redis(redis: RedisClient) -> bool:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
             await redis.ping()
@@ -46,7 +45,7 @@ async def _redis(redis: Redis) -> bool:
     return True
 
 
-async def readiness(db: Database, redis: Redis) -> tuple[int, dict[str, Any]]:
+async def readiness(db: Database, redis: RedisClient) -> tuple[int, dict[str, Any]]:
     """The status code and body of /readyz."""
     database, cache = await asyncio.gather(_database(db), _redis(redis))
     body = {

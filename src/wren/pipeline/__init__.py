@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     import strawberry
     from graphql import DocumentNode, OperationDefinitionNode
     from graphql.execution import VariableValues
-    from redis.asyncio import Redis
 
+    from wren.cache.client import RedisClient
     from wren.context import Context
     from wren.pipeline.params import Params
     from wren.settings import Settings
@@ -120,7 +120,7 @@ class Pipeline:
         )
 
     async def prepare(
-        self, params: Params, transport: Transport, redis: Callable[[], Redis]
+        self, params: Params, transport: Transport, redis: Callable[[], RedisClient]
     ) -> Prepared | Result:
         """The checked operation, or the Result that refuses it (RequestRefused for
         refusals that carry a status of their own)."""
@@ -229,7 +229,7 @@ class Pipeline:
         params: Params,
         context: Context,
         request_id: str,
-        redis: Callable[[], Redis],
+        redis: Callable[[], RedisClient],
     ) -> AsyncIterator[StreamResult]:
         """A subscription's results, as Strawberry's protocol handlers take them; a refusal
         is one PreExecutionError (the protocols send it as their `error` message)."""
