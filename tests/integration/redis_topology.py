@@ -220,18 +220,17 @@ class LocalCluster:
         node = next(node for node in self.nodes if node.alive)
         client = node.client()
         try:
-            raw = await client.execute_command("CLUSTER NODES")
+            # redis-py parses the reply: {"host:port": {"flags": ..., "slots": ...}}
+            nodes = await client.execute_command("CLUSTER NODES")
         finally:
             await client.aclose()
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
         ports = []
-        for line in text.splitlines():
-            fields = line.split()
-            # id address flags master ping pong epoch link-state slot...
-            flags = fields[2].split(",")
+        for address, entry in nodes.items():
+            flags = entry["flags"].split(",")
             serving = "master" in flags and "fail" not in flags and "fail?" not in flags
-            if serving and fields[7] == "connected" and len(fields) > 8:
-                ports.append(int(fields[1].split("@")[0].rsplit(":", 1)[1]))
+            if serving and entry["connected"] and entry["slots"]:
+                ports.append(int(address.rsplit(":", 1)[1]))
+        assert ports, nodes
         return sorted(ports)
 
     def stop(self) -> None:

@@ -12,6 +12,7 @@ import logging
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from typing import Any, NamedTuple, TypeVar
 
 from redis.asyncio import RedisCluster
@@ -88,9 +89,22 @@ class CacheStore:
                 result = await operation()
         except FAILURES as error:
             self.breaker.failure(error)
+            if self._cluster:
+                await self._forget_topology()
             return None
         self.breaker.success()
         return result
+
+    async def _forget_topology(self) -> None:
+        """Make the cluster client ask for the slots again on its next call.
+
+        redis-py's cluster client does so by itself after a failed command, but not after
+        a failed pipeline: with a master gone, its pipelines kept going to the dead
+        address after a replica had taken over. Closing the client's connections marks
+        it for a new topology (a no-op while it is already marked).
+        """
+        with suppress(*FAILURES):
+            await self.redis.aclose()
 
     def _ttl(self) -> int:
         return int(self._ttl_ms * (1 + self._jitter * self._random.random()))
