@@ -103,7 +103,8 @@ class RedisProcess:
                 except (OSError, RedisError):
                     pass
                 if not self.alive or time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.program} on {self.port} did not start")
+                    log = (self.directory / "log").read_text(errors="replace")[-500:]
+                    raise RuntimeError(f"{self.program} on {self.port} did not start:\n{log}")
                 await asyncio.sleep(0.02)
         finally:
             await client.aclose()
@@ -158,15 +159,15 @@ class LocalCluster:
         self.size = masters * (1 + replicas)
         self.replicas = replicas
         self.directory = Path(tempfile.mkdtemp(prefix="wren-redis-cluster-"))
-        self.nodes = [
-            RedisProcess(
-                self.directory,
-                "cluster-enabled yes\ncluster-config-file nodes.conf\n"
-                f"cluster-node-timeout {NODE_TIMEOUT_MS}\n",
-                port=cluster_port(),
-            )
-            for _ in range(self.size)
-        ]
+        self.nodes = [self._new_node() for _ in range(self.size)]
+
+    def _new_node(self) -> RedisProcess:
+        return RedisProcess(
+            self.directory,
+            "cluster-enabled yes\ncluster-config-file nodes.conf\n"
+            f"cluster-node-timeout {NODE_TIMEOUT_MS}\n",
+            port=cluster_port(),
+        )
 
     @property
     def url(self) -> str:
@@ -181,8 +182,19 @@ class LocalCluster:
         cli = executable("redis-cli", "redis-tools")
         for node in self.nodes:
             node.spawn()
-        for node in self.nodes:
-            await node.answering()
+        for index, node in enumerate(self.nodes):
+            for attempt in range(3):
+                try:
+                    await node.answering()
+                    break
+                except RuntimeError:
+                    # Its port (or its bus port, 10000 above) was taken meanwhile by
+                    # another process of this shared machine: another port.
+                    node.stop()
+                    if attempt == 2:
+                        raise
+                    node = self.nodes[index] = self._new_node()
+                    node.spawn()
         create = await asyncio.create_subprocess_exec(
             cli,
             "--cluster",
