@@ -32,6 +32,7 @@ class Options:
     no_restart: bool
     report: Path | None
     baseline: Path | None = None
+    instances: list[int] | None = None
 
 
 def parser(description: str | None = None) -> argparse.ArgumentParser:
@@ -59,6 +60,10 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="never restart PostgreSQL (without pg_stat_statements preloaded: no SQL counts)",
     )
+    ap.add_argument(
+        "--instances",
+        help="instead of the suite: Timeline through HAProxy over these counts, e.g. 1,2,3",
+    )
     ap.add_argument("--report", type=Path, help="only rewrite the Markdown of a results JSON")
     ap.add_argument(
         "--baseline",
@@ -76,6 +81,10 @@ def parse_args(argv: Sequence[str] | None = None, description: str | None = None
         workers = [int(w) for w in a.workers.split(",")]
     except ValueError:
         ap.error(f"--workers takes comma-separated counts, not {a.workers!r}")
+    try:
+        instances = [int(n) for n in a.instances.split(",")] if a.instances else None
+    except ValueError:
+        ap.error(f"--instances takes comma-separated counts, not {a.instances!r}")
     return Options(
         ops=[o for o in a.ops.split(",") if o in OPERATIONS],
         peers=a.peers,
@@ -95,4 +104,5 @@ def parse_args(argv: Sequence[str] | None = None, description: str | None = None
         no_restart=a.no_restart,
         report=a.report,
         baseline=a.baseline,
+        instances=instances,
     )

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --peers               # + PostGraphile, naive, floor
     .venv/bin/python bench/run.py --workers 1,2 --ops Timeline
     .venv/bin/python bench/run.py --soak 300            # RSS after 1 and 5 minutes
+    .venv/bin/python bench/run.py --instances 1,2,3     # Timeline behind HAProxy
 
 Creates the demo database (10,000 users: `wren migrate` + `wren seed`) when missing,
 preloads pg_stat_statements (once: ALTER SYSTEM + a PostgreSQL restart), then per server:

@@ -31,6 +31,10 @@ def main(argv: Sequence[str] | None = None, description: str | None = None) -> i
         saved = json.loads(options.report.read_text())
         print(report.write(saved["results"], saved["meta"], options.report.with_suffix("")))
         return 0
+    if options.instances:
+        from bench import instances
+
+        return instances.run(options)
     return run(options)
 
 

@@ -11,15 +11,17 @@ from dataclasses import dataclass
 
 import strawberry
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 
 from wren.auth import authenticate
 from wren.cache.client import RedisClient, create_clients
+from wren.cache.marks import WriteMarks
 from wren.cache.store import CacheStore
 from wren.context import Context
-from wren.db.engine import Database, create_engine
+from wren.db.engine import Database, create_engine, replica_name
 from wren.events.bus import Events
 from wren.events.hub import EventHub
 from wren.health import readiness
@@ -29,6 +31,7 @@ from wren.http.websocket import SubscriptionEndpoint
 from wren.pipeline import Pipeline
 from wren.schema import build_schema
 from wren.settings import Settings
+from wren.shutdown import STATE_KEY, CloseWhileDraining, Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -102,29 +105,47 @@ def create_app(
     """
     settings = settings or Settings()
     pipeline = Pipeline(schema or build_schema(), settings)
+    shutdown = Shutdown(settings.shutdown_drain)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Shutdown]]:
         async with AsyncExitStack() as stack:
             url = await _database_url(settings, stack)
             engine = create_engine(settings, url)
             stack.push_async_callback(engine.dispose)
+            replicas: list[tuple[str, AsyncEngine]] = []
+            for replica_url in settings.replica_urls:
+                replica = create_engine(settings, replica_url)
+                stack.push_async_callback(replica.dispose)
+                replicas.append((replica_name(replica), replica))
+            db = Database(
+                engine,
+                pooler=settings.database_pooler,
+                replicas=replicas,
+                max_lag=settings.replica_max_lag,
+            )
             clients = create_clients(settings)
             stack.push_async_callback(clients.aclose)
             redis = clients.cache
             cache = CacheStore(redis, settings)
             stack.push_async_callback(cache.aclose)
+            if db.replicas is not None:
+                db.marks = WriteMarks(cache, max_lag=settings.replica_max_lag)
+                stack.push_async_callback(db.replicas.aclose)
+                # Measured once before serving, so the first requests can use them.
+                await db.replicas.check()
             hub = EventHub(clients.listener)
             stack.push_async_callback(hub.aclose)
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)
             app.state.resources = Resources(
-                db=Database(engine, pooler=settings.database_pooler),
+                db=db,
                 redis=redis,
                 cache=cache,
                 events=events,
             )
-            yield
+            # For the server (wren.shutdown.GracefulServer): what SIGTERM drains.
+            yield {STATE_KEY: shutdown}
 
     async def context(connection: HTTPConnection) -> Context:
         """A request's context, or a WebSocket connection's (its handshake's headers)."""
@@ -140,13 +161,16 @@ def create_app(
         )
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(CloseWhileDraining, shutdown=shutdown)
     app.state.settings = settings
     app.state.pipeline = pipeline
+    app.state.shutdown = shutdown
     view = GraphQLView(pipeline, settings, context, _redis)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)
-    app.router.routes.append(WebSocketRoute("/graphql", subscriptions))
+    # Closed with 1001 when the instance shuts down, so that clients reconnect elsewhere.
+    app.router.routes.append(WebSocketRoute("/graphql", shutdown.going_away(subscriptions)))
 
     if settings.graphiql_enabled:
         # GraphiQL's scripts and styles, from Wren itself (src/wren/http/graphiql.py).
@@ -161,7 +185,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         """Readiness: the database answers (Redis down is ready, degraded)."""
         resources: Resources = app.state.resources
-        status, body = await readiness(resources.db, resources.redis)
+        status, body = await readiness(resources.db, resources.redis, draining=shutdown.draining)
         return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     return app

@@ -56,7 +56,12 @@ def serve(
         "http": "httptools",
         # Subscriptions: the websockets package's current (sans-I/O) implementation.
         "ws": "websockets-sansio",
+        # A WebSocket message holds what an HTTP body holds: the same bound (uvicorn's
+        # default is 16 MiB), larger messages close the connection (1009).
+        "ws_max_size": settings.max_body_bytes,
         "access_log": not settings.production,
+        # After SIGTERM (and WREN_SHUTDOWN_DRAIN): how long requests in flight may take.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
     if workers > 1:
         # Each worker opens its own pool: split the connection budget between them.
@@ -64,6 +69,13 @@ def serve(
         if settings.pool_size + settings.max_overflow > per_worker:
             os.environ["WREN_POOL_SIZE"] = str(max(1, per_worker - settings.max_overflow))
             os.environ["WREN_MAX_OVERFLOW"] = str(min(settings.max_overflow, per_worker - 1))
+        if settings.shutdown_drain > 0:
+            # uvicorn's supervisor runs its own server class in each worker.
+            logging.getLogger("wren").warning(
+                "WREN_SHUTDOWN_DRAIN applies to one-worker processes only: with --workers %d"
+                " a SIGTERM stops at once (run more instances of one worker instead)",
+                workers,
+            )
         uvicorn.run("wren.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         from wren.app import create_app

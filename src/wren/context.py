@@ -9,12 +9,14 @@ from strawberry.fastapi import BaseContext
 
 from wren.cache.fields import RequestCache
 from wren.db.loaders import Loaders
+from wren.db.routing import RoutedDatabase
 
 if TYPE_CHECKING:
     from wren.cache.store import CacheStore
     from wren.db.engine import Database
     from wren.errors import Unauthenticated
     from wren.events.bus import Events
+    from wren.pipeline.ratelimit import Throttle
     from wren.settings import Settings
 
 
@@ -33,17 +35,26 @@ class Context(BaseContext):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.db = db
+        # Reads routed to a replica where they may be, writes on the primary (db/routing.py).
+        self.db = RoutedDatabase(db, viewer_id)
         self.viewer_id = viewer_id
         # Set when the request carried a bad token: the request is refused as a whole.
         self.auth_error = auth_error
         # None only where nothing subscribes (tools, some tests): writes then announce nothing.
         self.events = events
-        self.loaders = Loaders(db)
+        self.loaders = Loaders(self.db)
         self.cache = RequestCache(store, self.loaders)
+        # What this request took from its rate limit (the `rateLimit` field reads it).
+        self.rate_limit: Throttle | None = None
 
-    def reset_loaders(self) -> None:
-        """Forget what this request read so far: a write it made may have changed it."""
+    def reset_loaders(self, *, at_least: int | None = None) -> None:
+        """Forget what this request read so far: a write it made may have changed it.
+
+        With `at_least` (a subscription event's commit position), the next reads also
+        choose their server again, one that has replayed that commit.
+        """
+        if at_least is not None:
+            self.db = self.db.renewed(at_least=at_least)
         self.loaders = Loaders(self.db)
         self.cache = self.cache.renewed(self.loaders)
 

@@ -3,7 +3,8 @@
 `/healthz` is liveness: the process answers (restart it when it does not). `/readyz` is
 readiness: the database answers a query within a short timeout (send no traffic when it
 does not: 503). Redis is not needed to answer, only to answer fast: with it down the
-instance is ready but degraded, and says so in the body.
+instance is ready but degraded, and says so in the body. An instance shutting down is
+unready (503, "draining") while it still serves what arrives (see wren.shutdown).
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ async def _redis(redis: RedisClient) -> bool:
     return True
 
 
-async def readiness(db: Database, redis: RedisClient) -> tuple[int, dict[str, Any]]:
-    """The status code and body of /readyz."""
+async def readiness(
+    db: Database, redis: RedisClient, *, draining: bool = False
+) -> tuple[int, dict[str, Any]]:
+    """The status code and body of /readyz; 503 at once while the instance drains."""
+    if draining:
+        # Shutting down (wren.shutdown): send no new traffic here, whatever the database says.
+        return 503, {"status": "draining"}
     database, cache = await asyncio.gather(_database(db), _redis(redis))
     body = {
         "status": "unavailable" if not database else "ready" if cache else "degraded",

@@ -15,6 +15,16 @@ DEFAULT_JWT_SECRET = "wren-development-secret-do-not-use-in-production"  # noqa:
 MIN_JWT_SECRET_LENGTH = 32
 
 
+def _asyncpg_url(value: str | None) -> str | None:
+    """A plain postgresql:// URL pointed at the asyncpg driver; an empty one is unset."""
+    if value is None or value == "":
+        return None
+    for prefix in ("postgresql://", "postgres://"):
+        if value.startswith(prefix):
+            return "postgresql+asyncpg://" + value.removeprefix(prefix)
+    return value
+
+
 class Environment(StrEnum):
     """Where Wren runs: development shows GraphiQL and details, production hardens."""
 
@@ -49,6 +59,16 @@ class Settings(BaseSettings):
         description="What runs between Wren and PostgreSQL: none (or a session-mode pooler),"
         " or a transaction-mode pooler such as PgBouncer's pool_mode=transaction, behind"
         " which no prepared statement is relied on beyond one execution.",
+    )
+    database_replica_urls: str = Field(
+        default="",
+        description="Streaming replicas of the primary, comma-separated URLs: queries read"
+        " from them, mutations and everything a write depends on read the primary.",
+    )
+    replica_max_lag: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a replica may be behind the primary and still be read from.",
     )
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db. Unset: an in-process stand-in."
@@ -128,6 +148,19 @@ class Settings(BaseSettings):
         description="Ping a pooled connection before each checkout (a round trip each time;"
         " reads retry once on a dropped connection instead).",
     )
+    shutdown_drain: float = Field(
+        default=0,
+        ge=0,
+        description="Seconds after SIGTERM during which /readyz answers 503 while requests are"
+        " still served (with Connection: close), so that a load balancer takes the instance"
+        " out before it stops listening.",
+    )
+    shutdown_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds the requests in flight have to finish once the instance stops"
+        " accepting; those still running then are cancelled.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
@@ -164,16 +197,42 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body; bigger ones get 413."
     )
+    body_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a request body may take to arrive; then 408."
+    )
     max_tokens: int = Field(
         default=2000, ge=1, description="Lexical tokens (comments too) a document may have."
     )
     max_depth: int = Field(default=12, ge=1, description="Deepest field nesting of an operation.")
+    max_fields: int = Field(
+        default=500,
+        ge=1,
+        description="Fields an operation may expand to, every fragment spread inlined and "
+        "leaves included.",
+    )
     max_aliases: int = Field(default=15, ge=0, description="Aliases a document may use.")
     max_directives: int = Field(default=10, ge=0, description="Directives a document may use.")
     max_cost: int = Field(
         default=10_000,
         ge=1,
         description="Largest estimated cost: objects fetched, `first` multiplied along nesting.",
+    )
+    rate_limit_points: int = Field(
+        default=0,
+        ge=0,
+        description="Cost points each viewer (or anonymous client address) may spend per "
+        "window, shared by every process through Redis; 0: no rate limit.",
+    )
+    rate_limit_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds in which an empty budget refills completely "
+        "(restore rate: points / window per second).",
+    )
+    rate_limit_fail_closed: bool = Field(
+        default=False,
+        description="With Redis unavailable, refuse requests (503) instead of running "
+        "them unlimited.",
     )
     max_batch_size: int = Field(
         default=0, ge=0, description="Operations in one batched (JSON array) request; 0: off."
@@ -231,12 +290,7 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
         """Accept plain postgresql:// URLs and point them at the asyncpg driver."""
-        if value is None or value == "":
-            return None
-        for prefix in ("postgresql://", "postgres://"):
-            if value.startswith(prefix):
-                return "postgresql+asyncpg://" + value.removeprefix(prefix)
-        return value
+        return _asyncpg_url(value)
 
     @field_validator("redis_url")
     @classmethod
@@ -277,6 +331,13 @@ class Settings(BaseSettings):
             engine_options(
                 self.database_url, transaction_pooler=self.database_pooler is Pooler.TRANSACTION
             )
+        if self.replica_urls:
+            from wren.db.url import engine_options
+
+            if self.database_url is None:
+                raise ValueError("WREN_DATABASE_REPLICA_URLS needs WREN_DATABASE_URL (the primary)")
+            for url in self.replica_urls:
+                engine_options(url, transaction_pooler=self.database_pooler is Pooler.TRANSACTION)
         return self
 
     @model_validator(mode="after")
@@ -310,6 +371,12 @@ class Settings(BaseSettings):
                     f"WREN_JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters"
                 )
         return self
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The URLs of WREN_DATABASE_REPLICA_URLS, each pointed at the asyncpg driver."""
+        urls = (_asyncpg_url(url.strip()) for url in self.database_replica_urls.split(","))
+        return [url for url in urls if url]
 
     @property
     def production(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from wren.db.loaders import MAX_RECOMMENDED
 from wren.errors import BadUserInput
@@ -103,3 +104,22 @@ def page_size(value: int, argument: str = "first") -> int:
 def recommended_count(value: int, argument: str = "first") -> int:
     """Recommended users of one user: 0 to MAX_RECOMMENDED (all that are computed)."""
     return _count(value, argument, hi=MAX_RECOMMENDED)
+
+
+# Count arguments whose range is not a page's: (type, field) -> the check. Every other
+# `first` is a page (page_size).
+_COUNTS: dict[tuple[str, str], Callable[[int, str], int]] = {
+    ("User", "recommendedUsers"): recommended_count,
+}
+
+
+def argument_check(type_name: str, field: str, argument: str) -> Callable[[int, str], int] | None:
+    """The range check of a field's count argument (`first`); None for other arguments.
+
+    The pipeline applies it before anything runs (pipeline/arguments.py), so that an
+    argument out of range is reported as such rather than as a cost over the limit; the
+    resolvers apply it again.
+    """
+    if argument != "first":
+        return None
+    return _COUNTS.get((type_name, field), page_size)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import uvicorn
-
 from wren.db.seed import DEMO_PASSWORD
+from wren.shutdown import GracefulServer
 
 if TYPE_CHECKING:
     import socket
+
+    import uvicorn
 
     from wren.settings import Settings
 
@@ -31,8 +32,8 @@ def welcome(settings: Settings, host: str, port: int) -> str:
     return line
 
 
-class WelcomingServer(uvicorn.Server):
-    """uvicorn's server, which logs the welcome line once its socket listens."""
+class WelcomingServer(GracefulServer):
+    """Wren's server (graceful on SIGTERM), which logs the welcome line once it listens."""
 
     def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
         super().__init__(config)

@@ -40,6 +40,15 @@ async def serving(
             yield application, http
 
 
+def fragments_bomb(levels: int, leaf: str = "handle") -> str:
+    """Fragments F0 ... F{levels} on User, each spreading the next twice: spreading F0
+    selects `leaf` 2^levels times once expanded, in a document of `levels` lines."""
+    spreads = "".join(
+        f"fragment F{i} on User {{ ...F{i + 1} ...F{i + 1} }}\n" for i in range(levels)
+    )
+    return f"{spreads}fragment F{levels} on User {{ {leaf} }}\n"
+
+
 @pytest.fixture
 async def small_world(database_url: str) -> None:
     """The hand-made world of tests/integration/world.py, in the database."""

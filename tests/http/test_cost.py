@@ -8,6 +8,7 @@ import pytest
 from graphql import FragmentDefinitionNode, GraphQLSchema, OperationDefinitionNode, parse
 
 from tests.conftest import operation
+from tests.http.conftest import fragments_bomb
 from wren.pipeline.cost import compile_cost
 from wren.schema import build_schema
 
@@ -68,3 +69,48 @@ def test_contract_operations_fit_the_default_limit(schema: GraphQLSchema, name: 
     )
     assert estimate is not None
     assert estimate <= 10_000
+
+
+def bomb(levels: int, leaf: str = "handle") -> str:
+    return "{ users(first: 1) { nodes { ...F0 } } }\n" + fragments_bomb(levels, leaf)
+
+
+class CountingFragments(dict[str, FragmentDefinitionNode]):
+    """The fragments of a document, counting how often each is looked up."""
+
+    def __init__(self, document: str) -> None:
+        definitions = parse(document).definitions
+        super().__init__(
+            (d.name.value, d) for d in definitions if isinstance(d, FragmentDefinitionNode)
+        )
+        self.lookups: dict[str, int] = {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.lookups[name] = self.lookups.get(name, 0) + 1
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> FragmentDefinitionNode:
+        self.lookups[name] = self.lookups.get(name, 0) + 1
+        return super().__getitem__(name)
+
+
+def test_each_fragment_is_compiled_once(schema: GraphQLSchema) -> None:
+    # 2^60 spreads of the last fragment once expanded: compiled in 61 lookups.
+    text = bomb(60, leaf="followers(first: 3) { nodes { handle } }")
+    fragments = CountingFragments(text)
+    op = next(d for d in parse(text).definitions if isinstance(d, OperationDefinitionNode))
+    estimate = compile_cost(schema, op, fragments).evaluate(None)
+    assert fragments.lookups == {f"F{i}": 1 for i in range(61)}
+    # users 1 + its nodes 1, then 2^60 followers connections of 3 nodes each: not
+    # reported, being past what a JSON number holds exactly.
+    assert estimate is None
+    small = bomb(10, leaf="followers(first: 3) { nodes { handle } }")
+    assert cost(schema, small) == 1 + 1 + 2**10 * (1 + 3)
+
+
+def test_fragments_with_variables_are_evaluated_per_request(schema: GraphQLSchema) -> None:
+    text = bomb(12, leaf="followers(first: $n) { nodes { handle } }").replace(
+        "{ users", "query($n: Int! = 2) { users", 1
+    )
+    assert cost(schema, text) == 2 + 2**12 * (1 + 2)
+    assert cost(schema, text, {"n": 5}) == 2 + 2**12 * (1 + 5)

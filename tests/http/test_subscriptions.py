@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import REDIS_URL, free_port, gql
-from tests.http.conftest import live_server, serving
+from tests.http.conftest import fragments_bomb, live_server, serving
 from tests.integration.test_cache_outage import RedisServer
 from tests.integration.world import USERS, pid, uid
 from wren.auth import issue_token
@@ -347,6 +347,15 @@ async def test_malformed_ids_are_bad_user_input(
             " i: id j: id k: id l: id m: id n: id o: id p: id } }",
             "TOO_MANY_ALIASES",
         ),
+        (
+            "subscription { postCreated { author { ...F0 } } } " + fragments_bomb(40),
+            "TOO_MANY_FIELDS",
+        ),
+        (
+            "subscription { postCreated { author { posts(first: 1000) { totalCount } } } }",
+            "BAD_USER_INPUT",
+        ),
+        ("subscription { postCreated { id } }" + " " * 70_000, "PAYLOAD_TOO_LARGE"),
     ],
 )
 async def test_the_http_limits_apply(ws_url: str, query: str, code: str) -> None:
@@ -357,6 +366,39 @@ async def test_the_http_limits_apply(ws_url: str, query: str, code: str) -> None
     assert message["id"] == key
     assert message["type"] == "error"
     assert [error["extensions"]["code"] for error in message["payload"]] == [code]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "argument"),
+    [
+        (COMMENT_ADDED, {"postId": None}, None),
+        (COMMENT_ADDED, {}, None),
+        (COMMENT_ADDED, {"postId": [1]}, None),
+        (
+            "subscription($n: Int) { postCreated { author { posts(first: $n) { totalCount } } } }",
+            {"n": None},
+            "first",
+        ),
+        (
+            "subscription($n: Int) { postCreated { author { posts(first: $n) { totalCount } } } }",
+            {"n": 101},
+            "first",
+        ),
+    ],
+)
+async def test_variables_are_refused_with_a_code(
+    ws_url: str, query: str, variables: dict[str, Any], argument: str | None
+) -> None:
+    """Coercion failures and arguments out of range, as over HTTP: BAD_USER_INPUT."""
+    async with subscriber(ws_url) as sub:
+        await sub.init()
+        key = await sub.subscribe(query, variables)
+        message = await sub.receive()
+    assert message["id"] == key
+    assert message["type"] == "error"
+    [error] = message["payload"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"].get("argument") == argument
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 RUNTIME = [Requirement(r) for r in PROJECT["dependencies"]]
 DEV = [Requirement(r) for r in PROJECT["optional-dependencies"]["dev"]]
-FIRST_PARTY = {"wren", "tests", "bench"}
+FIRST_PARTY = {"wren", "tests", "bench", "deploy"}
 # Packages whose private parts Wren uses: an upgrade past the bound needs those uses checked.
 #   strawberry-graphql: Schema._schema, Schema._get_middleware_manager, SchemaExtensionsRunner
 #   graphql-core: graphql.execution.values (get_variable_values, get_argument_values)
@@ -71,11 +71,11 @@ def test_src_imports_only_runtime_dependencies() -> None:
     assert undeclared == {}
 
 
-def test_tests_and_bench_import_only_declared_dependencies() -> None:
+def test_tests_bench_and_deploy_import_only_declared_dependencies() -> None:
     declared = names(RUNTIME) | names(DEV)
     undeclared = {
         dist: sorted(files)
-        for dist, files in imported_distributions("tests", "bench").items()
+        for dist, files in imported_distributions("tests", "bench", "deploy").items()
         if dist not in declared
     }
     assert undeclared == {}

@@ -17,8 +17,19 @@ class CircuitBreaker:
     """
 
     def __init__(
-        self, *, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        failures: int,
+        cooldown: float,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "cache",
+        degraded: str = "serving from PostgreSQL",
+        resumed: str = "caching resumes",
     ) -> None:
+        # What the log lines say: who lost Redis, what happens meanwhile, what comes back.
+        self.name = name
+        self.degraded = degraded
+        self.resumed = resumed
         self.failures = failures
         self.cooldown = cooldown
         self._clock = clock
@@ -43,7 +54,7 @@ class CircuitBreaker:
     def success(self) -> None:
         """A call went through."""
         if self._open_until is not None:
-            log.info("cache: Redis answers again, caching resumes")
+            log.info("%s: Redis answers again, %s", self.name, self.resumed)
         self._consecutive = 0
         self._open_until = None
         self._probing = False
@@ -56,10 +67,11 @@ class CircuitBreaker:
         if probe_failed or self._consecutive >= self.failures:
             if self._open_until is None:
                 log.warning(
-                    "cache: Redis unavailable (%s: %s); serving from PostgreSQL, "
-                    "next attempt in %.1f s",
+                    "%s: Redis unavailable (%s: %s); %s, next attempt in %.1f s",
+                    self.name,
                     type(error).__name__,
                     error,
+                    self.degraded,
                     self.cooldown,
                 )
             self._open_until = self._clock() + self.cooldown

@@ -48,7 +48,8 @@ async def follows_changed(context: Context, follower_id: int, followee_id: int) 
     # Recommendations of the follower (its followees changed) and of everyone following
     # the follower (the followees of one of their followees changed).
     try:
-        rows = await context.db.fetch(queries.FOLLOWER_IDS, {"ids": [follower_id]})
+        # On the primary: a follower that a lagging replica lacks would keep a stale entry.
+        rows = await context.db.fetch_primary(queries.FOLLOWER_IDS, {"ids": [follower_id]})
     except ServiceUnavailable:
         await store.bump_epoch()
         return

@@ -12,6 +12,7 @@ the old keys are simply never read again and expire with their TTL.
 | ``{p}{gN}:gen:{kind}:{user_id}``              | random token                | 2 x cache_ttl  |
 | ``{p}{gN}:{kind}:{user_id}:{epoch}.{gen}``    | orjson value (see codec.py) | cache_ttl+jit. |
 | ``{p}{gN}:lock:{kind}:{user_id}:{epoch}.{gen}`` | owner token               | cache_lock_ttl |
+| ``{p}wrote:{user_id}``                        | commit LSN, 16 hex digits   | max lag + 2 s  |
 
 ``{p}`` is the prefix, ``{kind}`` is ``stats`` or ``recs``. ``{epoch}.{gen}`` is the entry's
 *stamp*: an entry is only ever read under the stamp current at read time. A write bumps
@@ -32,6 +33,9 @@ concurrently); on a single Redis (or behind Sentinel) one call for all of them. 
 groups spread over the masters of a cluster (three masters own 6, 5 and 5 of their
 slots with the default slot ranges) while keeping a warm page of 50 users to 16 calls.
 
+``wrote:`` keys are the read-your-writes marks of db/routing.py: the WAL position of a
+user's last commit, read by every process routing that user's reads.
+
 Persisted documents, under ``{d}`` = WREN_PERSISTED_PREFIX or ``{namespace}:pq:``. They
 are not versioned: a document is the same text whatever the release that stored it.
 
@@ -48,6 +52,10 @@ pub/sub channels apart from keys, but they share the deployment's namespace the 
 of one post (the messages: wren.events.messages). On a Redis Cluster they are ordinary
 pub/sub channels, which every node forwards to every other: a process listens on any one
 node (wren.cache.client.ClusterListener) and hears what is published on any other.
+
+Rate limits: ``{namespace}:rl:{subject}``, a hash (``tokens``, ``ts``) per viewer
+(``viewer:{id}``) or anonymous client address (``addr:{ip}``), expiring once the bucket
+would be full again (wren.pipeline.ratelimit).
 """
 
 from __future__ import annotations
@@ -64,6 +72,11 @@ SLOT_GROUPS = 16
 def documents_prefix(namespace: str) -> str:
     """The default prefix of persisted documents in a namespace."""
     return f"{namespace}:pq:"
+
+
+def rate_limit_key(namespace: str, subject: str) -> str:
+    """The token bucket of one viewer or client address."""
+    return f"{namespace}:rl:{subject}"
 
 
 def channels_prefix(namespace: str) -> str:
@@ -130,6 +143,10 @@ class Keys:
     def lock(self, kind: Kind, user_id: int, stamp: str) -> str:
         """The right to compute one entry under its stamp."""
         return f"{self.group_prefix(slot_group(user_id))}lock:{kind}:{user_id}:{stamp}"
+
+    def write_mark(self, user_id: int) -> str:
+        """Where a user's last commit LSN is kept (read-your-writes on replicas)."""
+        return f"{self.prefix}wrote:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)

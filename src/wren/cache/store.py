@@ -106,6 +106,10 @@ class CacheStore:
         with suppress(*FAILURES):
             await self.redis.aclose()
 
+    async def guarded(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+        """Another module's Redis call, through the same breaker and timeout."""
+        return await self._call(operation)
+
     def _ttl(self) -> int:
         return int(self._ttl_ms * (1 + self._jitter * self._random.random()))
 

@@ -88,6 +88,8 @@ class _Compiler:
     def selections(
         self, parent: GraphQLObjectType, selection_set: SelectionSetNode
     ) -> list[FieldNode]:
+        # Fragments are inlined wherever they are spread: the plan is the expanded
+        # operation, whose size WREN_MAX_FIELDS bounded before validation.
         fields: list[FieldNode] = []
         for selection in selection_set.selections:
             if selection.directives:

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from wren.db.engine import Database, Row
+from wren.db.engine import Reader, Row
 from wren.db.tables import users
 from wren.errors import BadUserInput
 
@@ -42,9 +42,10 @@ _CREDENTIALS = select(*_USER_FIELDS, users.c.password_hash).where(
 )
 
 
-async def credentials(*, db: Database, handle: str) -> Row | None:
-    """The user with this handle (any case) and its password hash, if there is one."""
-    rows = await db.fetch(_CREDENTIALS, {"handle": handle.lower()})
+async def credentials(*, db: Reader, handle: str) -> Row | None:
+    """The user with this handle (any case) and its password hash, if there is one (on the
+    primary: an account signed up a moment ago logs in wherever the request lands)."""
+    rows = await db.fetch_primary(_CREDENTIALS, {"handle": handle.lower()})
     return rows[0] if rows else None
 
 

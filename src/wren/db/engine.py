@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
 import asyncpg
 from sqlalchemy import Executable, event
@@ -15,9 +15,20 @@ from wren._compat import await_only, bind_processors, greenlet_spawn, positional
 from wren.db import inflight, integrity
 from wren.db.described import DescribedStatements
 from wren.db.outage import Outage
+from wren.db.replicas import (
+    REPLAYED_POSITION,
+    WRITTEN_POSITION,
+    Replica,
+    ReplicaSet,
+    RoutingCounters,
+    commit_position,
+)
 from wren.db.url import engine_options
 from wren.errors import BadUserInput, ServiceUnavailable
 from wren.settings import Pooler, Settings
+
+if TYPE_CHECKING:
+    from wren.cache.marks import WriteMarks
 
 # The database is unreachable or refusing, or no pooled connection came within
 # pool_timeout: the request cannot be served right now, and retrying later may work.
@@ -38,6 +49,22 @@ _MAX_COMPILED = 256
 
 # What a read returns: one asyncpg record per row, values by column name (row["handle"]).
 Row: TypeAlias = asyncpg.Record
+
+
+class Reader(Protocol):
+    """What batch functions read through: the Database, or one request's routed view of it."""
+
+    async def fetch(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> list[Row]:
+        """Rows of one read statement (on a replica, when the reader routes it there)."""
+        ...
+
+    async def fetch_primary(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> list[Row]:
+        """Rows of one read statement on the primary: for results that outlive the request."""
+        ...
 
 
 # SQLSTATE of a string PostgreSQL cannot represent (a NUL character).
@@ -96,6 +123,12 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     )
 
 
+def replica_name(engine: AsyncEngine) -> str:
+    """How logs and counters name a replica: host:port/database, no credentials."""
+    url = engine.url
+    return f"{url.host}:{url.port or 5432}/{url.database}"
+
+
 class _Compiled(NamedTuple):
     """A read statement as asyncpg takes it."""
 
@@ -108,6 +141,10 @@ class _ConnectionLost(Exception):
     """The pooled connection a read ran on turned out to be closed (it is invalidated)."""
 
 
+class ReplicaFailed(Exception):
+    """A read on a replica failed; the caller runs it on the primary."""
+
+
 class Database:
     """Read access for batch functions: each call checks out its own pooled connection.
 
@@ -118,10 +155,33 @@ class Database:
     adaptation and Row objects), the largest single cost of a big page. Writes keep the
     engine's transactions (`transaction`). Behind a transaction pooler (`pooler`), reads
     run unnamed statements described once per connection (see described.py).
+
+    With `replicas` (name, engine), `fetch_replica` reads from one of them; which one,
+    and when, is decided per request in routing.py, from the checks of replicas.py.
     """
 
-    def __init__(self, engine: AsyncEngine, *, pooler: Pooler = Pooler.NONE) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        pooler: Pooler = Pooler.NONE,
+        replicas: Sequence[tuple[str, AsyncEngine]] = (),
+        max_lag: float = 5.0,
+    ) -> None:
         self.engine = engine
+        self.routing = RoutingCounters()
+        self.replicas = (
+            ReplicaSet(
+                [Replica(name, replica) for name, replica in replicas],
+                max_lag=max_lag,
+                primary_position=self._primary_position,
+                replica_position=self._replica_position,
+            )
+            if replicas
+            else None
+        )
+        # Set by the app when replicas are configured (cache/marks.py).
+        self.marks: WriteMarks | None = None
         self._described = DescribedStatements() if pooler is Pooler.TRANSACTION else None
         self._compiled: dict[Executable, _Compiled] = {}
         # What a read can fail with: the driver's errors, SQLAlchemy's adaptation of them
@@ -167,15 +227,23 @@ class Database:
             event.remove(self.engine.sync_engine, "before_cursor_execute", on_execute)
             self._watchers.remove(record)
 
-    async def fetch(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> list[Row]:
-        """Run one read statement on its own connection and return every row."""
+    def _arguments(
+        self, statement: Executable, params: Mapping[str, Any] | None
+    ) -> tuple[str, list[Any]]:
         sql, binds = self._compile(statement)
         values = params or {}
         args = [
             values[name] if convert is None else convert(values[name]) for name, convert in binds
         ]
+        return sql, args
+
+    async def fetch(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> list[Row]:
+        """Run one read statement on its own connection and return every row."""
+        sql, args = self._arguments(statement, params)
+        if self.replicas is not None:
+            self.routing.primary_reads += 1
         try:
             try:
                 rows = await self._fetch(sql, args)
@@ -197,12 +265,42 @@ class Database:
             self.outage.succeeded()
         return rows
 
-    async def _fetch(self, sql: str, args: list[Any]) -> list[Row]:
+    # The primary is what fetch reads: the same call under the name routed reads use for
+    # reads that must see every commit (db/routing.py).
+    fetch_primary = fetch
+
+    async def fetch_replica(
+        self, replica: Replica, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> list[Row]:
+        """Run one read on a replica; ReplicaFailed (the caller reads the primary) if it fails."""
+        sql, args = self._arguments(statement, params)
+        try:
+            try:
+                rows = await self._fetch(sql, args, replica.engine)
+            except _ConnectionLost:
+                rows = await self._fetch(sql, args, replica.engine)
+        except Exception as error:
+            down = isinstance(error, _ConnectionLost) or unavailable(error)
+            assert self.replicas is not None
+            self.replicas.failed(replica, error, down=down)
+            self.routing.fallbacks += 1
+            raise ReplicaFailed from error
+        replica.reads += 1
+        self.routing.replica_reads += 1
+        return rows
+
+    async def _fetch(
+        self, sql: str, args: list[Any], engine: AsyncEngine | None = None
+    ) -> list[Row]:
         with inflight.registered():
-            rows: list[Row] = await greenlet_spawn(self._fetch_in_greenlet, sql, args)
+            rows: list[Row] = await greenlet_spawn(
+                self._fetch_in_greenlet, sql, args, engine or self.engine
+            )
             return rows
 
-    def _fetch_in_greenlet(self, sql: str, args: list[Any]) -> list[Row]:
+    def _fetch_in_greenlet(
+        self, sql: str, args: list[Any], engine: AsyncEngine, watched: bool = True
+    ) -> list[Row]:
         """Check a connection out of the engine's pool, run the read, check it back in.
 
         One greenlet for the whole read (SQLAlchemy's pool awaits through greenlets): an
@@ -210,11 +308,11 @@ class Database:
         its settings (size, overflow, timeout, recycling, pings) are the engine's own.
         Nothing here opens a transaction, so checking the connection in sends nothing.
         """
-        fairy = self.engine.sync_engine.pool.connect()
+        fairy = engine.sync_engine.pool.connect()
         try:
             driver = fairy.driver_connection
             assert driver is not None
-            for watcher in self._watchers:
+            for watcher in self._watchers if watched else ():
                 watcher(sql, args)
             try:
                 if self._described is None:
@@ -230,12 +328,38 @@ class Database:
         finally:
             fairy.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One read-write transaction: committed when the block ends, rolled back if it raises."""
+    async def _position(self, engine: AsyncEngine, sql: str) -> int | None:
+        """One WAL position (a replica check, not shown to watchers), on `engine`'s pool."""
         try:
-            async with self.engine.begin() as conn:
-                yield conn
+            rows = await greenlet_spawn(self._fetch_in_greenlet, sql, [], engine, False)
+        except _ConnectionLost:  # a pooled connection the server closed (a restart): again
+            rows = await greenlet_spawn(self._fetch_in_greenlet, sql, [], engine, False)
+        value = rows[0][0]
+        return None if value is None else int(value)
+
+    async def _primary_position(self) -> int:
+        position = await self._position(self.engine, WRITTEN_POSITION)
+        assert position is not None
+        return position
+
+    async def _replica_position(self, replica: Replica) -> int | None:
+        return await self._position(replica.engine, REPLAYED_POSITION)
+
+    @asynccontextmanager
+    async def transaction(
+        self, *, positions: list[int] | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """One read-write transaction: committed when the block ends, rolled back if it raises.
+
+        With `positions`, the WAL position after the commit is appended to it (replicas
+        that have replayed it hold the write).
+        """
+        try:
+            async with self.engine.connect() as conn:
+                async with conn.begin():
+                    yield conn
+                if positions is not None:
+                    positions.append(await commit_position(conn))
         except sa_exc.IntegrityError as error:
             domain = integrity.meaning(error)
             if domain is None:

@@ -16,7 +16,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import Executable
 
 from wren.db import queries
-from wren.db.engine import Database, Row
+from wren.db.engine import Reader, Row
 from wren.ids import Keyset
 
 
@@ -100,7 +100,7 @@ class UserStatsRow(NamedTuple):
         return (self.likes_received + 2 * self.comments_received) / max(self.post_count, 1)
 
 
-async def users_by_id(db: Database, ids: Collection[int]) -> dict[int, Row]:
+async def users_by_id(db: Reader, ids: Collection[int]) -> dict[int, Row]:
     """User rows by id in one statement (none for no ids), for a batch function that
     already holds every id it needs: no loader future per id."""
     if not ids:
@@ -127,17 +127,19 @@ def _identity(key: Hashable) -> Hashable:
 class Loaders:
     """The DataLoaders of one request, each created on first use.
 
-    Batch functions close over the process-wide Database, never over the Loaders: a
-    Loaders -> DataLoader -> batch -> Loaders cycle would keep every row a request read
-    alive until the garbage collector ran, instead of freeing it with the request.
+    Batch functions close over the request's reader (db/routing.py), never over the
+    Loaders: a Loaders -> DataLoader -> batch -> Loaders cycle would keep every row a
+    request read alive until the garbage collector ran, instead of freeing it with the
+    request. The computations of cached entries (`stats`, `recommendations`) read the
+    primary: their values outlive the request (db/routing.py says why).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Reader) -> None:
         self._db = db
 
     @property
-    def db(self) -> Database:
-        """The process's database these loaders read."""
+    def db(self) -> Reader:
+        """The reader these loaders read through."""
         return self._db
 
     # -- lookups by key: `select ... where key = any(:ids)`, rows mapped back in key order
@@ -275,9 +277,9 @@ class Loaders:
 
     @cached_property
     def stats(self) -> DataLoader[int, UserStatsRow]:
-        """Activity aggregates (a UserStatsRow) by user id."""
+        """Activity aggregates (a UserStatsRow) by user id, computed on the primary."""
 
-        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+        fetch = self._db.fetch_primary  # not self: a closure over self would make a cycle
 
         async def batch(keys: list[int]) -> list[UserStatsRow]:
             rows = await fetch(queries.USER_STATS, {"ids": keys})
@@ -295,15 +297,19 @@ class Loaders:
         its ranking then sorted every candidate instead of keeping the top ones.)
         """
 
-        db = self._db  # not self: a closure over self would make a cycle
+        fetch = self._db.fetch_primary  # not self: a closure over self would make a cycle
 
         async def batch(keys: list[int]) -> list[Recommendations]:
             params = {"ids": keys, "lim": MAX_RECOMMENDED}
             ranked: defaultdict[int, list[int]] = defaultdict(list)
-            for row in await db.fetch(queries.RECOMMENDATIONS, params):
+            for row in await fetch(queries.RECOMMENDATIONS, params):
                 ranked[row["user_id"]].append(row["id"])
             wanted = {pk for ids in ranked.values() for pk in ids[:PROFILED]}
-            users = await users_by_id(db, wanted)
+            users = (
+                {row["id"]: row for row in await fetch(queries.USERS_BY_ID, {"ids": list(wanted)})}
+                if wanted
+                else {}
+            )
             out = []
             for key in keys:
                 # A user deleted between the two statements leaves the list.

@@ -32,13 +32,18 @@ class Events:
         self._store = store
         self._hub = hub
 
-    async def post_created(self, *, post_id: int, author_id: int) -> None:
-        """Announce a committed post; never fails (a warning when Redis did not take it)."""
-        await self._publish(self.channels.post_created, Event(post_id, author_id))
+    async def post_created(self, *, post_id: int, author_id: int, position: int = 0) -> None:
+        """Announce a committed post (at WAL `position`); never fails (a warning when Redis
+        did not take it)."""
+        await self._publish(self.channels.post_created, Event(post_id, author_id, position))
 
-    async def comment_added(self, *, comment_id: int, post_id: int, author_id: int) -> None:
-        """Announce a committed comment; never fails (a warning when Redis did not take it)."""
-        await self._publish(self.channels.comment_added(post_id), Event(comment_id, author_id))
+    async def comment_added(
+        self, *, comment_id: int, post_id: int, author_id: int, position: int = 0
+    ) -> None:
+        """Announce a committed comment (at WAL `position`); never fails (a warning when
+        Redis did not take it)."""
+        event = Event(comment_id, author_id, position)
+        await self._publish(self.channels.comment_added(post_id), event)
 
     async def _publish(self, channel: str, event: Event) -> None:
         if not await self._store.publish(channel, event.encode()):

@@ -1,7 +1,14 @@
-"""The request body, read up to a size limit: bigger bodies are refused before parsing."""
+"""The request body, read up to a size limit and within a time limit: bigger bodies are
+refused before parsing, and a client trickling its body is cut off.
+
+uvicorn bounds the time between requests on a connection (keep-alive) but not the time a
+request's body may take to arrive: a client sending a byte a second would hold its
+connection and its request for as long as it likes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from wren.pipeline.errors import RequestRefused
@@ -37,16 +44,26 @@ def check_content_type(content_type: str | None) -> None:
         )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+async def read_body(request: Request, limit: int, within: float) -> bytes:
+    """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes and
+    with 408 when it has not all arrived `within` seconds after the headers."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestRefused(
+            408,
+            f"The request body did not arrive within {within:g} s.",
+            "REQUEST_TIMEOUT",
+            {"connection": "close"},
+        ) from None
     return b"".join(chunks)

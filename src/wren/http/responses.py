@@ -3,6 +3,7 @@ statuses HTTP gives the pipeline's results."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -13,6 +14,7 @@ from wren.pipeline import Stage
 
 if TYPE_CHECKING:
     from wren.pipeline import Result
+    from wren.pipeline.cache_control import CachePolicy
 
 # Requests refused as a whole for who sent them (a bad token, say), and their statuses.
 AUTH_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
@@ -36,6 +38,49 @@ def json_response(
     response = Response(orjson.dumps(body), status_code=status, headers=headers)
     response.headers["content-type"] = _CONTENT_TYPES[media_type]
     return response
+
+
+def get_response(
+    body: Any,
+    status: int,
+    media_type: str,
+    policy: CachePolicy | None,
+    if_none_match: str | None,
+) -> Response:
+    """A GET response with its cache headers: Cache-Control from the operation's policy,
+    an ETag over the encoded body, and 304 when the client already holds that body.
+
+    Only a successful answer without errors is cacheable; everything else is `no-store`.
+    The body depends on the negotiated media type (Vary: Accept) and, for private
+    answers, on who asks (Vary: Authorization).
+    """
+    cacheable = policy is not None and status == 200 and "errors" not in body
+    header = policy.header() if policy is not None and cacheable else "no-store"
+    vary = "Accept, Authorization" if policy is not None and policy.private else "Accept"
+    if header == "no-store":
+        response = json_response(body, status, media_type)
+        response.headers["cache-control"] = header
+        response.headers["vary"] = vary
+        return response
+    encoded = orjson.dumps(body)
+    digest = hashlib.blake2b(encoded, digest_size=16)
+    digest.update(media_type.encode())
+    etag = f'"{digest.hexdigest()}"'
+    headers = {"cache-control": header, "vary": vary, "etag": etag}
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    response = Response(encoded, status_code=status, headers=headers)
+    response.headers["content-type"] = _CONTENT_TYPES[media_type]
+    return response
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110, 13.1.2): any listed tag, or `*`."""
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 def document_error_status(media_type: str) -> int:

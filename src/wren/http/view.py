@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -16,7 +17,13 @@ from wren.http import csrf, graphiql
 from wren.http.body import check_content_type, read_body
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import decode_body, from_query_string
-from wren.http.responses import AUTH_STATUS, document_error_status, json_response, result_body
+from wren.http.responses import (
+    AUTH_STATUS,
+    document_error_status,
+    get_response,
+    json_response,
+    result_body,
+)
 from wren.pipeline import Prepared, Result, Transport
 from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
     from wren.cache.client import RedisClient
     from wren.context import Context
     from wren.pipeline import Pipeline
+    from wren.pipeline.cache_control import CachePolicy
     from wren.settings import Settings
 
 log = logging.getLogger("wren.http")
@@ -75,6 +83,9 @@ class GraphQLView:
         except Exception:
             log.exception("request %s failed", request_id)
             response = json_response({"errors": [internal_error(request_id)]}, 500, media or JSON)
+        if request.method != "POST" and "cache-control" not in response.headers:
+            # Refusals and errors are never cached (cacheable answers set their own).
+            response.headers["cache-control"] = "no-store"
         response.headers["x-request-id"] = request_id
         # The time this request took in the server, up to its body (browsers' developer
         # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
@@ -101,18 +112,21 @@ class GraphQLView:
         if self.settings.csrf_require_preflight:
             csrf.check_preflight(request.headers)
         params = from_query_string(request.query_params)
-        status, body = await self._run(request, params, "GET", media, request_id, None)
-        return json_response(body, status, media)
+        answer = await self._run(request, params, "GET", media, request_id, None)
+        response = get_response(
+            answer.body, answer.status, media, answer.policy, request.headers.get("if-none-match")
+        )
+        response.headers.update(answer.headers)
+        return response
 
     async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
         check_content_type(request.headers.get("content-type"))
         media = self._media(media)
-        data = decode_body(await read_body(request, self.settings.max_body_bytes))
+        raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout)
+        data = decode_body(raw)
         if not isinstance(data, list):
-            status, body = await self._run(
-                request, from_mapping(data), "POST", media, request_id, None
-            )
-            return json_response(body, status, media)
+            answer = await self._run(request, from_mapping(data), "POST", media, request_id, None)
+            return json_response(answer.body, answer.status, media, answer.headers)
         return await self._batch(request, data, media, request_id)
 
     async def _batch(
@@ -129,7 +143,10 @@ class GraphQLView:
         results = await asyncio.gather(
             *(self._run(request, p, "POST", media, request_id, context) for p in batch)
         )
-        return json_response([body for _, body in results], 200, media)
+        # The rate limit's headers as the batch leaves it: its last take.
+        throttled = [a.headers for a in results if a.headers]
+        headers = min(throttled, key=lambda h: int(h["ratelimit-remaining"]), default=None)
+        return json_response([answer.body for answer in results], 200, media, headers)
 
     async def _context(self, request: Request) -> Context:
         try:
@@ -149,7 +166,7 @@ class GraphQLView:
         media: str,
         request_id: str,
         context: Context | None,
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> _Answer:
         """One operation, from document text to response body; refusals become bodies."""
         try:
             return await self._run_checked(request, params, method, media, request_id, context)
@@ -157,7 +174,8 @@ class GraphQLView:
             if context is None:
                 raise
             # Within a batch, one refused operation does not sink the others.
-            return refusal.status or document_error_status(media), {"errors": [refusal.formatted()]}
+            status = refusal.status or document_error_status(media)
+            return _Answer(status, {"errors": [refusal.formatted()]})
 
     async def _run_checked(
         self,
@@ -167,13 +185,44 @@ class GraphQLView:
         media: str,
         request_id: str,
         context: Context | None,
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> _Answer:
         transport = Transport.GET if method == "GET" else Transport.POST
         prepared: Prepared | Result = await self.pipeline.prepare(
             params, transport, lambda: self.redis_getter(request)
         )
+        policy = None
+        headers: dict[str, str] = {}
         if isinstance(prepared, Prepared):
+            policy = prepared.cache_policy
             if context is None:
                 context = await self._context(request)
+            # A refused token runs nothing and costs nothing.
+            if self.pipeline.limiter is not None and context.auth_error is None:
+                throttle = await self.pipeline.admit(
+                    prepared, _subject(request, context), lambda: self.redis_getter(request)
+                )
+                if throttle is not None:
+                    context.rate_limit = throttle
+                    headers = throttle.headers()
             prepared = await self.pipeline.execute(prepared, context, request_id)
-        return result_body(prepared, media)
+        status, body = result_body(prepared, media)
+        return _Answer(status, body, policy, headers)
+
+
+@dataclass(slots=True)
+class _Answer:
+    """One operation's status and body, with what its response's headers depend on."""
+
+    status: int
+    body: dict[str, Any]
+    policy: CachePolicy | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _subject(request: Request, context: Context) -> str:
+    """Whose rate limit an operation takes from: the viewer's, else the client address's
+    (behind a proxy, run uvicorn with --proxy-headers so that it is the client's own)."""
+    if context.viewer_id is not None:
+        return f"viewer:{context.viewer_id}"
+    client = request.client
+    return f"addr:{client.host if client else 'unknown'}"

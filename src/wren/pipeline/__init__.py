@@ -28,12 +28,14 @@ from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
 from wren.db import inflight
+from wren.db.routing import RoutedDatabase
 from wren.errors import WrenError
 from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
+from wren.pipeline.ratelimit import RATE_LIMITED, RateLimiter, Throttle
 
 if TYPE_CHECKING:
     import strawberry
@@ -42,12 +44,17 @@ if TYPE_CHECKING:
 
     from wren.cache.client import RedisClient
     from wren.context import Context
+    from wren.pipeline.cache_control import CachePolicy
     from wren.pipeline.params import Params
     from wren.settings import Settings
 
 log = logging.getLogger("wren.pipeline")
 
 BAD_REQUEST = "BAD_REQUEST"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+# Variable coercion stops after this many errors (one more says it stopped).
+MAX_VARIABLE_ERRORS = 50
 DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
 SUBSCRIPTIONS_ONLY = (
     "Only subscriptions are served over WebSocket; send queries and mutations with POST /graphql."
@@ -91,6 +98,8 @@ class Prepared:
     raw_variables: dict[str, Any] | None
     variables: VariableValues
     extensions: dict[str, Any]
+    # How long HTTP caches may keep the answer (asked for GET requests only).
+    cache_policy: CachePolicy | None = None
 
 
 def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
@@ -112,7 +121,9 @@ class Pipeline:
         self.settings = settings
         self.schema = _compat.core_schema(schema)
         self.documents = Documents(self.schema, settings)
+        self.hide_suggestions = not settings.suggestions_enabled
         self.persisted = PersistedDocuments(settings)
+        self.limiter = RateLimiter(settings) if settings.rate_limit_points else None
         self.executor = Executor(
             schema,
             compiled=settings.compiled_queries,
@@ -125,6 +136,14 @@ class Pipeline:
         """The checked operation, or the Result that refuses it (RequestRefused for
         refusals that carry a status of their own)."""
         text, persist_as = await self.persisted.document(params, redis)
+        if len(text) > self.settings.max_body_bytes:
+            # HTTP bodies are bounded before they are read; a WebSocket message is not.
+            error = limit_error(
+                f"The document is longer than {self.settings.max_body_bytes} characters.",
+                PAYLOAD_TOO_LARGE,
+                limit=self.settings.max_body_bytes,
+            )
+            return Result(Stage.DOCUMENT, [error])
         document = self.documents.get(text)
         if document.syntax_error is not None:
             return Result(Stage.DOCUMENT, [document.syntax_error])
@@ -142,6 +161,23 @@ class Pipeline:
         cost = self.documents.cost_plan(document, operation).evaluate(params.variables)
         limit = self.settings.max_cost
         extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
+        coerced = get_variable_values(
+            self.schema,
+            operation.variable_definitions or (),
+            params.variables or {},
+            max_errors=MAX_VARIABLE_ERRORS,
+            hide_suggestions=self.hide_suggestions,
+        )
+        if isinstance(coerced, list):
+            for error in coerced:
+                error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}
+            return Result(Stage.DOCUMENT, coerced, extensions=extensions)
+        # Arguments before the cost: `first: 100000` is an argument out of its range.
+        errors = self.documents.argument_plan(document, operation).check(
+            coerced, hide_suggestions=self.hide_suggestions
+        )
+        if errors:
+            return Result(Stage.DOCUMENT, errors, extensions=extensions)
         if cost is None or cost > limit:
             error = limit_error(
                 f"The operation's estimated cost exceeds the limit of {limit}.",
@@ -150,14 +186,12 @@ class Pipeline:
                 limit=limit,
             )
             return Result(Stage.DOCUMENT, [error], extensions=extensions)
-        coerced = get_variable_values(
-            self.schema, operation.variable_definitions or (), params.variables or {}
+        policy = None
+        if transport is Transport.GET:
+            policy = self.documents.cache_policy(document, operation)
+        return Prepared(
+            text, document.node, operation, params.variables, coerced, extensions, policy
         )
-        if isinstance(coerced, list):
-            for error in coerced:
-                error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
-            return Result(Stage.DOCUMENT, coerced, extensions=extensions)
-        return Prepared(text, document.node, operation, params.variables, coerced, extensions)
 
     @staticmethod
     def _check_transport(kind: OperationType, transport: Transport) -> None:
@@ -191,12 +225,48 @@ class Pipeline:
             return None
         return Result(Stage.REQUEST, [GraphQLError(error.message, extensions=error.extensions)])
 
+    async def admit(
+        self, prepared: Prepared, subject: str, redis: Callable[[], RedisClient]
+    ) -> Throttle | None:
+        """Take the operation's cost from its sender's rate limit, before anything runs.
+
+        None when there is no rate limit, or Redis did not answer and the limiter fails
+        open; RequestRefused (429, or 503 when failing closed) when it may not run now.
+        """
+        if self.limiter is None:
+            return None
+        cost: int = prepared.extensions["cost"]["estimated"]
+        throttle = await self.limiter.take(redis(), subject, cost)
+        if throttle is None:
+            if self.limiter.fail_closed:
+                raise RequestRefused(
+                    503, "Rate limits cannot be checked now; retry shortly.", "SERVICE_UNAVAILABLE"
+                )
+            return None
+        if not throttle.allowed:
+            raise RequestRefused(
+                429,
+                f"Rate limit exceeded: this operation costs {throttle.cost} points and "
+                f"{int(throttle.available)} of {throttle.capacity} are left "
+                f"(restored at {throttle.restore_rate:g} per second).",
+                RATE_LIMITED,
+                {"retry-after": str(throttle.retry_after), **throttle.headers()},
+            )
+        prepared.extensions["cost"]["throttleStatus"] = throttle.status()
+        return throttle
+
     async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         """Run a query or mutation within the deadline; errors masked."""
         refused = self._credentials(context)
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
+        if prepared.operation.operation is OperationType.MUTATION:
+            # What a mutation checks, and what its answer shows, is read where it is
+            # written: the primary (a replica may not have the rows yet).
+            db = getattr(context, "db", None)
+            if isinstance(db, RoutedDatabase):
+                db.use_primary()
         timeout = self.settings.execution_timeout
         with inflight.tracking() as reads:
             try:

@@ -18,8 +18,10 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 
+from wren.pipeline.arguments import ArgumentPlan, compile_arguments
+from wren.pipeline.cache_control import CachePolicy, compile_policy
 from wren.pipeline.cost import CostPlan, compile_cost
-from wren.pipeline.limits import TOO_MANY_TOKENS, limit_rules
+from wren.pipeline.limits import TOO_MANY_TOKENS, check_fields, limit_rules
 
 if TYPE_CHECKING:
     from graphql import ASTValidationRule, GraphQLSchema
@@ -39,6 +41,8 @@ class Document:
     validation_errors: list[GraphQLError] | None = None
     fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
     cost_plans: dict[str | None, CostPlan] = field(default_factory=dict)
+    argument_plans: dict[str | None, ArgumentPlan] = field(default_factory=dict)
+    cache_policies: dict[str | None, CachePolicy] = field(default_factory=dict)
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         """The operation a request selects; None when missing or ambiguous."""
@@ -57,6 +61,7 @@ class Documents:
     def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
         self.schema = schema
         self.max_tokens = settings.max_tokens
+        self.max_fields = settings.max_fields
         self.hide_suggestions = not settings.suggestions_enabled
         rules: list[type[ASTValidationRule]] = [*specified_rules, *limit_rules(settings)]
         if not settings.introspection_enabled:
@@ -92,10 +97,14 @@ class Documents:
         return Document(node, fragments=fragments)
 
     def validate(self, document: Document) -> list[GraphQLError]:
-        """The validation errors of a parsed document (limits included), computed once."""
+        """The validation errors of a parsed document (limits included), computed once.
+
+        The fields an operation expands to are counted first: validation walks the
+        expanded operation, so one that expands too far is refused before it starts.
+        """
         if document.validation_errors is None:
             assert document.node is not None
-            errors = validate(
+            errors = check_fields(document.node, self.max_fields) or validate(
                 self.schema, document.node, self.rules, hide_suggestions=self.hide_suggestions
             )
             document.validation_errors = [_with_code(e, VALIDATION_FAILED) for e in errors]
@@ -109,3 +118,21 @@ class Documents:
             plan = compile_cost(self.schema, operation, document.fragments)
             document.cost_plans[key] = plan
         return plan
+
+    def argument_plan(self, document: Document, operation: OperationDefinitionNode) -> ArgumentPlan:
+        """The argument checks of a validated document's operation, compiled once."""
+        key = operation.name.value if operation.name else None
+        plan = document.argument_plans.get(key)
+        if plan is None:
+            plan = compile_arguments(self.schema, operation, document.fragments)
+            document.argument_plans[key] = plan
+        return plan
+
+    def cache_policy(self, document: Document, operation: OperationDefinitionNode) -> CachePolicy:
+        """The HTTP cache policy of a validated document's operation, computed once."""
+        key = operation.name.value if operation.name else None
+        policy = document.cache_policies.get(key)
+        if policy is None:
+            policy = compile_policy(self.schema, operation, document.fragments)
+            document.cache_policies[key] = policy
+        return policy

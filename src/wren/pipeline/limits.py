@@ -1,12 +1,21 @@
-"""Validation rules that bound a document: nesting depth, aliases and directives."""
+"""What bounds a document: the fields it expands to (checked before validation), and the
+validation rules for nesting depth, aliases and directives.
+
+Each check is linear in the document's size: a fragment is measured once and its measure
+reused at every spread, so fragments that each spread the next twice (2^n fields once
+expanded, in a document of n lines) cost n steps to measure and are refused as such.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -16,7 +25,7 @@ from graphql import (
 from wren.pipeline.errors import limit_error
 
 if TYPE_CHECKING:
-    from graphql import DirectiveNode, DocumentNode, ValidationContext
+    from graphql import DirectiveNode, ValidationContext
 
     from wren.settings import Settings
 
@@ -24,6 +33,74 @@ TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
+TOO_MANY_FIELDS = "TOO_MANY_FIELDS"
+
+# Counts above this are not reported as numbers (JSON clients read them as doubles).
+_MAX_REPORTED = 2**53 - 1
+
+
+class _FieldCounter:
+    """Fields a selection set expands to, every fragment spread inlined, leaves included."""
+
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        # Each fragment's count, measured at its first spread (0 while it is measured: a
+        # cycle, which validation refuses, adds nothing).
+        self.counted: dict[str, int] = {}
+
+    def count(self, selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1 + self.count(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.count(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value)
+        return total
+
+    def fragment(self, name: str) -> int:
+        known = self.counted.get(name)
+        if known is not None:
+            return known
+        self.counted[name] = 0
+        definition = self.fragments.get(name)
+        total = 0 if definition is None else self.count(definition.selection_set)
+        self.counted[name] = total
+        return total
+
+
+def check_fields(document: DocumentNode, limit: int) -> list[GraphQLError]:
+    """TOO_MANY_FIELDS for an operation that expands to more than `limit` fields.
+
+    Run before validation: validation and execution walk the expanded operation, so a
+    document that expands too far is refused before either of them starts.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    counter = _FieldCounter(fragments)
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        try:
+            fields = counter.count(definition.selection_set)
+        except RecursionError:
+            fields = _MAX_REPORTED + 1  # fragments spread within fragments too deeply
+        if fields > limit:
+            shown = f"{fields:,}" if fields <= _MAX_REPORTED else f"more than {_MAX_REPORTED:,}"
+            return [
+                limit_error(
+                    f"The operation expands to {shown} fields once its fragments are "
+                    f"spread; at most {limit:,} are allowed.",
+                    TOO_MANY_FIELDS,
+                    fields=fields if fields <= _MAX_REPORTED else None,
+                    limit=limit,
+                )
+            ]
+    return []
 
 
 class _DepthRule(ValidationRule):

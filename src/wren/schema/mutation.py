@@ -2,8 +2,9 @@
 
 Every mutation is one transaction. The cache hears of a change only once it is
 committed, and the request's loaders are reset, so the fields selected on a
-mutation's result read the state it left behind. Subscribers hear of new posts and
-comments after the commit too, so the row they load is there.
+mutation's result read the state it left behind (on the primary: a mutation never
+reads a replica). Subscribers hear of new posts and comments after the commit too,
+with the commit's WAL position, so the row they load is there, replicas or not.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Mutation:
                 bio=bio,
                 password_hash=password_hash,
             )
+        # The new user's next reads, wherever they land, see the account.
+        await info.context.db.written_by(row["id"])
         token = auth.issue_token(info.context.settings, row["id"])
         return AuthPayload(token=token, user=User.from_row(row))
 
@@ -87,7 +90,9 @@ class Mutation:
             row = await publishing.create_post(conn=conn, author_id=viewer, title=title, body=body)
         await _committed(info, activity_of=[viewer])
         if info.context.events is not None:
-            await info.context.events.post_created(post_id=row["id"], author_id=viewer)
+            await info.context.events.post_created(
+                post_id=row["id"], author_id=viewer, position=info.context.db.last_commit_position
+            )
         return Post.from_row(row)
 
     @strawberry.mutation(description="Only the author may update a post.")
@@ -128,7 +133,10 @@ class Mutation:
         await _committed(info, activity_of=[viewer, row["post_author_id"]])
         if info.context.events is not None:
             await info.context.events.comment_added(
-                comment_id=row["id"], post_id=post_id, author_id=viewer
+                comment_id=row["id"],
+                post_id=post_id,
+                author_id=viewer,
+                position=info.context.db.last_commit_position,
             )
         return Comment.from_row(row)
 

@@ -11,6 +11,7 @@ from wren.errors import Unauthenticated
 from wren.ids import from_global_id, pk_of
 from wren.schema.comment import Comment
 from wren.schema.post import Post
+from wren.schema.ratelimit import RateLimit
 from wren.schema.relay import Connection, Node, page_args
 from wren.schema.user import User
 
@@ -103,3 +104,11 @@ class Query:
     @strawberry.field(description="The logged-in user, or null.")
     async def viewer(self, info: Info) -> User | None:
         return await _user(info, info.context.viewer_id)
+
+    @strawberry.field(
+        description="The rate limit this request was counted against; null when the server "
+        "has none (or could not check it)."
+    )
+    def rate_limit(self, info: Info) -> RateLimit | None:
+        throttle = info.context.rate_limit
+        return None if throttle is None else RateLimit.of(throttle)

@@ -2,7 +2,8 @@
 
 A resolver checks its arguments before anything is subscribed, so a bad id is an `error`
 message rather than a silent stream. Events carry ids only; each one is loaded through
-fresh loaders, so an event never shows what an earlier one read.
+fresh loaders, so an event never shows what an earlier one read, from the primary or a
+replica that has replayed the event's commit (db/routing.py).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Subscription:
 
 async def _comments(info: Info, events: Events, post_id: int) -> AsyncIterator[Comment]:
     async for event in events.listen(events.channels.comment_added(post_id)):
-        info.context.reset_loaders()
+        info.context.reset_loaders(at_least=event.position)
         row = await info.context.loaders.comment.load(event.id)
         # Gone already (its post was deleted): nothing to show.
         if row is not None and row["post_id"] == post_id:
@@ -65,7 +66,7 @@ async def _posts(info: Info, events: Events, author_id: int | None) -> AsyncIter
     async for event in events.listen(events.channels.post_created):
         if author_id is not None and event.author_id != author_id:
             continue
-        info.context.reset_loaders()
+        info.context.reset_loaders(at_least=event.position)
         row = await info.context.loaders.post.load(event.id)
         if row is not None:
             yield Post.from_row(row)

@@ -1,0 +1,199 @@
+"""Arguments checked before the cost is estimated and before anything runs.
+
+`posts(first: 100000)` is a mistake about `first`, not an expensive operation: it is
+refused as BAD_USER_INPUT naming the argument and its range (wren.validation holds the
+ranges; the resolvers check them again), before the cost would call it too costly. A
+variable reaches an argument only once coerced, and validation lets a nullable variable
+into a non-null argument that has a default; `users(first: $n)` with `{"n": null}` is then
+refused here, BAD_USER_INPUT naming the argument, instead of failing during execution
+without a code. Directive arguments (`@include(if: $flag)`) are checked the same way.
+
+Compiled once per document and operation (each fragment walked once): literal arguments
+are checked then, arguments taking variables per request, one by one through
+graphql-core's own coercion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    DirectiveNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLDirective,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+from graphql.execution import get_argument_values
+
+from wren import validation
+from wren.errors import BadUserInput
+
+if TYPE_CHECKING:
+    from graphql import ArgumentNode, ValueNode
+    from graphql.execution import VariableValues
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+Check = Callable[[int, str], int]
+
+
+def _has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(item.value) for item in value.fields)
+    return False
+
+
+def _refusal(message: str, node: ArgumentNode, argument: str) -> GraphQLError:
+    return GraphQLError(message, node, extensions={"code": BAD_USER_INPUT, "argument": argument})
+
+
+def _in_range(
+    check: Check | None, value: Any, node: ArgumentNode, name: str
+) -> GraphQLError | None:
+    if check is None or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    try:
+        check(value, name)
+    except BadUserInput as error:
+        return GraphQLError(error.message, node, extensions=error.extensions)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Variable:
+    """One argument that takes a variable: coerced alone, as execution would."""
+
+    name: str
+    node: ArgumentNode
+    definition: GraphQLField | GraphQLDirective  # with this argument only
+    carrier: FieldNode | DirectiveNode  # with this argument only
+    check: Check | None
+
+    def error(self, variables: VariableValues, hide_suggestions: bool) -> GraphQLError | None:
+        try:
+            values = get_argument_values(
+                self.definition, self.carrier, variables, hide_suggestions=hide_suggestions
+            )
+        except GraphQLError as error:
+            return _refusal(error.message, self.node, self.name)
+        return next((_in_range(self.check, v, self.node, self.name) for v in values.values()), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentPlan:
+    """The argument errors of an operation: fixed ones, and those its variables may cause."""
+
+    fixed: tuple[GraphQLError, ...]
+    variables: tuple[_Variable, ...]
+
+    def check(self, variables: VariableValues, *, hide_suggestions: bool) -> list[GraphQLError]:
+        """The errors with these (coerced) variables: empty when every argument is fine."""
+        errors = list(self.fixed)
+        for argument in self.variables:
+            error = argument.error(variables, hide_suggestions)
+            if error is not None:
+                errors.append(error)
+        return errors
+
+
+@dataclass(slots=True)
+class _Compiler:
+    schema: GraphQLSchema
+    fragments: Mapping[str, FragmentDefinitionNode]
+    walked: set[str] = field(default_factory=set)
+    fixed: list[GraphQLError] = field(default_factory=list)
+    variables: list[_Variable] = field(default_factory=list)
+
+    def selection_set(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> None:
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            self.directives(selection.directives)
+            if isinstance(selection, FieldNode):
+                self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                self.selection_set(selection.selection_set, target)
+            elif isinstance(selection, FragmentSpreadNode):
+                self.fragment(selection.name.value)
+
+    def fragment(self, name: str) -> None:
+        # A field of a fragment has the same definition at every spread: walked once.
+        if name in self.walked:
+            return
+        self.walked.add(name)
+        definition = self.fragments.get(name)
+        if definition is not None:
+            self.directives(definition.directives)
+            target = self.schema.get_type(definition.type_condition.name.value)
+            self.selection_set(definition.selection_set, target)
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> None:
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return
+        definition = parent.fields.get(node.name.value)
+        if definition is None:
+            return
+        for argument in node.arguments or ():
+            name = argument.name.value
+            check = validation.argument_check(parent.name, node.name.value, name)
+            if _has_variable(argument.value):
+                single = GraphQLField(definition.type, {name: definition.args[name]})
+                carrier = FieldNode(name=node.name, arguments=(argument,), loc=node.loc)
+                self.variables.append(_Variable(name, argument, single, carrier, check))
+            elif isinstance(argument.value, IntValueNode):
+                error = _in_range(check, int(argument.value.value), argument, name)
+                if error is not None:
+                    self.fixed.append(error)
+        self.selection_set(node.selection_set, get_named_type(definition.type))
+
+    def directives(self, nodes: Sequence[DirectiveNode] | None) -> None:
+        for node in nodes or ():
+            directive = self.schema.get_directive(node.name.value)
+            if directive is None:
+                continue
+            for argument in node.arguments or ():
+                name = argument.name.value
+                if name not in directive.args or not _has_variable(argument.value):
+                    continue
+                single = GraphQLDirective(
+                    directive.name, directive.locations, {name: directive.args[name]}
+                )
+                carrier = DirectiveNode(name=node.name, arguments=(argument,), loc=node.loc)
+                self.variables.append(_Variable(name, argument, single, carrier, None))
+
+
+def compile_arguments(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> ArgumentPlan:
+    """The argument plan of one operation of a validated document."""
+    compiler = _Compiler(schema, fragments)
+    compiler.directives(operation.directives)
+    compiler.selection_set(operation.selection_set, schema.get_root_type(operation.operation))
+    return ArgumentPlan(tuple(compiler.fixed), tuple(compiler.variables))
