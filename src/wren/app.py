@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import strawberry
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
@@ -21,7 +20,7 @@ from starlette.routing import WebSocketRoute
 
 from wren.accounts import Accounts
 from wren.accounts.keys import Keyring
-from wren.cache.client import create_listener_redis, create_redis
+from wren.cache.client import RedisClient, create_clients
 from wren.cache.marks import WriteMarks
 from wren.cache.store import CacheStore
 from wren.context import Context
@@ -47,7 +46,7 @@ class Resources:
     """What the lifespan opened and every request shares."""
 
     db: Database
-    redis: Redis
+    redis: RedisClient
     cache: CacheStore
     events: Events
     accounts: Accounts
@@ -80,7 +79,7 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
     return embedded.url
 
 
-def _redis(connection: HTTPConnection) -> Redis:
+def _redis(connection: HTTPConnection) -> RedisClient:
     resources: Resources = connection.app.state.resources
     return resources.redis
 
@@ -174,8 +173,9 @@ def create_app(
                 max_lag=settings.replica_max_lag,
                 telemetry=telemetry,
             )
-            redis = create_redis(settings)
-            stack.push_async_callback(redis.aclose)
+            clients = create_clients(settings)
+            stack.push_async_callback(clients.aclose)
+            redis = clients.cache
             cache = CacheStore(redis, settings, telemetry)
             stack.push_async_callback(cache.aclose)
             if db.replicas is not None:
@@ -183,10 +183,7 @@ def create_app(
                 stack.push_async_callback(db.replicas.aclose)
                 # Measured once before serving, so the first requests can use them.
                 await db.replicas.check()
-            listener = create_listener_redis(settings, redis)
-            if listener is not redis:
-                stack.push_async_callback(listener.aclose)
-            hub = EventHub(listener)
+            hub = EventHub(clients.listener)
             stack.push_async_callback(hub.aclose)
             events = Events(prefix=settings.events_channel_prefix, store=cache, hub=hub)
             tune_gc(settings.gc_threshold)

@@ -190,7 +190,7 @@ def seed(
             report = await run(engine, users, seed, replace=replace)
         finally:
             await engine.dispose()
-        if settings.redis_url is not None:
+        if settings.redis_configured:
             await _drop_cache(settings)
         typer.echo(
             f"{report.users:,} users, {report.posts:,} posts, {report.comments:,} comments, "
@@ -205,17 +205,17 @@ def seed(
 
 async def _drop_cache(settings: Settings) -> None:
     """Every cached entry describes rows that may be gone now."""
-    from wren.cache.client import create_redis
+    from wren.cache.client import create_clients
     from wren.cache.store import CacheStore
 
-    redis = create_redis(settings)
-    store = CacheStore(redis, settings)
+    clients = create_clients(settings)
+    store = CacheStore(clients.cache, settings)
     try:
         if not await store.bump_epoch():
             typer.echo("could not reach Redis to drop the cache", err=True)
     finally:
         await store.aclose()
-        await redis.aclose()
+        await clients.aclose()
 
 
 @cli.command("export-schema")
@@ -237,22 +237,24 @@ def persist(
     ],
 ) -> None:
     """Register .graphql files as trusted documents (run alone with WREN_TRUSTED_DOCUMENTS)."""
-    from redis.asyncio import Redis
-
+    from wren.cache.client import create_clients
     from wren.pipeline.trusted import read_documents, register
 
     settings = Settings()
-    if settings.redis_url is None:
-        raise typer.BadParameter("set WREN_REDIS_URL: trusted documents are kept in Redis")
-    redis_url = settings.redis_url
+    if not settings.redis_configured:
+        raise typer.BadParameter(
+            "set WREN_REDIS_URL (or WREN_REDIS_SENTINELS): trusted documents are kept in Redis"
+        )
+    # Registering is not serving: a slow Redis may take its time.
+    settings = settings.model_copy(update={"redis_timeout": max(settings.redis_timeout, 10.0)})
     files = read_documents(directory)
 
     async def go() -> None:
-        redis = Redis.from_url(redis_url)
+        clients = create_clients(settings)
         try:
-            report = await register(settings, redis, files)
+            report = await register(settings, clients.cache, files)
         finally:
-            await redis.aclose()
+            await clients.aclose()
         for path, hashes in report.registered.items():
             typer.echo(f"registered {path}: {', '.join(hashes)}")
         for path, messages in report.refused.items():

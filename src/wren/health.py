@@ -18,8 +18,7 @@ from sqlalchemy import Select, literal_column, select
 from wren.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from wren.cache.client import RedisClient
     from wren.db.engine import Database
 
 log = logging.getLogger("wren.health")
@@ -38,7 +37,7 @@ async def _database(db: Database) -> bool:
     return True
 
 
-async def _redis(redis: Redis) -> bool:
+async def _redis(redis: RedisClient) -> bool:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
             await redis.ping()
@@ -48,7 +47,7 @@ async def _redis(redis: Redis) -> bool:
 
 
 async def readiness(
-    db: Database, redis: Redis, *, draining: bool = False
+    db: Database, redis: RedisClient, *, draining: bool = False
 ) -> tuple[int, dict[str, Any]]:
     """The status code and body of /readyz; 503 at once while the instance drains."""
     if draining:

@@ -83,6 +83,22 @@ class Settings(BaseSettings):
     redis_timeout: float = Field(
         default=0.25, gt=0, description="Seconds a cache call may take before it is skipped."
     )
+    # Redis beyond one node: a Redis Cluster, or a master that Redis Sentinel watches.
+    redis_cluster: bool = Field(
+        default=False,
+        description="WREN_REDIS_URL names one node of a Redis Cluster; the others are found"
+        " from it.",
+    )
+    redis_sentinels: str | None = Field(
+        default=None,
+        description="Comma-separated host:port of Redis Sentinels: the cache uses the master"
+        " they name, and follows their failovers.",
+    )
+    redis_sentinel_master: str = Field(
+        default="mymaster",
+        min_length=1,
+        description="The name the Sentinels monitor the master under.",
+    )
     cache_namespace: str = Field(
         default="wren",
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
@@ -361,6 +377,17 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        for address in value.split(","):
+            host, _, port = address.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"not a host:port: {address.strip()!r}")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -407,10 +434,22 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _one_redis_topology(self) -> Settings:
+        """A cluster is found from one of its nodes; it has no Sentinels."""
+        if self.redis_cluster and self.redis_url is None:
+            raise ValueError("WREN_REDIS_CLUSTER needs WREN_REDIS_URL: one node of the cluster")
+        if self.redis_cluster and self.redis_sentinels is not None:
+            raise ValueError("WREN_REDIS_CLUSTER and WREN_REDIS_SENTINELS exclude each other")
+        return self
+
+    @model_validator(mode="after")
     def _trusted_documents_need_redis(self) -> Settings:
         """`wren persist` registers documents in Redis: the in-process stand-in never sees them."""
-        if self.trusted_documents and self.redis_url is None:
-            raise ValueError("WREN_TRUSTED_DOCUMENTS needs WREN_REDIS_URL, where they are kept")
+        if self.trusted_documents and not self.redis_configured:
+            raise ValueError(
+                "WREN_TRUSTED_DOCUMENTS needs WREN_REDIS_URL (or WREN_REDIS_SENTINELS),"
+                " where they are kept"
+            )
         return self
 
     @model_validator(mode="after")
@@ -451,6 +490,22 @@ class Settings(BaseSettings):
     def suggestions_enabled(self) -> bool:
         """Error messages may suggest names: explicitly enabled, or in development."""
         return not self.production if self.suggestions is None else self.suggestions
+
+    @property
+    def redis_configured(self) -> bool:
+        """A real Redis is configured (one server, a cluster or Sentinels), not the stand-in."""
+        return self.redis_url is not None or self.redis_sentinels is not None
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The Sentinels' hosts and ports (none when WREN_REDIS_SENTINELS is unset)."""
+        if self.redis_sentinels is None:
+            return []
+        found = []
+        for address in self.redis_sentinels.split(","):
+            host, _, port = address.strip().rpartition(":")
+            found.append((host.strip("[]"), int(port)))
+        return found
 
     @property
     def persisted_key_prefix(self) -> str:

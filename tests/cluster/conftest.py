@@ -106,6 +106,9 @@ def cluster(database_url: str) -> Iterator[Cluster]:
         "WREN_REDIS_TIMEOUT": "2.0",
         "WREN_SHUTDOWN_DRAIN": str(DRAIN),
         "WREN_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
+        # A body still arriving when the shutdown timeout ends is cut off by the shutdown,
+        # not refused by the body timeout first (test_rolling_restart waits for that).
+        "WREN_BODY_TIMEOUT": str(DRAIN + SHUTDOWN_TIMEOUT + 30),
         "WREN_LOG_LEVEL": "info",
         "WREN_ENVIRONMENT": "development",
     }

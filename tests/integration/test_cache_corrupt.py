@@ -21,7 +21,7 @@ from tests.integration.cache_support import (
 )
 from tests.integration.world import USERS
 from wren.cache.codec import RecommendationsCodec, StatsCodec
-from wren.cache.keys import Keys, Kind
+from wren.cache.keys import Keys, Kind, slot_group
 from wren.db.loaders import UserStatsRow
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -60,7 +60,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 async def value_key(redis: Redis, keys: Keys, kind: Kind, user_id: int) -> str:
     """The key the current value of one entry lives under (layout of cache/keys.py)."""
-    epoch = await redis.get(keys.epoch)
+    epoch = await redis.get(keys.epoch(slot_group(user_id)))
     generation = await redis.get(keys.generation(kind, user_id))
     assert epoch is not None
     assert generation is not None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from redis.crc import key_slot
+
 from wren.cache.codec import RecommendationsCodec, StatsCodec
 from wren.cache.keys import (
+    SLOT_GROUPS,
     VERSION,
     Channels,
     DocumentKeys,
@@ -13,18 +16,39 @@ from wren.cache.keys import (
     Kind,
     channels_prefix,
     documents_prefix,
+    slot_group,
 )
 from wren.db.loaders import Recommendations, UserStatsRow
 
 
 def test_key_layout() -> None:
     keys = Keys("wren")
-    assert keys.epoch == f"wren:v{VERSION}:epoch"
-    assert keys.generation(Kind.STATS, 7) == f"wren:v{VERSION}:gen:stats:7"
-    assert keys.generation(Kind.STATS, 7).startswith(keys.generations_prefix(Kind.STATS))
-    assert keys.value(Kind.RECOMMENDATIONS, 7, "e.g") == f"wren:v{VERSION}:recs:7:e.g"
-    assert keys.value(Kind.STATS, 7, "e.g").startswith(keys.values_prefix(Kind.STATS))
-    assert keys.lock(Kind.STATS, 7, "e.g") == f"wren:v{VERSION}:lock:stats:7:e.g"
+    assert keys.epoch(7) == f"wren:v{VERSION}:{{g7}}:epoch"
+    assert keys.generation(Kind.STATS, 7) == f"wren:v{VERSION}:{{g7}}:gen:stats:7"
+    assert keys.generation(Kind.STATS, 7).startswith(keys.generations_prefix(Kind.STATS, 7))
+    assert keys.value(Kind.RECOMMENDATIONS, 7, "e.g") == f"wren:v{VERSION}:{{g7}}:recs:7:e.g"
+    assert keys.value(Kind.STATS, 7, "e.g").startswith(keys.values_prefix(Kind.STATS, 7))
+    assert keys.lock(Kind.STATS, 7, "e.g") == f"wren:v{VERSION}:{{g7}}:lock:stats:7:e.g"
+    assert keys.epochs == [keys.epoch(group) for group in range(SLOT_GROUPS)]
+
+
+def test_a_users_keys_share_one_cluster_slot() -> None:
+    keys = Keys("wren")
+    for user_id in (1, 16, 23, 10_007):
+        group = slot_group(user_id)
+        named = [
+            keys.epoch(group),
+            keys.generation(Kind.STATS, user_id),
+            keys.generation(Kind.RECOMMENDATIONS, user_id),
+            keys.value(Kind.STATS, user_id, "a.b"),
+            keys.lock(Kind.RECOMMENDATIONS, user_id, "a.b"),
+        ]
+        assert {key_slot(key.encode()) for key in named} == {key_slot(f"g{group}".encode())}
+    # The groups' slots spread over the default slot ranges of three masters.
+    slots = [key_slot(keys.epoch(group).encode()) for group in range(SLOT_GROUPS)]
+    ranges = [(0, 5460), (5461, 10922), (10923, 16383)]  # what redis-cli --cluster create gives
+    per_master = [sum(low <= slot <= high for slot in slots) for low, high in ranges]
+    assert sorted(per_master) == [5, 5, 6]
 
 
 def test_persisted_documents_layout() -> None:

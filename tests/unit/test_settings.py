@@ -105,3 +105,26 @@ def test_websocket_limits_are_validated(monkeypatch: pytest.MonkeyPatch) -> None
         with pytest.raises(ValidationError):
             Settings(_env_file=None)  # type: ignore[call-arg]
         monkeypatch.delenv(f"WREN_{name}")
+
+
+def test_redis_beyond_one_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WREN_REDIS_URL", raising=False)
+    monkeypatch.setenv("WREN_REDIS_SENTINELS", "10.0.0.1:26379, sentinel-2:26380")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.sentinel_addresses == [("10.0.0.1", 26379), ("sentinel-2", 26380)]
+    assert settings.redis_sentinel_master == "mymaster"
+    assert settings.redis_configured
+    assert Settings(_env_file=None, trusted_documents=True).trusted_documents  # type: ignore[call-arg]
+    for wrong in ("sentinel", "host:port", "host:0", ":26379"):
+        monkeypatch.setenv("WREN_REDIS_SENTINELS", wrong)
+        with pytest.raises(ValidationError, match="host:port"):
+            Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.delenv("WREN_REDIS_SENTINELS")
+    monkeypatch.setenv("WREN_REDIS_CLUSTER", "true")
+    with pytest.raises(ValidationError, match="one node of the cluster"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("WREN_REDIS_URL", "redis://10.0.0.2:7000")
+    assert Settings(_env_file=None).redis_cluster  # type: ignore[call-arg]
+    monkeypatch.setenv("WREN_REDIS_SENTINELS", "10.0.0.1:26379")
+    with pytest.raises(ValidationError, match="exclude each other"):
+        Settings(_env_file=None)  # type: ignore[call-arg]

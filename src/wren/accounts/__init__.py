@@ -26,8 +26,7 @@ from wren.accounts.throttle import LoginThrottle, Policy
 from wren.errors import Unauthenticated
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from wren.cache.client import RedisClient
     from wren.db.engine import Database
     from wren.settings import Settings
 
@@ -48,7 +47,7 @@ class Accounts:
     """The keys, sessions, password hashing and log-in throttle of one process."""
 
     def __init__(
-        self, settings: Settings, db: Database, redis: Redis, keyring: Keyring | None = None
+        self, settings: Settings, db: Database, redis: RedisClient, keyring: Keyring | None = None
     ) -> None:
         self.settings = settings
         self.db = db

@@ -24,13 +24,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+
+from wren.cache.client import FAILURES, RedisClient
 
 log = logging.getLogger("wren.accounts.throttle")
 
-_FAILURES = (RedisError, OSError, TimeoutError)
+_FAILURES = FAILURES
 # Subjects a process counts on its own while Redis is unavailable.
 _KEPT = 100_000
 
@@ -126,7 +127,7 @@ class LoginThrottle:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         namespace: str,
         policy: Policy,
@@ -138,6 +139,7 @@ class LoginThrottle:
         self._prefix = f"{namespace}:auth:fail:"
         self._timeout = timeout
         self._clock = clock
+        self._cluster = isinstance(redis, RedisCluster)
         self._fail = redis.register_script(_FAIL)
         self._check = redis.register_script(_CHECK)
         self.local = _Local(policy, clock)
@@ -172,7 +174,20 @@ class LoginThrottle:
         now_ms = int(self._clock() * 1000)
         try:
             async with asyncio.timeout(self._timeout):
-                result = await script(keys=[key for key, _ in keys], args=[now_ms, *args])
+                if len(keys) == 1 or not self._cluster:
+                    result = await script(keys=[key for key, _ in keys], args=[now_ms, *args])
+                else:
+                    # A Redis Cluster runs a script on one slot: one call per key (each
+                    # with its own threshold), the longest lock of them.
+                    thresholds = args[len(args) - len(keys) :]
+                    common = args[: len(args) - len(keys)]
+                    results = await asyncio.gather(
+                        *(
+                            script(keys=[key], args=[now_ms, *common, *thresholds[i : i + 1]])
+                            for i, (key, _) in enumerate(keys)
+                        )
+                    )
+                    result = max(int(r) for r in results)
         except _FAILURES as error:
             self._down(error)
             return None

@@ -2,29 +2,39 @@
 the pub/sub channels of subscription events.
 
 Cache entries. All keys start with ``{namespace}:v{VERSION}:`` (namespace from
-WREN_CACHE_NAMESPACE). VERSION changes whenever the shape of a cached value changes, so a
-deploy never decodes values written by the previous release: the old keys are simply
-never read again and expire with their TTL.
+WREN_CACHE_NAMESPACE). VERSION changes whenever the shape of a cached value or the layout
+of the keys changes, so a deploy never decodes values written by the previous release:
+the old keys are simply never read again and expire with their TTL.
 
-| key                                         | value                          | expiry         |
-|---------------------------------------------|--------------------------------|----------------|
-| ``{p}epoch``                                | random token                   | none (one key) |
-| ``{p}gen:{kind}:{user_id}``                 | random token                   | 2 x cache_ttl  |
-| ``{p}{kind}:{user_id}:{epoch}.{gen}``       | orjson value (see codec.py)    | cache_ttl+jit. |
-| ``{p}lock:{kind}:{user_id}:{epoch}.{gen}``  | owner token                    | cache_lock_ttl |
-| ``{p}wrote:{user_id}``                      | commit LSN, 16 hex digits      | max lag + 2 s  |
+| key                                           | value                       | expiry         |
+|-----------------------------------------------|-----------------------------|----------------|
+| ``{p}{gN}:epoch``                             | random token                | none (16 keys) |
+| ``{p}{gN}:gen:{kind}:{user_id}``              | random token                | 2 x cache_ttl  |
+| ``{p}{gN}:{kind}:{user_id}:{epoch}.{gen}``    | orjson value (see codec.py) | cache_ttl+jit. |
+| ``{p}{gN}:lock:{kind}:{user_id}:{epoch}.{gen}`` | owner token               | cache_lock_ttl |
+| ``{p}wrote:{user_id}``                        | commit LSN, 16 hex digits   | max lag + 2 s  |
 
 ``{p}`` is the prefix, ``{kind}`` is ``stats`` or ``recs``. ``{epoch}.{gen}`` is the entry's
 *stamp*: an entry is only ever read under the stamp current at read time. A write bumps
 the generation of each entry it makes stale (a fresh random token), so values stored
 under the previous stamp become unreachable at once and expire on their own. The epoch
-is the same thing for the whole cache at once (bumped after a failed invalidation).
-Tokens are random and never reused, so a generation key that expired or was evicted
-can never bring an old value back: a missing generation is recreated with a new token.
-Generation and value keys are built inside a Lua script from prefixes and ids, so this
-layout assumes a standalone Redis (or one cluster slot), not Redis Cluster's key
-distribution. ``wrote:`` keys are the read-your-writes marks of db/routing.py: the WAL
-position of a user's last commit, read by every process routing that user's reads.
+is the same thing for a whole slot group at once; dropping the cache (after a failed
+invalidation) bumps the epochs of every group. Tokens are random and never reused, so a
+generation key that expired or was evicted can never bring an old value back: a missing
+generation is recreated with a new token.
+
+``{gN}`` (literally ``{g7}`` for user 7 or 23: braces included, a Redis Cluster hash tag)
+names the user's *slot group* N = ``user_id % SLOT_GROUPS``. Every key of a group hashes
+to the same cluster slot whatever the rest of its name, so the Lua read script, which
+builds generation and value keys from prefixes and ids, only ever touches keys of the
+slot of the epoch key it is given. On a Redis Cluster a batched read is one script call
+per slot group present in the batch (at most SLOT_GROUPS, sent to their nodes
+concurrently); on a single Redis (or behind Sentinel) one call for all of them. Sixteen
+groups spread over the masters of a cluster (three masters own 6, 5 and 5 of their
+slots with the default slot ranges) while keeping a warm page of 50 users to 16 calls.
+
+``wrote:`` keys are the read-your-writes marks of db/routing.py: the WAL position of a
+user's last commit, read by every process routing that user's reads.
 
 Persisted documents, under ``{d}`` = WREN_PERSISTED_PREFIX or ``{namespace}:pq:``. They
 are not versioned: a document is the same text whatever the release that stored it.
@@ -34,10 +44,14 @@ are not versioned: a document is the same text whatever the release that stored 
 | ``{d}apq:{sha256}``     | document text | WREN_PERSISTED_QUERY_TTL                 |
 | ``{d}trusted:{sha256}`` | document text | none (registered by ``wren persist``)    |
 
+Each is read and written alone, so on a Redis Cluster they spread over the slots freely.
+
 Event channels, under ``{c}`` = WREN_EVENTS_PREFIX or ``{namespace}:events:``: Redis keeps
 pub/sub channels apart from keys, but they share the deployment's namespace the same way.
 ``{c}postCreated`` carries every new post, ``{c}commentAdded:{post_id}`` the new comments
-of one post (the messages: wren.events.messages).
+of one post (the messages: wren.events.messages). On a Redis Cluster they are ordinary
+pub/sub channels, which every node forwards to every other: a process listens on any one
+node (wren.cache.client.ClusterListener) and hears what is published on any other.
 
 Rate limits: ``{namespace}:rl:{subject}``, a hash (``tokens``, ``ts``) per viewer
 (``viewer:{id}``) or anonymous client address (``addr:{ip}``), expiring once the bucket
@@ -50,7 +64,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-VERSION = 2
+VERSION = 3
+# Slot groups of the cache's keys: each user's keys carry the hash tag of one group.
+SLOT_GROUPS = 16
 
 
 def documents_prefix(namespace: str) -> str:
@@ -75,6 +91,11 @@ class Kind(StrEnum):
     RECOMMENDATIONS = "recs"
 
 
+def slot_group(user_id: int) -> int:
+    """The slot group of a user's cache keys."""
+    return user_id % SLOT_GROUPS
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """Key builders for one namespace."""
@@ -86,34 +107,42 @@ class Keys:
         """What every key of this namespace and version starts with."""
         return f"{self.namespace}:v{VERSION}:"
 
-    @property
-    def epoch(self) -> str:
-        """The token shared by every entry: bumping it drops the whole cache."""
-        return f"{self.prefix}epoch"
+    def group_prefix(self, group: int) -> str:
+        """What every key of one slot group starts with: the prefix and the hash tag."""
+        return f"{self.prefix}{{g{group}}}:"
 
-    def generations_prefix(self, kind: Kind) -> str:
-        """Start of the generation keys of a kind; the Lua read script appends the id."""
-        return f"{self.prefix}gen:{kind}:"
+    def epoch(self, group: int) -> str:
+        """The token shared by every entry of a slot group."""
+        return f"{self.group_prefix(group)}epoch"
+
+    @property
+    def epochs(self) -> list[str]:
+        """The epoch keys of every slot group: bumping them all drops the whole cache."""
+        return [self.epoch(group) for group in range(SLOT_GROUPS)]
+
+    def generations_prefix(self, kind: Kind, group: int) -> str:
+        """Start of a group's generation keys of a kind; the Lua read script appends the id."""
+        return f"{self.group_prefix(group)}gen:{kind}:"
 
     def generation(self, kind: Kind, user_id: int) -> str:
         """The token of one user's entry of one kind."""
-        return f"{self.generations_prefix(kind)}{user_id}"
+        return f"{self.generations_prefix(kind, slot_group(user_id))}{user_id}"
 
     def generations(self, kind: Kind, user_ids: Iterable[int]) -> list[str]:
         """Generation keys of many users."""
         return [self.generation(kind, user_id) for user_id in user_ids]
 
-    def values_prefix(self, kind: Kind) -> str:
-        """Start of the value keys of a kind; the Lua read script appends id and stamp."""
-        return f"{self.prefix}{kind}:"
+    def values_prefix(self, kind: Kind, group: int) -> str:
+        """Start of a group's value keys of a kind; the Lua read script appends id and stamp."""
+        return f"{self.group_prefix(group)}{kind}:"
 
     def value(self, kind: Kind, user_id: int, stamp: str) -> str:
         """Where one entry's value lives under its stamp."""
-        return f"{self.values_prefix(kind)}{user_id}:{stamp}"
+        return f"{self.values_prefix(kind, slot_group(user_id))}{user_id}:{stamp}"
 
     def lock(self, kind: Kind, user_id: int, stamp: str) -> str:
         """The right to compute one entry under its stamp."""
-        return f"{self.prefix}lock:{kind}:{user_id}:{stamp}"
+        return f"{self.group_prefix(slot_group(user_id))}lock:{kind}:{user_id}:{stamp}"
 
     def write_mark(self, user_id: int) -> str:
         """Where a user's last commit LSN is kept (read-your-writes on replicas)."""

@@ -12,16 +12,17 @@ import logging
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio import RedisCluster
 
 from wren.cache import scripts
 from wren.cache.breaker import CircuitBreaker
+from wren.cache.client import FAILURES, RedisClient
 from wren.cache.counters import CacheCounters
 from wren.cache.flight import Flights
-from wren.cache.keys import Keys, Kind
+from wren.cache.keys import Keys, Kind, slot_group
 from wren.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Errors that mean "Redis did not answer properly": the cache is skipped, never the request.
-FAILURES = (RedisError, OSError, TimeoutError)
 # Generation bumps for thousands of users (followers of a busy account) go in chunks,
 # each one round trip within the timeout.
 _CHUNK = 1000
@@ -50,17 +49,22 @@ class Entry(NamedTuple):
 
 # One caller's read: the kind, the user ids, and where its entries go.
 _Read = tuple[Kind, list[int], "asyncio.Future[list[Entry] | None]"]
+# What one script call reads: per slot group, the ids of each kind.
+_Blocks = dict[int, list[tuple[Kind, list[int]]]]
 
 
 class CacheStore:
     """Redis behind a circuit breaker and a timeout, with the cache's key layout."""
 
     def __init__(
-        self, redis: Redis, settings: Settings, telemetry: Telemetry | None = None
+        self, redis: RedisClient, settings: Settings, telemetry: Telemetry | None = None
     ) -> None:
         self.redis = redis
         # Times and traces every call; None when nothing observes.
         self.telemetry = telemetry if telemetry is not None and telemetry.observing else None
+        # A Redis Cluster takes one script call per slot group, a single server one for all.
+        self._cluster = isinstance(redis, RedisCluster)
+        self._script_loaded = False
         self.keys = Keys(settings.cache_namespace)
         self.breaker = CircuitBreaker(
             failures=settings.cache_breaker_failures, cooldown=settings.cache_breaker_cooldown
@@ -103,9 +107,22 @@ class CacheStore:
                     result = await self.telemetry.redis_call(call, operation)
         except FAILURES as error:
             self.breaker.failure(error)
+            if self._cluster:
+                await self._forget_topology()
             return None
         self.breaker.success()
         return result
+
+    async def _forget_topology(self) -> None:
+        """Make the cluster client ask for the slots again on its next call.
+
+        redis-py's cluster client does so by itself after a failed command, but not after
+        a failed pipeline: with a master gone, its pipelines kept going to the dead
+        address after a replica had taken over. Closing the client's connections marks
+        it for a new topology (a no-op while it is already marked).
+        """
+        with suppress(*FAILURES):
+            await self.redis.aclose()
 
     async def guarded(self, operation: Callable[[], Awaitable[T]]) -> T | None:
         """Another module's Redis call, through the same breaker and timeout."""
@@ -154,23 +171,67 @@ class CacheStore:
                 future.set_result(entries)
 
     async def _read_groups(self, groups: list[tuple[Kind, list[int]]]) -> list[Entry] | None:
-        """One script call for every group; the entries of all groups, in order."""
+        """The entries of all groups, in order: one script call for all of them, or on a
+        Redis Cluster one per slot group, sent together."""
         if self._dirty and not await self.bump_epoch():
             return None
-        keys = [self.keys.epoch]
-        args: list[Any] = [secrets.token_hex(8), self._generation_ttl_ms]
+        blocks: _Blocks = {}
         for kind, ids in groups:
-            args += [
-                self.keys.generations_prefix(kind),
-                self.keys.values_prefix(kind),
-                ",".join(map(str, ids)),
-            ]
-        reply = await self._call(lambda: self._read(keys=keys, args=args), "read")
-        if reply is None:
+            by_group: dict[int, list[int]] = {}
+            for user_id in ids:
+                by_group.setdefault(slot_group(user_id), []).append(user_id)
+            for group, members in by_group.items():
+                blocks.setdefault(group, []).append((kind, members))
+        if not blocks:
+            return []
+        calls = [{group: kinds} for group, kinds in blocks.items()] if self._cluster else [blocks]
+        token = secrets.token_hex(8)
+
+        async def run() -> list[Any]:
+            if self._cluster and not self._script_loaded:
+                # Loaded on every master first: sixteen concurrent calls each meeting
+                # NOSCRIPT would each load it on every master at once, and redis-py's
+                # cluster client lost connections doing so.
+                await self.redis.script_load(scripts.READ)
+                self._script_loaded = True
+            # Every call finishes (or is cancelled with the others by the timeout) before a
+            # failure is reported: none is left running unawaited.
+            replies = await asyncio.gather(
+                *(self._read_blocks(call, token) for call in calls), return_exceptions=True
+            )
+            for reply in replies:
+                if isinstance(reply, BaseException):
+                    # A master may have changed (a failover): load the script again first.
+                    self._script_loaded = False
+                    raise reply
+            return replies
+
+        replies = await self._call(run, "read")
+        if replies is None:
             return None
-        return [
-            Entry(stamp.decode(), raw) for stamp, raw in zip(reply[::2], reply[1::2], strict=True)
-        ]
+        found: dict[tuple[Kind, int], Entry] = {}
+        for call, reply in zip(calls, replies, strict=True):
+            stamps = iter(reply[::2])
+            values = iter(reply[1::2])
+            for kinds in call.values():
+                for kind, ids in kinds:
+                    for user_id in ids:
+                        found[kind, user_id] = Entry(next(stamps).decode(), next(values))
+        return [found[kind, user_id] for kind, ids in groups for user_id in ids]
+
+    def _read_blocks(self, blocks: _Blocks, token: str) -> Awaitable[Any]:
+        """One call of the read script over some slot groups."""
+        keys = [self.keys.epoch(group) for group in blocks]
+        args: list[Any] = [token, self._generation_ttl_ms]
+        for index, (group, kinds) in enumerate(blocks.items(), start=1):
+            for kind, ids in kinds:
+                args += [
+                    index,
+                    self.keys.generations_prefix(kind, group),
+                    self.keys.values_prefix(kind, group),
+                    ",".join(map(str, ids)),
+                ]
+        return self._read(keys=keys, args=args)
 
     async def claim(
         self, kind: Kind, entries: Sequence[tuple[int, str]]
@@ -201,11 +262,14 @@ class CacheStore:
     async def fetch(
         self, kind: Kind, entries: Sequence[tuple[int, str]]
     ) -> list[bytes | None] | None:
-        """Values of entries whose stamps are known (one MGET)."""
+        """Values of entries whose stamps are known (one pipeline: the keys span slots)."""
         keys = [self.keys.value(kind, user_id, stamp) for user_id, stamp in entries]
 
         async def run() -> list[Any]:
-            return await self.redis.mget(keys)
+            pipe = self.redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(key)
+            return await pipe.execute()
 
         return await self._call(run, "fetch")
 
@@ -256,9 +320,17 @@ class CacheStore:
         return True
 
     async def bump_epoch(self) -> bool:
-        """Drop every entry of this namespace and version at once."""
+        """Drop every entry of this namespace and version at once (the epochs of every slot
+        group: should some be bumped and not others, the call fails and is repeated)."""
         token = secrets.token_hex(8)
-        if await self._call(lambda: self.redis.set(self.keys.epoch, token), "epoch") is None:
+
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for key in self.keys.epochs:
+                pipe.set(key, token)
+            return await pipe.execute()
+
+        if await self._call(run, "epoch") is None:
             self._mark_dirty()
             return False
         if self._dirty:

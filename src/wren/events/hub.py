@@ -2,7 +2,8 @@
 
 Each channel is subscribed in Redis once, however many local subscribers it has, and
 unsubscribed when the last one leaves. When the connection drops, the reader logs a
-warning and reconnects (redis-py subscribes the channels again on reconnect); events
+warning, opens a new one through the listener (on a Redis Cluster: to a node that answers;
+behind Sentinel: to the current master) and subscribes the channels again; events
 published meanwhile are lost, as pub/sub never keeps them.
 """
 
@@ -12,17 +13,19 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
-
+from wren.cache.client import FAILURES
 from wren.events.messages import Event
+
+if TYPE_CHECKING:
+    from redis.asyncio.client import PubSub
+
+    from wren.cache.client import Listener
 
 log = logging.getLogger(__name__)
 
-FAILURES = (RedisError, OSError, TimeoutError)
+__all__ = ["FAILURES", "LAGGING", "EventHub", "Lagging"]
 # Events a subscriber may fall behind by before it is ended (it may subscribe again).
 QUEUE_SIZE = 256
 _RETRY_DELAY = 1.0
@@ -38,8 +41,8 @@ LAGGING = Lagging()
 class EventHub:
     """The process's subscriptions to event channels, over one Redis connection."""
 
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
         self._pubsub: PubSub | None = None
         self._subscribers: dict[str, set[asyncio.Queue[Event | Lagging]]] = {}
         # Channels subscribed in Redis (a channel may have subscribers still joining).
@@ -69,12 +72,20 @@ class EventHub:
     async def _join(self, channel: str) -> None:
         async with self._lock:
             if self._pubsub is None:
-                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                self._pubsub = await self._listener.pubsub()
             if channel not in self._joined:
-                await self._pubsub.subscribe(channel)
+                try:
+                    await self._pubsub.subscribe(channel)
+                except FAILURES:
+                    # This connection is gone: the reader, or the next subscriber, opens
+                    # another one.
+                    broken, self._pubsub = self._pubsub, None
+                    with suppress(*FAILURES):
+                        await broken.aclose()  # type: ignore[no-untyped-call]  # redis-py: untyped
+                    raise
                 self._joined.add(channel)
             if self._reader is None or self._reader.done():
-                self._reader = asyncio.create_task(self._read(self._pubsub))
+                self._reader = asyncio.create_task(self._read())
 
     async def _leave(self, channel: str, queue: asyncio.Queue[Event | Lagging]) -> None:
         async with self._lock:
@@ -83,8 +94,10 @@ class EventHub:
             if subscribers:
                 return
             self._subscribers.pop(channel, None)
-            if channel in self._joined and self._pubsub is not None:
+            if channel in self._joined:
                 self._joined.discard(channel)
+                if self._pubsub is None:  # reconnecting: the channel is not subscribed again
+                    return
                 try:
                     await self._pubsub.unsubscribe(channel)
                 except FAILURES as error:
@@ -95,11 +108,16 @@ class EventHub:
         """Local subscribers of a channel."""
         return len(self._subscribers.get(channel, ()))
 
-    async def _read(self, pubsub: PubSub) -> None:
+    async def _read(self) -> None:
         """Deliver messages until nobody listens any more; survive Redis outages."""
         failing = False
         while self._subscribers and not self._closed:
             try:
+                pubsub = self._pubsub
+                if failing or pubsub is None:
+                    pubsub = await self._reconnect()
+                    if pubsub is None:  # no channel is subscribed (any more)
+                        return
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except FAILURES as error:
                 if not failing:
@@ -112,6 +130,25 @@ class EventHub:
                 failing = False
             if message is not None:
                 self._deliver(message)
+
+    async def _reconnect(self) -> PubSub | None:
+        """A new pub/sub connection, subscribed to every channel someone listens to."""
+        async with self._lock:
+            old, self._pubsub = self._pubsub, None
+            if old is not None:
+                with suppress(*FAILURES):
+                    await old.aclose()  # type: ignore[no-untyped-call]  # redis-py: untyped
+            if not self._joined:
+                return None
+            pubsub = await self._listener.pubsub()
+            try:
+                await pubsub.subscribe(*self._joined)
+            except BaseException:
+                with suppress(*FAILURES):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py: untyped
+                raise
+            self._pubsub = pubsub
+            return pubsub
 
     def _deliver(self, message: dict[str, Any]) -> None:
         if message.get("type") != "message":

@@ -29,9 +29,9 @@ from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
     from starlette.requests import Request
 
+    from wren.cache.client import RedisClient
     from wren.context import Context
     from wren.pipeline import Pipeline
     from wren.pipeline.cache_control import CachePolicy
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("wren.http")
 
 ContextGetter = Callable[["Request"], Awaitable["Context"]]
-RedisGetter = Callable[["Request"], "Redis"]
+RedisGetter = Callable[["Request"], "RedisClient"]
 
 # Domain errors raised while building the context, and their statuses.
 _CONTEXT_STATUS = {**AUTH_STATUS, "SERVICE_UNAVAILABLE": 503}

@@ -25,12 +25,12 @@ from wren.context import Context
 from wren.pipeline.params import Params
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
     from strawberry.types.execution import ExecutionResult
 
+    from wren.cache.client import RedisClient
     from wren.pipeline import Pipeline
     from wren.settings import Settings
 
@@ -55,7 +55,7 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
         pipeline: Pipeline,
         settings: Settings,
         context_getter: ContextGetter,
-        redis_getter: Callable[[HTTPConnection], Redis],
+        redis_getter: Callable[[HTTPConnection], RedisClient],
     ) -> None:
         super().__init__(
             _compat.protocol_schema(self._stream),

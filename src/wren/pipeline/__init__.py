@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     import strawberry
     from graphql import DocumentNode, OperationDefinitionNode
     from graphql.execution import VariableValues
-    from redis.asyncio import Redis
 
+    from wren.cache.client import RedisClient
     from wren.context import Context
     from wren.pipeline.cache_control import CachePolicy
     from wren.pipeline.params import Params
@@ -183,7 +183,7 @@ class Pipeline:
             )
 
     async def prepare(
-        self, params: Params, transport: Transport, redis: Callable[[], Redis]
+        self, params: Params, transport: Transport, redis: Callable[[], RedisClient]
     ) -> Prepared | Result:
         """The checked operation, or the Result that refuses it (RequestRefused for
         refusals that carry a status of their own)."""
@@ -286,7 +286,7 @@ class Pipeline:
         return Result(Stage.REQUEST, [GraphQLError(error.message, extensions=error.extensions)])
 
     async def admit(
-        self, prepared: Prepared, subject: str, redis: Callable[[], Redis]
+        self, prepared: Prepared, subject: str, redis: Callable[[], RedisClient]
     ) -> Throttle | None:
         """Take the operation's cost from its sender's rate limit, before anything runs.
 
@@ -361,7 +361,7 @@ class Pipeline:
         params: Params,
         context: Context,
         request_id: str,
-        redis: Callable[[], Redis],
+        redis: Callable[[], RedisClient],
     ) -> AsyncIterator[StreamResult]:
         """A subscription's results, as Strawberry's protocol handlers take them; a refusal
         is one PreExecutionError (the protocols send it as their `error` message)."""

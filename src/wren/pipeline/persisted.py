@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
+from wren.cache.client import FAILURES
 from wren.cache.keys import DocumentKeys
 from wren.pipeline.errors import RequestRefused
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from wren.cache.client import RedisClient
     from wren.pipeline.params import Params
     from wren.settings import Settings
 
@@ -67,7 +66,7 @@ class PersistedDocuments:
         if len(self._known) > self.size:
             self._known.popitem(last=False)
 
-    async def lookup(self, redis: Redis, digest: str) -> str | None:
+    async def lookup(self, redis: RedisClient, digest: str) -> str | None:
         """The document of this hash (trusted ones only in trusted mode), or None."""
         text = self._known.get(digest)
         if text is not None:
@@ -76,8 +75,9 @@ class PersistedDocuments:
             self.keys.trusted(digest) if self.settings.trusted_documents else self.keys.apq(digest)
         )
         try:
-            raw = await redis.get(key)
-        except RedisError:
+            async with asyncio.timeout(self.settings.redis_timeout):
+                raw = await redis.get(key)
+        except FAILURES:
             log.warning("persisted document lookup failed", exc_info=True)
             return None
         if raw is None:
@@ -86,18 +86,21 @@ class PersistedDocuments:
         self._remember(digest, text)
         return text
 
-    async def store(self, redis: Redis, digest: str, text: str) -> None:
+    async def store(self, redis: RedisClient, digest: str, text: str) -> None:
         """Keep a validated document for its hash, with the configured TTL."""
         if digest in self._known:
             return
         try:
-            await redis.set(self.keys.apq(digest), text, ex=self.settings.persisted_query_ttl)
-        except RedisError:
+            async with asyncio.timeout(self.settings.redis_timeout):
+                await redis.set(self.keys.apq(digest), text, ex=self.settings.persisted_query_ttl)
+        except FAILURES:
             log.warning("persisted document store failed", exc_info=True)
             return
         self._remember(digest, text)
 
-    async def document(self, params: Params, redis: Callable[[], Redis]) -> tuple[str, str | None]:
+    async def document(
+        self, params: Params, redis: Callable[[], RedisClient]
+    ) -> tuple[str, str | None]:
         """The document a request runs, and the hash to persist it under once it validates."""
         digest = requested_hash(params.extensions)
         query = params.query

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wren.cache.breaker import CircuitBreaker
+from wren.cache.client import FAILURES
 from wren.cache.keys import rate_limit_key
-from wren.cache.store import FAILURES
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
+    from wren.cache.client import RedisClient
     from wren.settings import Settings
 
 RATE_LIMITED = "RATE_LIMITED"
@@ -116,15 +116,15 @@ class RateLimiter:
             else "requests are refused (WREN_RATE_LIMIT_FAIL_CLOSED)",
             resumed="limiting resumes",
         )
-        self._script: tuple[Redis, AsyncScript] | None = None
+        self._script: tuple[RedisClient, AsyncScript] | None = None
 
-    def _take_script(self, redis: Redis) -> AsyncScript:
+    def _take_script(self, redis: RedisClient) -> AsyncScript:
         """The script registered with this client (EVALSHA, falling back to EVAL)."""
         if self._script is None or self._script[0] is not redis:
             self._script = (redis, redis.register_script(TAKE))
         return self._script[1]
 
-    async def take(self, redis: Redis, subject: str, cost: int) -> Throttle | None:
+    async def take(self, redis: RedisClient, subject: str, cost: int) -> Throttle | None:
         """Take `cost` points from `subject`'s bucket; None when Redis did not answer."""
         cost = max(1, cost)
         if not self.breaker.allow():

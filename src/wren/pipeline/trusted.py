@@ -29,8 +29,7 @@ from wren.pipeline.persisted import sha256_hex
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from redis.asyncio import Redis
-
+    from wren.cache.client import RedisClient
     from wren.settings import Settings
 
 
@@ -73,7 +72,7 @@ def read_documents(directory: Path) -> dict[Path, str]:
     return {path: path.read_text(encoding="utf-8") for path in sorted(directory.rglob("*.graphql"))}
 
 
-async def register(settings: Settings, redis: Redis, files: dict[Path, str]) -> Registration:
+async def register(settings: Settings, redis: RedisClient, files: dict[Path, str]) -> Registration:
     """Validate each document and register the valid ones."""
     from wren.schema import build_schema
 
