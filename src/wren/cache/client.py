@@ -34,6 +34,10 @@ RedisClient = Redis | RedisCluster
 # Errors that mean "Redis did not answer properly": the cache is skipped, never the
 # request. RedisClusterException (no node reachable, say) is not a RedisError.
 FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError)
+# On a cluster, more: a command in flight while the client's connections are closed for a
+# topology refresh (after a master is lost) fails inside redis-py with AttributeError (its
+# connection's writer is gone). Still "Redis did not answer", never the request's failure.
+CLUSTER_FAILURES = (*FAILURES, AttributeError)
 
 
 class Listener(Protocol):

@@ -19,7 +19,7 @@ from redis.asyncio import RedisCluster
 
 from wren.cache import scripts
 from wren.cache.breaker import CircuitBreaker
-from wren.cache.client import FAILURES, RedisClient
+from wren.cache.client import CLUSTER_FAILURES, FAILURES, RedisClient
 from wren.cache.counters import CacheCounters
 from wren.cache.flight import Flights
 from wren.cache.keys import Keys, Kind, slot_group
@@ -64,6 +64,7 @@ class CacheStore:
         self.telemetry = telemetry if telemetry is not None and telemetry.observing else None
         # A Redis Cluster takes one script call per slot group, a single server one for all.
         self._cluster = isinstance(redis, RedisCluster)
+        self._failures = CLUSTER_FAILURES if self._cluster else FAILURES
         self._script_loaded = False
         self.keys = Keys(settings.cache_namespace)
         self.breaker = CircuitBreaker(
@@ -105,7 +106,7 @@ class CacheStore:
                     result = await operation()
                 else:
                     result = await self.telemetry.redis_call(call, operation)
-        except FAILURES as error:
+        except self._failures as error:
             self.breaker.failure(error)
             if self._cluster:
                 await self._forget_topology()
@@ -121,7 +122,7 @@ class CacheStore:
         address after a replica had taken over. Closing the client's connections marks
         it for a new topology (a no-op while it is already marked).
         """
-        with suppress(*FAILURES):
+        with suppress(*CLUSTER_FAILURES):
             await self.redis.aclose()
 
     async def guarded(self, operation: Callable[[], Awaitable[T]]) -> T | None:
