@@ -132,6 +132,20 @@ class Settings(BaseSettings):
         description="Add what the cache did (extensions.cache) to every response; "
         "ignored in production.",
     )
+    response_cache: bool = Field(
+        default=False,
+        description="Keep whole answers of cacheable queries (max-age above 0) in Redis, "
+        "invalidated by every mutation; off by default (see the README's 'Response cache').",
+    )
+    response_cache_max_ttl: int = Field(
+        default=60,
+        ge=1,
+        description="Longest a stored answer is kept, in seconds (its max-age, capped here).",
+    )
+    response_cache_private: bool = Field(
+        default=False,
+        description="Also keep PRIVATE answers, one per viewer (otherwise only PUBLIC ones).",
+    )
     pool_size: int = Field(default=20, ge=1, description="Connections kept open per process.")
     max_overflow: int = Field(default=0, ge=0, description="Extra connections under bursts.")
     max_connections: int = Field(
