@@ -16,7 +16,9 @@ answer computed while any write happened is not stored (the next request stores 
 
 Concurrent misses of one answer in a process share one execution (Flights, keyed by the
 entry and the clock read: a request that read a newer clock, after a write, never joins
-an execution that started before it). Across processes each executes at most once.
+an execution that started before it). A miss whose lookup crossed the leader's store (it
+read the same clock, so no write came between the two lookups) takes the leader's answer
+from the last few kept in the process. Across processes each executes at most once.
 
 Every call goes through the cache's breaker and timeout (CacheStore): with Redis
 unreachable, queries run as if there were no response cache. An invalidation that did
@@ -43,6 +45,9 @@ from wren.cache.keys import SLOT_GROUPS
 if TYPE_CHECKING:
     from wren.cache.store import CacheStore
     from wren.settings import Settings
+
+# Answers kept in the process for misses that crossed their store; all dropped past this.
+_RECENT_KEPT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ class ResponseCache:
         # hits, misses, shared (joined another request's execution), errors (Redis skipped)
         self.counts = CacheCounters()
         self.invalidations = 0
+        # Answers just computed, by (entry key, clock): for misses that crossed their store.
+        self._recent: dict[tuple[str, str], bytes] = {}
         self._loaded = False  # the invalidation script, on every master of a cluster
 
     def ttl(self, max_age: int) -> int:
@@ -149,18 +156,23 @@ class ResponseCache:
             return await self._computed(compute), False
         flight = (found.key, found.clock)
         running = self.flights.join(flight)
-        if running is not None:
+        shared = self._recent.get(flight)
+        if shared is None and running is not None:
             shared = await asyncio.shield(running)
-            if shared is not None:
-                self.counts.shared += 1
-                return shared, True
-            return await self._computed(compute), False
+            if shared is None:
+                return await self._computed(compute), False
+        if shared is not None:
+            self.counts.shared += 1
+            return shared, True
         self.flights.lead(flight)
         raw = None
         try:
             computed = await compute()
             if computed is not None:
                 raw, tags = computed
+                if len(self._recent) >= _RECENT_KEPT:
+                    self._recent.clear()
+                self._recent[flight] = raw
                 await self.save(found, raw, ttl, tags)
         finally:
             self.flights.finish(flight, raw)
