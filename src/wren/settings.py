@@ -467,6 +467,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _response_cache_shared_between_workers(self) -> Settings:
+        """Each worker's stand-in would keep answers that other workers' writes never reach."""
+        if self.response_cache and self.workers > 1 and not self.redis_configured:
+            raise ValueError(
+                "WREN_RESPONSE_CACHE with several workers needs WREN_REDIS_URL (or"
+                " WREN_REDIS_SENTINELS): every worker must see every write's invalidation"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _real_secret_in_production(self) -> Settings:
         """Refuse to run in production with the published development secret."""
         if self.production and self.jwt_keys is None and self.jwt_keys_dir is None:

@@ -110,7 +110,7 @@ class ResponseCache:
                 args=[keys.responses_prefix(group), name, secrets.token_hex(8)],
             )
 
-        reply = await store.guarded(run, "response lookup")
+        reply = await store.guarded(run, "response_lookup")
         if reply is None:
             self.counts.errors += 1
             return None
@@ -138,7 +138,7 @@ class ResponseCache:
                 ],
             )
 
-        return bool(await self.store.guarded(run, "response store"))
+        return bool(await self.store.guarded(run, "response_store"))
 
     async def answer(
         self, name: str, ttl: int, compute: Callable[[], Awaitable[tuple[bytes, list[str]] | None]]
@@ -215,6 +215,6 @@ class ResponseCache:
                     raise reply
             return replies
 
-        if await self.store.guarded(run, "response invalidate") is None:
+        if await self.store.guarded(run, "response_invalidate") is None:
             # Some group may still hold what this write changed: drop everything first.
             self.store.mark_dirty()
