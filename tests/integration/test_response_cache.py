@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from tests.conftest import free_port, operation
 from tests.integration.cache_support import http, resources_of, running, statements
 from tests.integration.world import cid, pid, post_cursor, uid
+from wren.cache.keys import SLOT_GROUPS
+from wren.cache.responses import digest
 from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -152,6 +154,31 @@ async def test_get_requests_share_the_stored_answer_and_keep_http_caching(
     assert response.json()["extensions"]["responseCache"] == {"hit": True}
     assert response.headers["cache-control"] == "public, max-age=60"
     assert "etag" in response.headers
+
+
+async def stored_ttl(app: FastAPI, text: str, name: str | None, **variables: Any) -> int:
+    """The remaining lifetime (ms) of one stored answer, under the current epoch."""
+    resources = resources_of(app)
+    keys, redis = resources.cache.keys, resources.redis
+    found = digest(text, name, variables, None)
+    group = int(found[:4], 16) % SLOT_GROUPS
+    epoch = (await redis.get(keys.epoch(group))).decode()
+    ttl: int = await redis.pttl(f"{keys.responses_prefix(group)}{epoch}:{found}")
+    return ttl
+
+
+async def test_answers_live_for_their_max_age_at_most_the_cap(
+    settings: Settings, reader: httpx.AsyncClient, reader_app: FastAPI
+) -> None:
+    await stored(reader, TIMELINE, first=1)  # max-age 10
+    assert 0 < await stored_ttl(reader_app, TIMELINE, "Timeline", first=1) <= 10_000
+    async with (
+        running(enabled(settings, response_cache_max_ttl=3)) as capped,
+        http(capped) as client,
+    ):
+        assert await resources_of(capped).cache.bump_epoch()
+        await stored(client, BY_HANDLE, handle="alice")  # max-age 60
+        assert 0 < await stored_ttl(capped, BY_HANDLE, None, handle="alice") <= 3_000
 
 
 async def test_uncacheable_and_failed_answers_are_not_stored(reader: httpx.AsyncClient) -> None:
