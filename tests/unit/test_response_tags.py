@@ -68,7 +68,8 @@ def test_objects_without_ids_take_their_types_tag() -> None:
             ]
         }
     }
-    assert tags(operation("Directory"), data) == ["Post", "User", "list:users"]
+    # No id anywhere below `users`: every type it may show, comments too (none here).
+    assert tags(operation("Directory"), data) == ["Comment", "Post", "User", "list:users"]
 
 
 def test_aliases_fragments_and_nothing_found() -> None:
@@ -82,6 +83,14 @@ def test_aliases_fragments_and_nothing_found() -> None:
     post, bob = to_global_id("Post", 3), to_global_id("User", 2)
     data = {"mine": {"key": post, "author": {"id": bob}}, "missing": None}
     assert tags(text, data) == ["Post:3", "User", "User:2"]
+
+
+def test_a_part_with_ids_is_walked_and_one_without_is_not() -> None:
+    text = "{ posts(first: 2) { nodes { id author { handle } } } }"
+    first, second = to_global_id("Post", 1), to_global_id("Post", 2)
+    data = {"posts": {"nodes": [{"id": first, "author": {"handle": "a"}}, {"id": second}]}}
+    assert tags(text, data) == ["Post:1", "Post:2", "User", "list:posts"]
+    assert tags(text, {"posts": {"nodes": []}}) == ["list:posts"]
 
 
 def test_a_write_invalidates_its_objects_and_their_type() -> None:

@@ -134,7 +134,7 @@ class ResponseCache:
                     raw,
                     ttl * 1000,
                     keys.response_tags_prefix(miss.group),
-                    *tags,
+                    ",".join(tags),
                 ],
             )
 

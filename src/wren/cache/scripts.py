@@ -66,7 +66,8 @@ return {0, key, redis.call('GET', KEYS[2]) or '0'}
 """
 
 # KEYS[1] the group's clock; ARGV[1] the clock the lookup read, ARGV[2] the entry key,
-# ARGV[3] the value, ARGV[4] its TTL in ms, ARGV[5] the group's tag prefix, then the tags.
+# ARGV[3] the value, ARGV[4] its TTL in ms, ARGV[5] the group's tag prefix, ARGV[6] the
+# tags, comma-separated (one argument, as the read's ids: a Timeline page has about 100).
 # Stores nothing (returns 0) when an invalidation ran in the group since the lookup: the
 # answer may have been computed from rows read before that write committed.
 STORE = """
@@ -75,8 +76,8 @@ if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then
 end
 local ttl = tonumber(ARGV[4])
 redis.call('SET', ARGV[2], ARGV[3], 'PX', ttl)
-for i = 6, #ARGV do
-  local tag = ARGV[5] .. ARGV[i]
+for name in string.gmatch(ARGV[6], '[^,]+') do
+  local tag = ARGV[5] .. name
   redis.call('SADD', tag, ARGV[2])
   if redis.call('PTTL', tag) < ttl then
     redis.call('PEXPIRE', tag, ttl)

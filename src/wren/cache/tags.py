@@ -13,12 +13,18 @@ covered by its object's tag: a write that changes such a field invalidates the o
 (invalidation.py lists what each mutation invalidates). A write that invalidates
 ``Post:5`` also invalidates ``Post``, so an answer that shows posts without their ids
 (Directory) is never kept past a write to any post. The tags are read from the answer's
-data, walked with its operation's selections: aliases and fragments are followed.
+data, walked with a plan compiled once per operation (`compile_tags`, kept with the
+cached document): aliases and fragments are followed, and a part of the answer that
+selects no id anywhere (all of Directory) is not walked at all: it takes the type tags
+of every object type it may show. Walking Directory's 1,600 objects for their types cost
+more than running it.
 """
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -32,7 +38,7 @@ from graphql import (
     is_composite_type,
 )
 
-from wren.ids import NODE_TYPES, from_global_id
+from wren.ids import NODE_TYPES
 
 if TYPE_CHECKING:
     from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, SelectionSetNode
@@ -55,27 +61,120 @@ def changed(type_name: str, pks: Iterable[int]) -> list[str]:
     return [*tags, type_name] if tags else []
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _tag_of(global_id: Any) -> str | None:
+    """The tag of an id in an answer: its decoded text (``Post:5``)."""
+    # Ids in an answer are Wren's own encoding (wren.ids.to_global_id), so the strict
+    # decoder's canonical-form check is not needed here: this is a third of its cost,
+    # and the tags of a Timeline page decode about 100 of them.
+    if not isinstance(global_id, str):
+        return None
+    try:
+        text = binascii.a2b_base64(global_id.encode().translate(_FROM_URLSAFE) + b"==").decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    type_name, _, pk = text.partition(":")
+    return text if type_name in NODE_TYPES and pk.isdigit() else None
+
+
 def tags_of(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation: OperationDefinitionNode,
     data: dict[str, Any],
 ) -> list[str]:
-    """The tags of one query's answer."""
+    """The tags of one query's answer (compiling its plan: tests and one-offs)."""
+    return compile_tags(schema, document, operation).tags(data)
+
+
+@dataclass(frozen=True, slots=True)
+class TagPlan:
+    """How to read the tags of one selection set's values."""
+
+    # Response keys that select `id`; the node types a value may be; root list tags.
+    ids: tuple[str, ...]
+    types: frozenset[str]
+    lists: frozenset[str]
+    children: tuple[tuple[str, TagPlan], ...]
+    # Without any id below: every tag the values may need, added without walking them.
+    fixed: frozenset[str] | None
+
+    def tags(self, data: dict[str, Any]) -> list[str]:
+        """The tags of an answer's data (this is the root plan)."""
+        found: set[str] = set(self.lists)
+        for key, child in self.children:
+            if key in data:
+                child.walk(data[key], found)
+        return sorted(found)
+
+    def walk(self, value: Any, found: set[str]) -> None:
+        """Add the tags of one value (an object, a list of them, or null)."""
+        if self.fixed is not None:
+            found.update(self.fixed)
+        elif value is None:
+            found.update(self.types)  # nothing found: a write may create it
+        elif type(value) is list:
+            for item in value:
+                self.walk(item, found)
+        else:
+            named = False
+            for key in self.ids:
+                tag = _tag_of(value.get(key))
+                if tag is not None:
+                    found.add(tag)
+                    named = True
+            if not named:
+                found.update(self.types)
+            for key, child in self.children:
+                if key in value:
+                    child.walk(value[key], found)
+
+
+def compile_tags(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+) -> TagPlan:
+    """The tag plan of one query operation."""
     assert schema.query_type is not None
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    walker = _Walker(schema, fragments)
-    walker.object(operation.selection_set, [schema.query_type], data, root=True)
-    return sorted(walker.tags)
+    return _Compiler(schema, fragments).plan(operation.selection_set, [schema.query_type], True)
 
 
-class _Walker:
+class _Compiler:
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
         self.schema = schema
         self.fragments = fragments
-        self.tags: set[str] = set()
+
+    def plan(
+        self, selection_set: SelectionSetNode, kinds: list[GraphQLObjectType], root: bool = False
+    ) -> TagPlan:
+        ids: list[str] = []
+        lists: set[str] = set()
+        children: list[tuple[str, TagPlan]] = []
+        for node, on in self._fields(selection_set, kinds):
+            if not on:
+                continue
+            key = node.alias.value if node.alias else node.name.value
+            name = node.name.value
+            if name == "id":
+                ids.append(key)
+                continue
+            if root and name in LIST_TAGS:
+                lists.add(LIST_TAGS[name])
+            definition = on[0].fields.get(name)
+            if definition is None or node.selection_set is None:
+                continue
+            named = get_named_type(definition.type)
+            if is_composite_type(named):
+                children.append((key, self.plan(node.selection_set, self._possible(named))))
+        types = frozenset(k.name for k in kinds if k.name in NODE_TYPES)
+        fixed = None
+        if not root and not ids and all(child.fixed is not None for _, child in children):
+            fixed = types.union(*(child.fixed or () for _, child in children))
+        return TagPlan(tuple(ids), types, frozenset(lists), tuple(children), fixed)
 
     def _fields(
         self, selection_set: SelectionSetNode, kinds: list[GraphQLObjectType]
@@ -104,47 +203,3 @@ class _Walker:
         if is_abstract_type(named):
             return list(self.schema.get_possible_types(named))
         return [named]
-
-    def object(
-        self,
-        selection_set: SelectionSetNode,
-        kinds: list[GraphQLObjectType],
-        value: dict[str, Any],
-        *,
-        root: bool = False,
-    ) -> None:
-        named_by_id = False
-        for node, on in self._fields(selection_set, kinds):
-            key = node.alias.value if node.alias else node.name.value
-            if key not in value or not on:
-                continue
-            name = node.name.value
-            child = value[key]
-            if name == "id" and isinstance(child, str):
-                decoded = from_global_id(child)
-                if decoded is not None:
-                    self.tags.add(entity(*decoded))
-                    named_by_id = True
-                continue
-            if root and name in LIST_TAGS:
-                self.tags.add(LIST_TAGS[name])
-            definition = on[0].fields.get(name)
-            if definition is None or node.selection_set is None:
-                continue
-            named = get_named_type(definition.type)
-            if is_composite_type(named):
-                self.value(node.selection_set, self._possible(named), child)
-        if not named_by_id and not root:
-            self.tags.update(k.name for k in kinds if k.name in NODE_TYPES)
-
-    def value(
-        self, selection_set: SelectionSetNode, kinds: list[GraphQLObjectType], value: Any
-    ) -> None:
-        if value is None:
-            # Nothing found: a write may create it (a post, a user by handle).
-            self.tags.update(k.name for k in kinds if k.name in NODE_TYPES)
-        elif isinstance(value, list):
-            for item in value:
-                self.value(selection_set, kinds, item)
-        elif isinstance(value, dict):
-            self.object(selection_set, kinds, value)

@@ -31,13 +31,12 @@ from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
 from wren.cache.responses import digest
-from wren.cache.tags import tags_of
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
 from wren.errors import WrenError
 from wren.observability import Telemetry
 from wren.pipeline.cost import QUERY_TOO_COSTLY
-from wren.pipeline.documents import Documents
+from wren.pipeline.documents import Document, Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
@@ -107,6 +106,8 @@ class Prepared:
     extensions: dict[str, Any]
     # How long HTTP caches (GET requests) and the response cache may keep the answer.
     cache_policy: CachePolicy | None = None
+    # The cached document it came from (what the response cache's tag plan is kept with).
+    source: Document | None = None
 
 
 # Root fields that a client with no valid token calls to get one.
@@ -249,7 +250,7 @@ class Pipeline:
         if transport is Transport.GET or self.response_cache:
             policy = self.documents.cache_policy(document, operation)
         return Prepared(
-            text, document.node, operation, params.variables, coerced, extensions, policy
+            text, document.node, operation, params.variables, coerced, extensions, policy, document
         )
 
     def _stream_errors(self, errors: list[GraphQLError]) -> None:
@@ -369,7 +370,8 @@ class Pipeline:
             ran = await self._execute(prepared, context, request_id)
             if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
                 return None
-            tags = tags_of(self.schema, prepared.document, operation, ran.data)
+            assert prepared.source is not None
+            tags = self.documents.tag_plan(prepared.source, operation).tags(ran.data)
             return orjson.dumps(ran.data), tags
 
         raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)

@@ -19,6 +19,7 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 
+from wren.cache.tags import TagPlan, compile_tags
 from wren.pipeline.arguments import ArgumentPlan, compile_arguments
 from wren.pipeline.cache_control import CachePolicy, compile_policy
 from wren.pipeline.cost import CostPlan, compile_cost
@@ -45,6 +46,7 @@ class Document:
     cost_plans: dict[str | None, CostPlan] = field(default_factory=dict)
     argument_plans: dict[str | None, ArgumentPlan] = field(default_factory=dict)
     cache_policies: dict[str | None, CachePolicy] = field(default_factory=dict)
+    tag_plans: dict[str | None, TagPlan] = field(default_factory=dict)
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         """The operation a request selects; None when missing or ambiguous."""
@@ -152,3 +154,13 @@ class Documents:
             policy = compile_policy(self.schema, operation, document.fragments)
             document.cache_policies[key] = policy
         return policy
+
+    def tag_plan(self, document: Document, operation: OperationDefinitionNode) -> TagPlan:
+        """How the response cache tags a validated query's answers, compiled once."""
+        key = operation.name.value if operation.name else None
+        plan = document.tag_plans.get(key)
+        if plan is None:
+            assert document.node is not None
+            plan = compile_tags(self.schema, document.node, operation)
+            document.tag_plans[key] = plan
+        return plan
