@@ -162,7 +162,7 @@ async def test_with_redis_down_the_throttle_counts_per_process(
         assert "token" in ok.json()["data"]["logIn"]
         server.terminate()
         server.wait(10)
-        with caplog.at_level(logging.WARNING, logger="wren.accounts.throttle"):
+        with caplog.at_level(logging.WARNING, logger="wren.cache.breaker"):
             for _ in range(settings.login_max_failures):
                 assert code(await attempt(client, "dave")) == "UNAUTHENTICATED"
             refused = await attempt(client, "dave")
