@@ -31,7 +31,7 @@ from strawberry.types.execution import PreExecutionError
 from wren import _compat
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
-from wren.errors import WrenError
+from wren.errors import RateLimited, WrenError
 from wren.observability import Telemetry
 from wren.pipeline.arguments import compile_arguments
 from wren.pipeline.cache_control import compile_policy
@@ -40,7 +40,7 @@ from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
-from wren.pipeline.ratelimit import RATE_LIMITED, RateLimiter, Throttle
+from wren.pipeline.ratelimit import RateLimiter, Throttle
 
 if TYPE_CHECKING:
     import strawberry
@@ -306,14 +306,14 @@ class Pipeline:
                 )
             return None
         if not throttle.allowed:
-            raise RequestRefused(
-                429,
+            limited = RateLimited(
                 f"Rate limit exceeded: this operation costs {throttle.cost} points and "
                 f"{int(throttle.available)} of {throttle.capacity} are left "
                 f"(restored at {throttle.restore_rate:g} per second).",
-                RATE_LIMITED,
-                {"retry-after": str(throttle.retry_after), **throttle.headers()},
+                retry_after=throttle.retry_after,
             )
+            headers = {"retry-after": str(throttle.retry_after), **throttle.headers()}
+            raise RequestRefused.of(429, limited, headers)
         prepared.extensions["cost"]["throttleStatus"] = throttle.status()
         return throttle
 
