@@ -3,16 +3,13 @@ of deploy/local.py (its configuration, started and stopped by pid)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
 from deploy import local
-from tests.conftest import PG_BASE, free_port
+from tests.conftest import PG_BASE, free_port, require
 
 
 class PgBouncer:
@@ -30,12 +27,7 @@ class PgBouncer:
 
     def start(self) -> None:
         """Write the configuration, run pgbouncer and wait until it accepts connections."""
-        try:
-            local.executable("pgbouncer")
-        except FileNotFoundError:
-            if os.environ.get("CI"):
-                pytest.fail("pgbouncer is missing: .ci/packages lists it")
-            pytest.skip("pgbouncer is needed (apt-get install pgbouncer)")
+        require("pgbouncer")
         upstream = urlsplit(PG_BASE)
         self.process = local.pgbouncer(
             self.port,
