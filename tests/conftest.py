@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -18,6 +17,8 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from deploy import local
+from deploy.local import free_port as free_port  # for the tests' servers
 from wren.app import Resources, create_app
 from wren.db.migrate import migrate
 from wren.settings import Settings
@@ -191,12 +192,16 @@ async def gql(
     return body
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now (for servers a test starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def require(program: str, package: str | None = None) -> str:
+    """The path of a program a test needs; without it a skip, or a failure in CI (whose
+    .ci/packages lists it)."""
+    try:
+        return local.executable(program)
+    except FileNotFoundError:
+        package = package or program
+        if os.environ.get("CI"):
+            pytest.fail(f"{program} is missing: .ci/packages lists {package}")
+        pytest.skip(f"{program} is needed (apt-get install {package})")
 
 
 def operation(name: str) -> str:

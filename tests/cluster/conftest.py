@@ -9,7 +9,6 @@ instance directly. Every process is started here and stopped by its pid.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import sys
@@ -23,7 +22,7 @@ import pytest
 from redis.asyncio import Redis
 
 from deploy import local
-from tests.conftest import REDIS_URL, drop_keys
+from tests.conftest import REDIS_URL, drop_keys, require
 from tests.integration import world
 from wren.cache.store import CacheStore
 from wren.settings import Settings
@@ -88,12 +87,7 @@ def wren_command() -> str:
 @pytest.fixture(scope="session")
 def cluster(database_url: str) -> Iterator[Cluster]:
     """HAProxy and three instances, started once for the tests that ask for them."""
-    try:
-        local.executable("haproxy")
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            pytest.fail("haproxy is missing: .ci/packages lists it")
-        pytest.skip("haproxy is needed (apt-get install haproxy)")
+    require("haproxy")
     directory = Path(tempfile.mkdtemp(prefix="wren-cluster-"))
     namespace = f"wren-cluster-{uuid.uuid4().hex[:10]}"
     env = {

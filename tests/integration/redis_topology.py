@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from deploy import local
 from tests.conftest import free_port
 
 # Seconds a node may stay silent before the others declare it failed; a replica is
@@ -71,7 +71,7 @@ class RedisProcess:
             'save ""\nappendonly no\ndaemonize no\n' + config.format(port=self.port)
         )
         self.program = program
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: local.Process | None = None
 
     @property
     def url(self) -> str:
@@ -79,17 +79,16 @@ class RedisProcess:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.process is not None and self.process.alive()
 
     def client(self) -> Redis:
         """A plain client of this one process."""
         return Redis(host="127.0.0.1", port=self.port, socket_timeout=2, socket_connect_timeout=2)
 
     def spawn(self) -> None:
-        with (self.directory / "log").open("wb") as log:
-            self.process = subprocess.Popen(
-                [self.program, str(self.config)], stdout=log, stderr=subprocess.STDOUT
-            )
+        command = [self.program, str(self.config)]
+        self.process = local.Process(self.program, command, self.directory / "log")
+        self.process.start()
 
     async def answering(self) -> None:
         """Wait until the process answers PING."""
@@ -112,19 +111,14 @@ class RedisProcess:
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
         if self.process is not None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            self.process.signal(signal.SIGKILL)
+            self.process.wait(10)
             self.process = None
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.stop(timeout=10)
             self.process = None
 
 
