@@ -198,11 +198,14 @@ def pid_alive(pid: int) -> bool:
     return status != "Z"
 
 
-def instance(name: str, port: int, directory: Path, wren: str, env: Mapping[str, str]) -> Process:
+def instance(
+    name: str, port: int, directory: Path, wren: str, env: Mapping[str, str], workers: int = 1
+) -> Process:
     """`wren serve` on `port`, configured by `env` (WREN_* settings)."""
+    workers_option = ["--workers", str(workers)] if workers > 1 else []
     return Process(
         name=name,
-        command=[wren, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        command=[wren, "serve", "--host", "127.0.0.1", "--port", str(port), *workers_option],
         log=directory / f"{name}.log",
         env={**env, "WREN_PORT": str(port)},
     )
