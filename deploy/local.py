@@ -114,11 +114,15 @@ def pgbouncer_config(
     )
 
 
-def executable(name: str) -> str:
+class ToolsMissing(FileNotFoundError):
+    """A program the topology needs is not installed."""
+
+
+def executable(name: str, package: str | None = None) -> str:
     """The path of a program (Debian puts daemons in /usr/sbin, often not on PATH)."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/usr/bin")
     if found is None:
-        raise FileNotFoundError(f"{name} is needed (Debian: apt-get install {name})")
+        raise ToolsMissing(f"{name} is needed (Debian: apt-get install {package or name})")
     return found
 
 
