@@ -187,6 +187,16 @@ class Process:
             time.sleep(0.1)
 
 
+def terminate(popen: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM a child, then SIGKILL if it has not ended within `timeout`; reap it."""
+    popen.terminate()
+    try:
+        popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process of this pid exists (and is not a zombie)."""
     try:

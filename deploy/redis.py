@@ -21,7 +21,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from deploy.local import executable, free_port
+from deploy.local import executable, free_port, terminate
 
 # Seconds a node may stay silent before the others declare it failed; a replica is
 # elected within about two of these.
@@ -121,12 +121,7 @@ class RedisProcess:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
             self.process = None
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from deploy.local import terminate
 from tests.conftest import PG_BASE, free_port
 
 
@@ -90,12 +91,7 @@ class PgBouncer:
     def stop(self) -> None:
         """Stop this pgbouncer (SIGTERM, then SIGKILL) and remove its directory."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
             self.process = None
         shutil.rmtree(self.directory, ignore_errors=True)
 
