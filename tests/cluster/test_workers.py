@@ -40,6 +40,8 @@ MAX_REQUESTS = 2_000
 # A connection opened for a worker lands wherever the kernel hands it: at most this many
 # tries to have one on each worker.
 TRIES = 40
+# What uvicorn logs once a worker's lifespan has started.
+STARTED = "Application startup complete."
 
 
 def workers_of(pid: int) -> list[int]:
@@ -86,6 +88,12 @@ def instance(database_url: str) -> Iterator[tuple[local.Process, int]]:
     process.start()
     try:
         process.wait_listening(port)
+        # The supervisor listens before its workers have started: wait for every one,
+        # or the kernel hands every connection to the first.
+        deadline = time.monotonic() + 60
+        while process.log.read_text(errors="replace").count(STARTED) < WORKERS:
+            assert process.alive() and time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
         yield process, port
     finally:
         process.stop()
