@@ -92,7 +92,8 @@ def instance(database_url: str) -> Iterator[tuple[local.Process, int]]:
         # or the kernel hands every connection to the first.
         deadline = time.monotonic() + 60
         while process.log.read_text(errors="replace").count(STARTED) < WORKERS:
-            assert process.alive() and time.monotonic() < deadline, "the workers did not start"
+            assert process.alive(), "the instance stopped while starting"
+            assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.1)
         yield process, port
     finally:
