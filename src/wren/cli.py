@@ -140,7 +140,16 @@ def serve(
         from wren import supervisor
 
         # What uvicorn.run does with workers, with workers that drain (wren.supervisor).
-        config = uvicorn.Config("wren.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        config = uvicorn.Config(
+            "wren.app:create_app",
+            factory=True,
+            workers=workers,
+            # A worker answers the supervisor's pings once it has imported the app, which
+            # takes more than uvicorn's 5 s on a busy machine: it would be killed and
+            # spawned again, over and over.
+            timeout_worker_healthcheck=supervisor.WORKER_HEALTHCHECK,
+            **options,  # type: ignore[arg-type]
+        )
         with contextlib.suppress(KeyboardInterrupt):
             supervisor.run(config, settings.shutdown_drain)
     else:

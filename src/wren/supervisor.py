@@ -50,6 +50,10 @@ log = logging.getLogger("wren.shutdown")
 
 # Seconds a worker may take, after the shutdown timeout, to close its pool and Redis.
 CLOSE_GRACE = 5.0
+# Seconds the supervisor waits for a worker's answer to its ping before it kills the
+# worker as hung and spawns another (uvicorn's 5 s is less than a busy machine takes to
+# import the app). The supervisor's loop waits meanwhile, signals included.
+WORKER_HEALTHCHECK = 20
 
 
 class Worker(_UvicornWorker):
