@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import httpx
@@ -192,16 +192,20 @@ async def gql(
     return body
 
 
-def require(program: str, package: str | None = None) -> str:
-    """The path of a program a test needs; without it a skip, or a failure in CI (whose
+def missing_tool(error: Exception) -> NoReturn:
+    """A program a test starts is not installed: a skip here, a failure in CI (whose
     .ci/packages lists it)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{error}: .ci/packages lists it")
+    pytest.skip(str(error))
+
+
+def require(program: str, package: str | None = None) -> str:
+    """The path of a program a test needs (see missing_tool when it is not installed)."""
     try:
-        return local.executable(program)
-    except FileNotFoundError:
-        package = package or program
-        if os.environ.get("CI"):
-            pytest.fail(f"{program} is missing: .ci/packages lists {package}")
-        pytest.skip(f"{program} is needed (apt-get install {package})")
+        return local.executable(program, package)
+    except local.ToolsMissing as missing:
+        missing_tool(missing)
 
 
 def operation(name: str) -> str:

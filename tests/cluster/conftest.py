@@ -84,13 +84,9 @@ def wren_command() -> str:
     return str(Path(sys.executable).parent / "wren")
 
 
-@pytest.fixture(scope="session")
-def cluster(database_url: str) -> Iterator[Cluster]:
-    """HAProxy and three instances, started once for the tests that ask for them."""
-    require("haproxy")
-    directory = Path(tempfile.mkdtemp(prefix="wren-cluster-"))
-    namespace = f"wren-cluster-{uuid.uuid4().hex[:10]}"
-    env = {
+def instance_env(database_url: str, namespace: str) -> dict[str, str]:
+    """The settings of an instance under test: the run's database and Redis, drain on."""
+    return {
         "WREN_DATABASE_URL": database_url,
         "WREN_REDIS_URL": REDIS_URL,
         "WREN_CACHE_NAMESPACE": namespace,
@@ -106,6 +102,15 @@ def cluster(database_url: str) -> Iterator[Cluster]:
         "WREN_LOG_LEVEL": "info",
         "WREN_ENVIRONMENT": "development",
     }
+
+
+@pytest.fixture(scope="session")
+def cluster(database_url: str) -> Iterator[Cluster]:
+    """HAProxy and three instances, started once for the tests that ask for them."""
+    require("haproxy")
+    directory = Path(tempfile.mkdtemp(prefix="wren-cluster-"))
+    namespace = f"wren-cluster-{uuid.uuid4().hex[:10]}"
+    env = instance_env(database_url, namespace)
     ports = {name: local.free_port() for name in NAMES}
     port = local.free_port()
     proxy = local.haproxy(port, ports, directory)

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from deploy.redis import RedisProcess
 from tests.conftest import gql
 from tests.integration.cache_support import USER_QUERY, add_post, context_of, http, running
-from tests.integration.redis_topology import RedisProcess
 from wren.cache.invalidation import activity_changed
 from wren.settings import Settings
 

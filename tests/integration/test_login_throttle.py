@@ -13,8 +13,8 @@ import asyncpg
 import httpx
 import pytest
 
+from deploy.redis import RedisProcess
 from tests.http.conftest import serving
-from tests.integration.redis_topology import RedisProcess
 from wren.accounts.passwords import Passwords
 from wren.app import Resources
 from wren.db.seed import DEMO_PASSWORD, DEMO_PASSWORD_HASH

@@ -1,5 +1,5 @@
 """The cache, subscriptions and persisted documents on a real Redis Cluster and behind real
-Redis Sentinels (tests/integration/redis_topology.py starts them), two app instances on
+Redis Sentinels (deploy/redis.py starts them), two app instances on
 each; then a master killed by its pid under load: no request fails, caching and events
 come back by themselves."""
 
@@ -17,10 +17,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import gql, operation
+from deploy.local import ToolsMissing
+from deploy.redis import LocalCluster, LocalSentinels, RedisProcess
+from tests.conftest import gql, missing_tool, operation
 from tests.http.test_subscriptions import POST_CREATED, subscriber, uvicorn_serving
 from tests.integration.cache_support import USER_QUERY, http, resources_of, running
-from tests.integration.redis_topology import LocalCluster, LocalSentinels, RedisProcess
 from tests.integration.world import USERS
 from tests.sessions import session_token
 from wren.cache.keys import SLOT_GROUPS, Channels, Keys
@@ -178,6 +179,13 @@ async def started(name: str) -> AsyncIterator[Topology]:
     topology = TOPOLOGIES[name]()
     try:
         await topology.start()
+    except ToolsMissing as missing:
+        topology.stop()
+        missing_tool(missing)
+    except BaseException:
+        topology.stop()
+        raise
+    try:
         yield topology
     finally:
         topology.stop()
