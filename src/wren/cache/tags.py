@@ -86,7 +86,10 @@ def tags_of(
     data: dict[str, Any],
 ) -> list[str]:
     """The tags of one query's answer (compiling its plan: tests and one-offs)."""
-    return compile_tags(schema, document, operation).tags(data)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return compile_tags(schema, operation, fragments).tags(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +136,12 @@ class TagPlan:
 
 
 def compile_tags(
-    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
 ) -> TagPlan:
     """The tag plan of one query operation."""
     assert schema.query_type is not None
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
     return _Compiler(schema, fragments).plan(operation.selection_set, [schema.query_type], True)
 
 

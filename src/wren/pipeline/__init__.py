@@ -31,16 +31,19 @@ from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
 from wren.cache.responses import digest
+from wren.cache.tags import compile_tags
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
-from wren.errors import WrenError
+from wren.errors import RateLimited, WrenError
 from wren.observability import Telemetry
-from wren.pipeline.cost import QUERY_TOO_COSTLY
+from wren.pipeline.arguments import compile_arguments
+from wren.pipeline.cache_control import compile_policy
+from wren.pipeline.cost import QUERY_TOO_COSTLY, compile_cost
 from wren.pipeline.documents import Document, Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
-from wren.pipeline.ratelimit import RATE_LIMITED, RateLimiter, Throttle
+from wren.pipeline.ratelimit import RateLimiter, Throttle
 
 if TYPE_CHECKING:
     import strawberry
@@ -218,7 +221,7 @@ class Pipeline:
             return Result(Stage.DOCUMENT, [_operation_error(document.node, params.operation_name)])
         if persist_as is not None:
             await self.persisted.store(redis(), persist_as, text)
-        cost = self.documents.cost_plan(document, operation).evaluate(params.variables)
+        cost = self.documents.compiled(document, operation, compile_cost).evaluate(params.variables)
         limit = self.settings.max_cost
         extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
         coerced = get_variable_values(
@@ -233,7 +236,7 @@ class Pipeline:
                 error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
         # Arguments before the cost: `first: 100000` is an argument out of its range.
-        errors = self.documents.argument_plan(document, operation).check(
+        errors = self.documents.compiled(document, operation, compile_arguments).check(
             coerced, hide_suggestions=self.hide_suggestions
         )
         if errors:
@@ -248,7 +251,7 @@ class Pipeline:
             return Result(Stage.DOCUMENT, [error], extensions=extensions)
         policy = None
         if transport is Transport.GET or self.response_cache:
-            policy = self.documents.cache_policy(document, operation)
+            policy = self.documents.compiled(document, operation, compile_policy)
         return Prepared(
             text, document.node, operation, params.variables, coerced, extensions, policy, document
         )
@@ -312,14 +315,14 @@ class Pipeline:
                 )
             return None
         if not throttle.allowed:
-            raise RequestRefused(
-                429,
+            limited = RateLimited(
                 f"Rate limit exceeded: this operation costs {throttle.cost} points and "
                 f"{int(throttle.available)} of {throttle.capacity} are left "
                 f"(restored at {throttle.restore_rate:g} per second).",
-                RATE_LIMITED,
-                {"retry-after": str(throttle.retry_after), **throttle.headers()},
+                retry_after=throttle.retry_after,
             )
+            headers = {"retry-after": str(throttle.retry_after), **throttle.headers()}
+            raise RequestRefused.of(429, limited, headers)
         prepared.extensions["cost"]["throttleStatus"] = throttle.status()
         return throttle
 
@@ -371,7 +374,8 @@ class Pipeline:
             if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
                 return None
             assert prepared.source is not None
-            tags = self.documents.tag_plan(prepared.source, operation).tags(ran.data)
+            plan = self.documents.compiled(prepared.source, operation, compile_tags)
+            tags = plan.tags(ran.data)
             return orjson.dumps(ran.data), tags
 
         raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)
