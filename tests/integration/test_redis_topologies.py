@@ -25,6 +25,7 @@ from tests.integration.cache_support import USER_QUERY, http, resources_of, runn
 from tests.integration.world import USERS
 from tests.sessions import session_token
 from wren.cache.keys import SLOT_GROUPS, Channels, Keys
+from wren.cache.responses import digest
 from wren.ids import to_global_id
 from wren.pipeline.persisted import sha256_hex
 from wren.pipeline.trusted import register
@@ -294,6 +295,34 @@ async def test_cached_reads_and_writes(topology: Topology, settings: Settings) -
         after = await gql(other, USER_QUERY, {"handle": "alice"})
         assert after["data"]["userByHandle"]["stats"]["postCount"] == 4
         assert after["extensions"]["cache"]["errors"] == 0
+
+
+async def test_response_cache_invalidates_in_every_slot_group(
+    topology: Topology, settings: Settings
+) -> None:
+    configured = app_settings(settings, topology, response_cache=True)
+    timeline = operation("Timeline")
+    pages = [{"first": first} for first in range(1, 9)]
+    # The pages' answers are stored in several slot groups (their digests differ).
+    groups = {int(digest(timeline, "Timeline", page, None)[:4], 16) % SLOT_GROUPS for page in pages}
+    assert len(groups) > 1
+    async with (
+        two_apps(configured) as (first, second),
+        http(first) as one,
+        http(second) as other,
+    ):
+        for client, hit in ((one, False), (other, True)):
+            for page in pages:
+                body = await gql(client, timeline, page)
+                assert body["extensions"]["responseCache"] == {"hit": hit}, body
+        await create_post(one, settings, "alice")
+        for page in pages:
+            body = await gql(other, timeline, page)
+            assert body["extensions"]["responseCache"] == {"hit": False}
+            assert body["data"]["posts"]["edges"][0]["node"]["title"] == "On many nodes"
+        responses = resources_of(first).responses
+        assert responses is not None
+        assert not resources_of(first).cache.dirty
 
 
 async def test_a_batched_read_is_one_script_call_per_slot_group(

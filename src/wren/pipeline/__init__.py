@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from graphql import ExecutionResult, FieldNode, GraphQLError, OperationType
 from graphql.execution import get_variable_values
 from strawberry.types.execution import ExecutionResult as StreamResult
 from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
+from wren.cache.responses import digest
+from wren.cache.tags import compile_tags
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
 from wren.errors import RateLimited, WrenError
@@ -36,7 +39,7 @@ from wren.observability import Telemetry
 from wren.pipeline.arguments import compile_arguments
 from wren.pipeline.cache_control import compile_policy
 from wren.pipeline.cost import QUERY_TOO_COSTLY, compile_cost
-from wren.pipeline.documents import Documents
+from wren.pipeline.documents import Document, Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from graphql.execution import VariableValues
 
     from wren.cache.client import RedisClient
+    from wren.cache.responses import ResponseCache
     from wren.context import Context
     from wren.pipeline.cache_control import CachePolicy
     from wren.pipeline.params import Params
@@ -103,8 +107,10 @@ class Prepared:
     raw_variables: dict[str, Any] | None
     variables: VariableValues
     extensions: dict[str, Any]
-    # How long HTTP caches may keep the answer (asked for GET requests only).
+    # How long HTTP caches (GET requests) and the response cache may keep the answer.
     cache_policy: CachePolicy | None = None
+    # The cached document it came from (what the response cache's tag plan is kept with).
+    source: Document | None = None
 
 
 # Root fields that a client with no valid token calls to get one.
@@ -162,6 +168,9 @@ class Pipeline:
             hide_suggestions=not settings.suggestions_enabled,
         )
         self.subscriptions = 0  # running now, in this process
+        self.response_cache = settings.response_cache
+        # extensions.responseCache says whether an answer was stored (never in production).
+        self.report_hits = not settings.production
 
     def refused(self, result: Result) -> None:
         """Observe an operation refused before it ran (RequestRefused: the transport's)."""
@@ -241,10 +250,10 @@ class Pipeline:
             )
             return Result(Stage.DOCUMENT, [error], extensions=extensions)
         policy = None
-        if transport is Transport.GET:
+        if transport is Transport.GET or self.response_cache:
             policy = self.documents.compiled(document, operation, compile_policy)
         return Prepared(
-            text, document.node, operation, params.variables, coerced, extensions, policy
+            text, document.node, operation, params.variables, coerced, extensions, policy, document
         )
 
     def _stream_errors(self, errors: list[GraphQLError]) -> None:
@@ -318,12 +327,69 @@ class Pipeline:
         return throttle
 
     async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
-        """Run a query or mutation within the deadline; errors masked."""
+        """Run a query or mutation within the deadline, or answer it from the response
+        cache; errors masked."""
         context.request_id = request_id
         refused = self._credentials(context, prepared.operation)
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
+        if self.response_cache:
+            policy = prepared.cache_policy
+            responses = context.responses
+            if (
+                responses is not None
+                and policy is not None
+                and policy.max_age > 0
+                and (responses.private or not policy.private)
+            ):
+                return await self._cached(prepared, context, request_id, responses, policy)
+        return await self._execute(prepared, context, request_id)
+
+    async def _cached(
+        self,
+        prepared: Prepared,
+        context: Context,
+        request_id: str,
+        responses: ResponseCache,
+        policy: CachePolicy,
+    ) -> Result:
+        """A cacheable query's answer: stored, shared with a concurrent request, or run and
+        stored (without errors only)."""
+        viewer = None
+        if policy.private:
+            viewer = "-" if context.viewer_id is None else str(context.viewer_id)
+        operation = prepared.operation
+        name = digest(
+            prepared.text,
+            operation.name.value if operation.name else None,
+            prepared.raw_variables,
+            viewer,
+        )
+        ran: Result | None = None
+
+        async def compute() -> tuple[bytes, list[str]] | None:
+            nonlocal ran
+            ran = await self._execute(prepared, context, request_id)
+            if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
+                return None
+            assert prepared.source is not None
+            plan = self.documents.compiled(prepared.source, operation, compile_tags)
+            tags = plan.tags(ran.data)
+            return orjson.dumps(ran.data), tags
+
+        raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)
+        result = ran
+        if result is None:
+            assert raw is not None
+            # The stored bytes go into the response body as they are.
+            data: Any = orjson.Fragment(raw)
+            result = Result(Stage.EXECUTED, data=data, extensions=dict(prepared.extensions))
+        if self.report_hits:
+            result.extensions = {**result.extensions, "responseCache": {"hit": hit}}
+        return result
+
+    async def _execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         if prepared.operation.operation is OperationType.MUTATION:
             # What a mutation checks, and what its answer shows, is read where it is
             # written: the primary (a replica may not have the rows yet).

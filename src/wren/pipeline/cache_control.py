@@ -7,7 +7,7 @@ takes its own policy, else the policy of the type it returns, else its parent's;
 field with neither has max-age 0. An operation's policy is the most restrictive of every
 field it selects: the smallest max-age, and `PRIVATE` if any field is. The document is
 walked once per operation (each fragment once, however often it is spread) and the result
-kept with the cached document; only GET requests ask for it.
+kept with the cached document; GET requests and the response cache ask for it.
 
 The tables below are the whole policy; the README's "HTTP caching" section lists them.
 """
