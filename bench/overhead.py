@@ -17,6 +17,9 @@ gives, per operation and setting, the median over rounds of the server's CPU per
 and the median (and range) over rounds of its ratio to `off` in the same round. Needs the
 benchmark database (`bench/run.py` creates it).
 
+`--src ../base/src` serves another checkout's code (with this one's dependencies), for
+figures before and after a change.
+
 `--callgrind` counts instructions instead (the servers run under `valgrind
 --tool=callgrind`, instrumented only while their requests are measured, hash seed fixed):
 slower by fifty times, but the same count within 0.5 % from one run to the next, whatever
@@ -146,6 +149,7 @@ def main() -> int:
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--port", type=int, default=8100, help="the first server's; then +1 ...")
     ap.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
+    ap.add_argument("--src", type=Path, help="serve this checkout's src/ (e.g. ../base/src)")
     a = ap.parse_args()
     unit = "instructions" if a.callgrind else "us"
     os.sched_setaffinity(0, {LAST_CPU})
@@ -167,10 +171,18 @@ def main() -> int:
         for i, (label, env) in enumerate(settings.items()):
             port = a.port + i
             cmd = [str(VENV / "wren"), "serve", "--port", str(port)]
+            if a.src is not None:
+                env = {**env, "PYTHONPATH": str(a.src.resolve())}
             if a.callgrind:
                 out = f"--callgrind-out-file={logs}/{label}.%p.cg"
                 cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", out, *cmd]
-                env = {**env, "PYTHONHASHSEED": "0"}
+                # Fifty times slower: no deadline, no body timeout within reach.
+                env = {
+                    **env,
+                    "PYTHONHASHSEED": "0",
+                    "WREN_EXECUTION_TIMEOUT": "600",
+                    "WREN_BODY_TIMEOUT": "600",
+                }
             spec = ServerSpec(
                 name=f"wren-{label}",
                 cmd=cmd,
@@ -182,6 +194,8 @@ def main() -> int:
                     "WREN_LOG_LEVEL": "warning",
                     "WREN_REDIS_URL": a.redis_url,
                     "WREN_JWT_SECRET": secret,
+                    # No slow-operation lines (a log line is not what is measured).
+                    "WREN_SLOW_OPERATION_MS": "0",
                     **env,
                 },
             )

@@ -13,8 +13,11 @@ With nothing configured (no WREN_METRICS_PORT, no OTEL exporter, no access log) 
 observed: the seams test one attribute and the pipeline times each operation once (for
 the slow line). When observing, a request's numbers live in one `Record` in a context
 variable, which the tasks running its loader batches inherit. Spans below the request's
-are only made when the request's span is recording: an unsampled request costs one span
-that records nothing.
+are only made when the request's span is recording. A request without traceparent is
+sampled on a fresh trace id before any span (tracing.PresetIds, tracing.root_bound): one
+sampled out costs no span, and, traced only (no metrics, no access log), has no Record,
+so the statement, loader and Redis seams take the same path as with nothing configured.
+What each setting costs a request is measured by bench/overhead.py (README, Observability).
 """
 
 from __future__ import annotations
@@ -423,7 +426,10 @@ class Telemetry:
             record.cache_hits += hits
 
     def shutdown(self) -> None:
-        """Flush and stop the exporters."""
+        """Flush and stop the exporters; the last histogram observations into their files
+        (under several workers, synced every second)."""
+        if self.metrics is not None:
+            self.metrics.add_observed()
         if self.provider is not None:
             self.provider.shutdown()
 

@@ -333,7 +333,8 @@ class Metrics:
         self._last: dict[object, int] = {}
         self._lock = threading.Lock()
         self._observed: list[Observed] = []
-        self.add_source(self._add_observed)
+        self._adding = threading.Lock()  # a scrape's thread, and the lifespan's end
+        self.add_source(self.add_observed)
         self.pool_wait = self._observe(self.pool_wait_histogram)
         if self.multiprocess:
             # Collectors do not work across processes: each worker's process figures go
@@ -368,9 +369,11 @@ class Metrics:
         self._observed.append(observed)
         return observed
 
-    def _add_observed(self) -> None:
-        for observed in self._observed:
-            observed.add()
+    def add_observed(self) -> None:
+        """Add every histogram's observations since the last sync (see `Observed`)."""
+        with self._adding:
+            for observed in self._observed:
+                observed.add()
 
     # -- synced values
 
