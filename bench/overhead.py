@@ -83,7 +83,7 @@ def instructions(pid: int, dumps: Path, label: str) -> int:
         found = sorted(dumps.glob(f"{label}.{pid}.cg.*"), key=lambda f: f.stat().st_mtime)
         if found:
             for line in found[-1].read_text().splitlines():
-                if line.startswith(("summary:", "totals:")):
+                if line.startswith("totals:"):  # the last line, once the dump is whole
                     found[-1].unlink()
                     return int(line.split()[1])
         time.sleep(0.2)
@@ -149,6 +149,7 @@ def main() -> int:
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--port", type=int, default=8100, help="the first server's; then +1 ...")
     ap.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
+    ap.add_argument("--cpus", default="0", help="the servers' CPUs (taskset)")
     ap.add_argument("--src", type=Path, help="serve this checkout's src/ (e.g. ../base/src)")
     a = ap.parse_args()
     unit = "instructions" if a.callgrind else "us"
@@ -187,7 +188,7 @@ def main() -> int:
                 name=f"wren-{label}",
                 cmd=cmd,
                 port=port,
-                cpus="0",
+                cpus=a.cpus,
                 ops=CONTRACT_OPS / "operations",
                 env={
                     "WREN_ENVIRONMENT": "production",
@@ -200,7 +201,7 @@ def main() -> int:
                 },
             )
             servers[label] = Server(spec, logs / f"{label}.log")
-            servers[label].start(a.db)
+            servers[label].start(a.db, timeout=600 if a.callgrind else 90)
         requests = {
             (label, name): request_bytes(server.spec.port, body)
             for label, server in servers.items()
@@ -234,6 +235,7 @@ def main() -> int:
                     else:
                         used = (cpu_ns(pid) - before) // 1000
                     cpu[label, name].append(used / a.requests)
+                    print(f"{name} {label}: {used / a.requests:,.0f} {unit}", file=sys.stderr)
             print(f"round {n + 1}/{a.rounds} done", file=sys.stderr)
         report(payloads, order, cpu, a, unit)
     finally:

@@ -76,7 +76,8 @@ class Record:
 
 
 CURRENT: ContextVar[Record | None] = ContextVar("wren_request", default=None)
-# The parent of the spans of requests without traceparent: none, whatever is current.
+# The parent context of a request without traceparent: empty (a new trace), whatever
+# context is current around the app.
 _ROOT = otel_context.Context()
 
 
