@@ -157,8 +157,8 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, database_url: str) -> None:
-        """Start pinned to its CPUs and wait until it listens."""
+    def start(self, database_url: str, timeout: float = 90) -> None:
+        """Start pinned to its CPUs and wait until it listens (`timeout` seconds at most)."""
         if port_open(self.spec.port):
             raise RuntimeError(f"port {self.spec.port} is already taken")
         self.proc = subprocess.Popen(
@@ -169,7 +169,7 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.spec.name} exited; see {self.log.name}")
@@ -178,7 +178,7 @@ class Server:
                 time.sleep(0.5 if self.spec.workers > 1 else 0)
                 return
             time.sleep(0.3)
-        raise RuntimeError(f"{self.spec.name} did not listen within 90 s")
+        raise RuntimeError(f"{self.spec.name} did not listen within {timeout:.0f} s")
 
     def stop(self) -> None:
         """SIGTERM the group, then SIGKILL after 15 s; close our end of the log."""

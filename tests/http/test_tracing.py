@@ -14,13 +14,23 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, format_span_id
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    DEFAULT_ON,
+    Decision,
+    ParentBased,
+    ParentBasedTraceIdRatio,
+    Sampler,
+    StaticSampler,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import SpanKind, Tracer, format_span_id
 
 from tests.conftest import operation
 from wren.app import create_app
 from wren.observability import Telemetry
-from wren.observability.tracing import PresetIds, exporters
+from wren.observability.tracing import PresetIds, exporters, root_bound
 from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -166,6 +176,80 @@ async def test_requests_sampled_before_any_span_keep_the_configured_ratio(
     assert sampled
     assert unsampled
     assert {f"{span.context.trace_id:032x}" for span in spans} == sampled
+
+
+class CountingTracer:
+    """A tracer that counts the spans asked of it (recording or not)."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
+        self.started = 0
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Any:
+        self.started += 1
+        return self.tracer.start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        self.started += 1
+        return self.tracer.start_as_current_span(*args, **kwargs)
+
+
+@pytest.mark.parametrize(("ratio", "sampled"), [(0.0, False), (1.0, True)])
+async def test_a_request_sampled_out_asks_for_no_span_at_all(
+    settings: Settings, ratio: float, sampled: bool
+) -> None:
+    async with traced(settings, ParentBasedTraceIdRatio(ratio), preset=True) as (
+        app,
+        http,
+        exporter,
+    ):
+        telemetry = app.state.telemetry
+        counting = telemetry.tracer = CountingTracer(telemetry.tracer)
+        statements: list[str] = []
+        with app.state.resources.db.watching(lambda sql, _: statements.append(sql)):
+            response = await http.post("/graphql", json=timeline())
+        assert response.status_code == 200
+        assert "errors" not in response.json()
+        assert len(statements) == 4
+        assert response.headers["traceresponse"].endswith("-01" if sampled else "-00")
+        if sampled:
+            # The request, parse, validate, execute, three loader batches, four statements.
+            assert counting.started == 11
+            assert len(exporter.get_finished_spans()) == 11
+        else:
+            assert counting.started == 0
+            assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        ParentBasedTraceIdRatio(0.01),
+        ParentBasedTraceIdRatio(0.5),
+        TraceIdRatioBased(0.25),
+        DEFAULT_ON,
+        ParentBased(ALWAYS_OFF),
+        ALWAYS_ON,
+        ALWAYS_OFF,
+    ],
+)
+def test_roots_are_sampled_by_trace_id_as_the_sampler_would(sampler: Sampler) -> None:
+    bound = root_bound(sampler)
+    assert bound is not None
+    limit = TraceIdRatioBased.TRACE_ID_LIMIT
+    ids = [1, limit, limit + 1, (1 << 128) - 1]
+    ids += [(n * 0x9E3779B97F4A7C15_F39CC0605CEDC834) % (1 << 128) or 1 for n in range(1, 500)]
+    if 0 < bound <= limit:
+        ids += [bound - 1, bound, bound + 1, (7 << 64) | (bound - 1), (7 << 64) | bound]
+    for trace_id in ids:
+        decision = sampler.should_sample(None, trace_id, "POST /graphql").decision
+        sampled = decision.is_sampled()  # type: ignore[no-untyped-call]
+        assert sampled == (trace_id & limit < bound), hex(trace_id)
+
+
+def test_other_samplers_are_asked() -> None:
+    assert root_bound(StaticSampler(Decision.RECORD_ONLY)) is None
+    assert root_bound(ParentBased(StaticSampler(Decision.RECORD_ONLY))) is None
 
 
 def test_tracing_follows_the_standard_variables() -> None:

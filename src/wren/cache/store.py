@@ -23,6 +23,7 @@ from wren.cache.client import CLUSTER_FAILURES, FAILURES, RedisClient
 from wren.cache.counters import CacheCounters
 from wren.cache.flight import Flights
 from wren.cache.keys import Keys, Kind, slot_group
+from wren.observability import recording
 from wren.settings import Settings
 
 if TYPE_CHECKING:
@@ -102,10 +103,11 @@ class CacheStore:
             return None
         try:
             async with asyncio.timeout(self._timeout):
-                if self.telemetry is None:
+                telemetry = self.telemetry
+                if telemetry is None or (telemetry.metrics is None and not recording()):
                     result = await operation()
                 else:
-                    result = await self.telemetry.redis_call(call, operation)
+                    result = await telemetry.redis_call(call, operation)
         except self._failures as error:
             self.breaker.failure(error)
             if self._cluster:

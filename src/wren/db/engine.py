@@ -26,6 +26,7 @@ from wren.db.replicas import (
 )
 from wren.db.url import engine_options
 from wren.errors import BadUserInput, ServiceUnavailable
+from wren.observability import CURRENT
 from wren.settings import Pooler, Settings
 
 if TYPE_CHECKING:
@@ -306,7 +307,8 @@ class Database:
         with inflight.registered():
             telemetry = self.telemetry
             target = engine or self.engine
-            if telemetry is None:
+            # A statement is counted (and traced) for a request being observed only.
+            if telemetry is None or CURRENT.get() is None:
                 rows: list[Row] = await greenlet_spawn(self._fetch_in_greenlet, sql, args, target)
             else:
                 rows = await telemetry.statement(
@@ -341,7 +343,7 @@ class Database:
         Nothing here opens a transaction, so checking the connection in sends nothing.
         """
         telemetry = self.telemetry
-        if telemetry is None:
+        if telemetry is None or telemetry.metrics is None:  # (waits are a metric only)
             fairy = engine.sync_engine.pool.connect()
         else:
             fairy = self._observed_checkout(telemetry, engine)

@@ -13,14 +13,18 @@ With nothing configured (no WREN_METRICS_PORT, no OTEL exporter, no access log) 
 observed: the seams test one attribute and the pipeline times each operation once (for
 the slow line). When observing, a request's numbers live in one `Record` in a context
 variable, which the tasks running its loader batches inherit. Spans below the request's
-are only made when the request's span is recording: an unsampled request costs one span
-that records nothing.
+are only made when the request's span is recording. A request without traceparent is
+sampled on a fresh trace id before any span (tracing.PresetIds, tracing.root_bound): one
+sampled out costs no span, and, traced only (no metrics, no access log), has no Record,
+so the statement, loader and Redis seams take the same path as with nothing configured.
+What each setting costs a request is measured by bench/overhead.py (README, Observability).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar, Token
@@ -37,8 +41,8 @@ from wren.observability.tracing import (
     PROPAGATOR,
     PresetIds,
     provider_from_environment,
+    root_bound,
     traceresponse,
-    unsampled_traceresponse,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +76,15 @@ class Record:
 
 
 CURRENT: ContextVar[Record | None] = ContextVar("wren_request", default=None)
+# The parent context of a request without traceparent: empty (a new trace), whatever
+# context is current around the app.
+_ROOT = otel_context.Context()
+
+
+def recording() -> bool:
+    """Whether the current request's span records (the seams then make spans)."""
+    record = CURRENT.get()
+    return record is not None and record.recording
 
 
 def _summary(sql: str) -> str:
@@ -103,9 +116,11 @@ class Telemetry:
         # Whether requests get a Record (and the database, loaders and cache report to it).
         self.observing = self.metrics is not None or self.tracer is not None or self.access_log
         self._summaries: dict[str, str] = {}
-        # Root spans sampled before the SDK is asked (see tracing.PresetIds).
+        # Root spans sampled before the SDK is asked (see tracing.PresetIds), by their
+        # trace id alone when the sampler allows (see tracing.root_bound).
         ids = getattr(self.provider, "id_generator", None)
         self._ids = ids if isinstance(ids, PresetIds) else None
+        self._bound = None if self.provider is None else root_bound(self.provider.sampler)
 
     # -- the request (HTTP view)
 
@@ -117,11 +132,13 @@ class Telemetry:
         if tracer is not None:
             if "traceparent" in headers:
                 parent = PROPAGATOR.extract(headers)
-            elif self._ids is not None and not self._sampled(method, record):
-                if self.metrics is not None or self.access_log:
-                    record._tokens = (CURRENT.set(record), None)
-                # Else nothing below needs the record: the seams see no request at all.
-                return record
+            elif self._ids is not None:
+                if not self._sampled(method, record):
+                    if self.metrics is not None or self.access_log:
+                        record._tokens = (CURRENT.set(record), None)
+                    # Else nothing below needs the record: the seams see no request at all.
+                    return record
+                parent = _ROOT
             span = tracer.start_span(
                 f"{method} /graphql",
                 context=parent,
@@ -144,15 +161,23 @@ class Telemetry:
         """Sample a root request on a fresh trace id (preset for its span if sampled)."""
         assert self._ids is not None
         assert self.provider is not None
-        trace_id = self._ids.generate_trace_id()
-        decision = self.provider.sampler.should_sample(
-            None, trace_id, f"{method} /graphql", SpanKind.SERVER
-        ).decision
-        if decision.is_sampled():  # type: ignore[no-untyped-call]
+        trace_id = random.getrandbits(128)  # as the SDK's RandomIdGenerator
+        while not trace_id:
+            trace_id = random.getrandbits(128)
+        bound = self._bound
+        if bound is not None:
+            sampled = trace_id & 0xFFFFFFFFFFFFFFFF < bound
+        else:
+            sampled = self.provider.sampler.should_sample(
+                _ROOT, trace_id, f"{method} /graphql", SpanKind.SERVER
+            ).decision.is_sampled()  # type: ignore[no-untyped-call]
+        if sampled:
             self._ids.preset(trace_id)
             return True
-        record.header = unsampled_traceresponse(trace_id, self._ids.generate_span_id())
-        record.trace_id = f"{trace_id:032x}"
+        span_id = random.getrandbits(64) or 1
+        # The `traceresponse` header (W3C Trace Context Level 2), unsampled.
+        record.trace_id = trace_id_text = f"{trace_id:032x}"
+        record.header = f"00-{trace_id_text}-{span_id:016x}-00"
         return False
 
     def finish(self, record: Record, status: int, seconds: float) -> str | None:
@@ -340,17 +365,22 @@ class Telemetry:
     def batch(
         self, name: str, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
     ) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
-        """A loader's batch function that reports its size (and a span when traced)."""
+        """A loader's batch function that reports its size (and a span when traced).
+
+        Loaders are made per request, inside it: with neither metrics nor a recording
+        span, the batch function itself.
+        """
         metrics = self.metrics
+        tracer = self.tracer if recording() else None
+        if metrics is None and tracer is None:
+            return batch
         sizes = None if metrics is None else metrics.child(metrics.batch_size, name)
-        tracer = self.tracer
         span_name = f"loader {name}"
 
         async def observed(keys: list[Any]) -> list[Any]:
             if sizes is not None:
                 sizes.observe(len(keys))
-            record = CURRENT.get()
-            if tracer is None or record is None or not record.recording:
+            if tracer is None:
                 return await batch(keys)
             with tracer.start_as_current_span(
                 span_name,
@@ -397,7 +427,10 @@ class Telemetry:
             record.cache_hits += hits
 
     def shutdown(self) -> None:
-        """Flush and stop the exporters."""
+        """Flush and stop the exporters; the last histogram observations into their files
+        (under several workers, synced every second)."""
+        if self.metrics is not None:
+            self.metrics.add_observed()
         if self.provider is not None:
             self.provider.shutdown()
 

@@ -1,0 +1,276 @@
+"""What observability costs a server: its CPU per request with each setting, side by side.
+
+    .venv/bin/python bench/overhead.py                       # Timeline, UserByHandle, 7 rounds
+    .venv/bin/python bench/overhead.py --ops UserByHandle --rounds 3 --requests 500
+
+One `wren serve` per setting, all started at once and pinned to CPU 0 (this process, the
+client, runs on the last CPU): nothing observed (`off`), metrics (`WREN_METRICS_PORT`),
+traces sampled at 0.01 exported over OTLP/HTTP to a receiver this process runs
+(`traced`), the same sampler with `OTEL_TRACES_EXPORTER=none` (`no-exporter`), and a
+second server with nothing (`off2`, the control: how far two identical processes differ).
+Each round sends every server the same bounded number of requests per operation (a few
+keep-alive connections), one server after the other in an order that alternates from
+round to round, and reads the CPU time its threads used meanwhile from
+/proc/<pid>/task/*/schedstat (nanoseconds on CPU, the exporter's thread included). CPU
+per request, unlike req/s, hardly moves when other processes share the cores. The table
+gives, per operation and setting, the median over rounds of the server's CPU per request,
+and the median (and range) over rounds of its ratio to `off` in the same round. Needs the
+benchmark database (`bench/run.py` creates it).
+
+`--src ../base/src` serves another checkout's code (with this one's dependencies), for
+figures before and after a change.
+
+`--callgrind` counts instructions instead (the servers run under `valgrind
+--tool=callgrind`, instrumented only while their requests are measured, hash seed fixed):
+slower by fifty times, but the same count within 0.5 % from one run to the next, whatever
+else the machine runs. Kernel time is not counted (system calls are the same for every
+setting), the exporter's thread is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.inprocess import VARIABLES, _sink
+from bench.paths import CONTRACT_OPS, LAST_CPU, VENV
+from bench.servers import Server, ServerSpec
+
+SAMPLED = {
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": "0.01",
+}
+
+
+def variants(sink: str, metrics_port: int) -> dict[str, dict[str, str]]:
+    """Each setting's environment."""
+    return {
+        "off": {},
+        "metrics": {"WREN_METRICS_PORT": str(metrics_port)},
+        "traced": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, **SAMPLED},
+        "no-exporter": {"OTEL_TRACES_EXPORTER": "none", **SAMPLED},
+        "off2": {},
+    }
+
+
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds on CPU of the process's live threads."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def instructions(pid: int, dumps: Path, label: str) -> int:
+    """Dump a callgrind server's counts (since the last zeroing); their total."""
+    subprocess.run(["callgrind_control", "-d", label, str(pid)], check=True, capture_output=True)
+    for _ in range(50):
+        found = sorted(dumps.glob(f"{label}.{pid}.cg.*"), key=lambda f: f.stat().st_mtime)
+        if found:
+            for line in found[-1].read_text().splitlines():
+                if line.startswith("totals:"):  # the last line, once the dump is whole
+                    found[-1].unlink()
+                    return int(line.split()[1])
+        time.sleep(0.2)
+    raise RuntimeError(f"no callgrind dump from {label}")
+
+
+def callgrind(pid: int, switch: str) -> None:
+    """Zero and start (`on`), or stop (`off`), a callgrind server's counting."""
+    if switch == "on":
+        subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
+    subprocess.run(["callgrind_control", "-i", switch, str(pid)], check=True, capture_output=True)
+
+
+def request_bytes(port: int, body: Mapping[str, object]) -> bytes:
+    """One keep-alive POST /graphql."""
+    data = json.dumps(body, separators=(",", ":")).encode()
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nAccept: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+async def drive(port: int, payload: bytes, requests: int, connections: int) -> bytes:
+    """Send `requests` requests over `connections` connections; the last response body."""
+    left = requests
+    last = b""
+
+    async def one_connection() -> None:
+        nonlocal left, last
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while left > 0:
+                left -= 1
+                writer.write(payload)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = head.split(b" ", 2)[1]
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                last = await reader.readexactly(length)
+                if status != b"200":
+                    raise RuntimeError(f"status {status!r}: {last[:300]!r}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    return last
+
+
+def main() -> int:
+    """Run the rounds and print a Markdown table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--ops", default="Timeline,UserByHandle")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--requests", type=int, default=1000, help="per operation, server, round")
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--only", default="", help="comma-separated settings (default: all)")
+    ap.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/wren_bench")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--port", type=int, default=8100, help="the first server's; then +1 ...")
+    ap.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
+    ap.add_argument("--cpus", default="0", help="the servers' CPUs (taskset)")
+    ap.add_argument("--src", type=Path, help="serve this checkout's src/ (e.g. ../base/src)")
+    a = ap.parse_args()
+    unit = "instructions" if a.callgrind else "us"
+    os.sched_setaffinity(0, {LAST_CPU})
+    payloads = {
+        name: {
+            "query": (CONTRACT_OPS / "operations" / f"{name}.graphql").read_text(),
+            "variables": VARIABLES[name],
+        }
+        for name in a.ops.split(",")
+    }
+    sink = _sink()
+    settings = variants(sink, a.port + 50)
+    if a.only:
+        settings = {name: settings[name] for name in a.only.split(",")}
+    secret = secrets.token_urlsafe(32)
+    logs = Path(tempfile.mkdtemp(prefix="wren-overhead-"))
+    servers: dict[str, Server] = {}
+    try:
+        for i, (label, env) in enumerate(settings.items()):
+            port = a.port + i
+            cmd = [str(VENV / "wren"), "serve", "--port", str(port)]
+            if a.src is not None:
+                env = {**env, "PYTHONPATH": str(a.src.resolve())}
+            if a.callgrind:
+                out = f"--callgrind-out-file={logs}/{label}.%p.cg"
+                cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", out, *cmd]
+                # Fifty times slower: no deadline, no body timeout within reach.
+                env = {
+                    **env,
+                    "PYTHONHASHSEED": "0",
+                    "WREN_EXECUTION_TIMEOUT": "600",
+                    "WREN_BODY_TIMEOUT": "600",
+                }
+            spec = ServerSpec(
+                name=f"wren-{label}",
+                cmd=cmd,
+                port=port,
+                cpus=a.cpus,
+                ops=CONTRACT_OPS / "operations",
+                env={
+                    "WREN_ENVIRONMENT": "production",
+                    "WREN_LOG_LEVEL": "warning",
+                    "WREN_REDIS_URL": a.redis_url,
+                    "WREN_JWT_SECRET": secret,
+                    # No slow-operation lines (a log line is not what is measured).
+                    "WREN_SLOW_OPERATION_MS": "0",
+                    **env,
+                },
+            )
+            servers[label] = Server(spec, logs / f"{label}.log")
+            servers[label].start(a.db, timeout=600 if a.callgrind else 90)
+        requests = {
+            (label, name): request_bytes(server.spec.port, body)
+            for label, server in servers.items()
+            for name, body in payloads.items()
+        }
+        for (label, name), payload in requests.items():
+            body = asyncio.run(drive(servers[label].spec.port, payload, a.warmup, a.connections))
+            if b'"errors"' in body:
+                raise SystemExit(f"{label} {name}: {body[:300]!r}")
+        # (operation, setting) -> CPU microseconds per request, one per round
+        cpu: dict[tuple[str, str], list[float]] = {key: [] for key in requests}
+        order = list(servers)
+        for n in range(a.rounds):
+            for name in payloads:
+                for label in order if n % 2 == 0 else order[::-1]:
+                    pid = servers[label].proc.pid  # type: ignore[union-attr]
+                    if a.callgrind:
+                        callgrind(pid, "on")
+                    before = cpu_ns(pid)
+                    asyncio.run(
+                        drive(
+                            servers[label].spec.port,
+                            requests[label, name],
+                            a.requests,
+                            a.connections,
+                        )
+                    )
+                    if a.callgrind:
+                        callgrind(pid, "off")
+                        used = instructions(pid, logs, label)
+                    else:
+                        used = (cpu_ns(pid) - before) // 1000
+                    cpu[label, name].append(used / a.requests)
+                    print(f"{name} {label}: {used / a.requests:,.0f} {unit}", file=sys.stderr)
+            print(f"round {n + 1}/{a.rounds} done", file=sys.stderr)
+        report(payloads, order, cpu, a, unit)
+    finally:
+        for server in servers.values():
+            server.stop()
+    return 0
+
+
+def report(
+    payloads: Mapping[str, object],
+    labels: list[str],
+    cpu: dict[tuple[str, str], list[float]],
+    a: argparse.Namespace,
+    unit: str,
+) -> None:
+    """The Markdown table: CPU per request, ratio to `off` within each round."""
+    load = os.getloadavg()
+    print(
+        f"{a.rounds} rounds x {a.requests} requests per operation and setting, "
+        f"{a.connections} connections; load average {load[0]:.1f} at the end\n"
+    )
+    print("| operation | " + " | ".join(labels) + " |")
+    print("|---|" + "---:|" * len(labels))
+    for name in payloads:
+        cells = []
+        base = cpu.get(("off", name))
+        for label in labels:
+            values = cpu[label, name]
+            cell = f"{statistics.median(values):,.0f} {unit}"
+            if base is not None and label != "off":
+                ratios = [v / b for v, b in zip(values, base, strict=True)]
+                cell += f" ({statistics.median(ratios):.3f}x, {min(ratios):.2f}-{max(ratios):.2f})"
+            cells.append(cell)
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
