@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wren.accounts import Accounts
 from wren.accounts.keys import Keyring
@@ -138,6 +139,37 @@ async def _observe(
         stack.push_async_callback(stop)
 
 
+class WrenApp(FastAPI):
+    """FastAPI, with GET, HEAD and POST /graphql sent straight to the GraphQL endpoint.
+
+    The endpoint turns every failure into a GraphQL response itself, so FastAPI's
+    middleware (error pages, exception handlers), its router and Starlette's
+    request/response wrapper around an endpoint would only add cost: measured, they were a
+    fifth of a cached UserByHandle's CPU (bench/results/http-path.md). Everything else
+    (WebSockets, other paths, other methods and their 405) goes through FastAPI.
+    """
+
+    graphql: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch /graphql requests before FastAPI's middleware stack."""
+        graphql = self.graphql
+        if (
+            graphql is not None
+            and scope["type"] == "http"
+            and scope["method"] in GRAPHQL_METHODS
+            and scope["path"] in (GRAPHQL_PATH, scope.get("root_path", "") + GRAPHQL_PATH)
+        ):
+            scope["app"] = self
+            await graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+GRAPHQL_PATH = "/graphql"
+GRAPHQL_METHODS = frozenset({"GET", "HEAD", "POST"})
+
+
 def create_app(
     settings: Settings | None = None,
     schema: strawberry.Schema | None = None,
@@ -217,13 +249,16 @@ def create_app(
             events=resources.events,
         )
 
-    app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = WrenApp(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(CloseWhileDraining, shutdown=shutdown)
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.telemetry = telemetry
     app.state.shutdown = shutdown
     view = GraphQLView(pipeline, settings, context, _redis)
+    # GET, HEAD and POST go straight to the view (WrenApp); the route gives the other
+    # methods the router's 405 with its Allow header.
+    app.graphql = CloseWhileDraining(view, shutdown)
     app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)

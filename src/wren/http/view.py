@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from wren.errors import WrenError
@@ -29,7 +30,7 @@ from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
 
     from wren.cache.client import RedisClient
     from wren.context import Context
@@ -62,6 +63,11 @@ class GraphQLView:
         self.redis_getter = redis_getter
         self.graphiql = settings.graphiql_enabled
         self.telemetry = pipeline.telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as an ASGI app (what WrenApp dispatches /graphql to)."""
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
