@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from wren.http.responses import (
     json_response,
     result_body,
 )
-from wren.pipeline import Prepared, Result, Transport
+from wren.pipeline import Prepared, Result, Transport, new_request_id
 from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
 
@@ -72,7 +71,7 @@ class GraphQLView:
     async def handle(self, request: Request) -> Response:
         """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
         started = time.perf_counter()
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         headers = request.headers
         accept = headers.get("accept")
         media = negotiate(accept)
