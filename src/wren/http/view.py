@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
 from starlette.responses import Response
 
 from wren.errors import WrenError
@@ -17,6 +16,7 @@ from wren.http import csrf, graphiql
 from wren.http.body import check_content_type, read_body
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import decode_body, from_query_string
+from wren.http.request import GraphQLRequest
 from wren.http.responses import (
     AUTH_STATUS,
     document_error_status,
@@ -29,6 +29,7 @@ from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
 
     from wren.cache.client import RedisClient
@@ -65,7 +66,7 @@ class GraphQLView:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app (what WrenApp dispatches /graphql to)."""
-        response = await self.handle(Request(scope, receive))
+        response = await self.handle(GraphQLRequest(scope, receive))
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
