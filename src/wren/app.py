@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
-from starlette.routing import WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wren.accounts import Accounts
@@ -259,7 +259,7 @@ def create_app(
     # GET, HEAD and POST go straight to the view (WrenApp); the route gives the other
     # methods the router's 405 with its Allow header.
     app.graphql = CloseWhileDraining(view, shutdown)
-    app.add_route("/graphql", view.handle, methods=["GET", "POST"], include_in_schema=False)
+    app.router.routes.append(Route("/graphql", view, methods=["GET", "POST"]))
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)
     # Closed with 1001 when the instance shuts down, so that clients reconnect elsewhere.

@@ -9,8 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import Response
-
 from wren.errors import WrenError
 from wren.http import csrf, graphiql
 from wren.http.body import check_content_type, read_body
@@ -19,6 +17,7 @@ from wren.http.params import decode_body, from_query_string
 from wren.http.request import GraphQLRequest
 from wren.http.responses import (
     AUTH_STATUS,
+    Response,
     document_error_status,
     get_response,
     json_response,
