@@ -8,7 +8,6 @@ connection and its request for as long as it likes.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,8 @@ from wren.pipeline.errors import RequestRefused
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+
+    from wren.pipeline.deadline import Deadline
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -51,16 +52,16 @@ def _is_json(content_type: str) -> bool:
     return media.strip().lower() == JSON_MEDIA_TYPE and charset_ok
 
 
-async def read_body(request: Request, limit: int, within: float) -> bytes:
+async def read_body(request: Request, limit: int, within: Deadline) -> bytes:
     """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes and
-    with 408 when it has not all arrived `within` seconds after the headers."""
+    with 408 when it has not all arrived `within` (seconds) after the headers."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(within):
+        async with within():
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
@@ -69,7 +70,7 @@ async def read_body(request: Request, limit: int, within: float) -> bytes:
     except TimeoutError:
         raise RequestRefused(
             408,
-            f"The request body did not arrive within {within:g} s.",
+            f"The request body did not arrive within {within.seconds:g} s.",
             "REQUEST_TIMEOUT",
             {"connection": "close"},
         ) from None

@@ -24,6 +24,7 @@ from wren.http.responses import (
     result_body,
 )
 from wren.pipeline import Prepared, Result, Transport, new_request_id
+from wren.pipeline.deadline import Deadline
 from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
 
@@ -62,6 +63,7 @@ class GraphQLView:
         self.redis_getter = redis_getter
         self.graphiql = settings.graphiql_enabled
         self.telemetry = pipeline.telemetry
+        self.body_deadline = Deadline(settings.body_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app (what WrenApp dispatches /graphql to)."""
@@ -154,7 +156,7 @@ class GraphQLView:
     async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
         check_content_type(request.headers.get("content-type"))
         media = self._media(media)
-        raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout)
+        raw = await read_body(request, self.settings.max_body_bytes, self.body_deadline)
         data = decode_body(raw)
         if not isinstance(data, list):
             answer = await self._run(request, from_mapping(data), "POST", media, request_id, None)

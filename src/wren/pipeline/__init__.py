@@ -14,7 +14,6 @@ into a status and a body, WebSocket (wren.http.websocket) into protocol messages
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -35,6 +34,7 @@ from wren.db.routing import RoutedDatabase
 from wren.errors import WrenError
 from wren.observability import Telemetry
 from wren.pipeline.cost import QUERY_TOO_COSTLY
+from wren.pipeline.deadline import Deadline
 from wren.pipeline.documents import Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
@@ -166,6 +166,7 @@ class Pipeline:
             hide_suggestions=not settings.suggestions_enabled,
         )
         self.subscriptions = 0  # running now, in this process
+        self.deadline = Deadline(settings.execution_timeout)
         # `extensions.cache`: what the cache did for the request (never in production).
         self.cache_report = settings.cache_report and not settings.production
 
@@ -340,7 +341,7 @@ class Pipeline:
         span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
         with inflight.tracking() as reads, span or contextlib.nullcontext():
             try:
-                async with asyncio.timeout(timeout):
+                async with self.deadline():
                     outcome = await self.executor.run(
                         prepared.text,
                         prepared.document,
