@@ -2,7 +2,7 @@
 
 Starlette's `Headers` scans every header, decoding each, on every lookup; a request to
 /graphql looks up six or more (Accept, Content-Type, Content-Length, Authorization, ...),
-which cost about 5 % of the CPU of a `{ __typename }` (bench/results/http-path.md).
+which cost about 4 % of the CPU of a `{ __typename }` (bench/results/http-path.md).
 """
 
 from __future__ import annotations

@@ -362,8 +362,8 @@ class Pipeline:
         extensions = {**prepared.extensions, **outcome.extensions}
         if self.cache_report:
             # Here, not in a schema extension: Strawberry's extension machinery around
-            # execution was a sixth of the CPU of a `{ __typename }` in production, where
-            # the report is off (bench/results/http-path.md).
+            # execution took 6 % of the CPU of a `{ __typename }` in production, where the
+            # report is off (bench/results/http-path.md).
             extensions["cache"] = context.cache.counters.as_dict()
         if outcome.data is None and errors and all(e.path is None for e in errors):
             # Refused by an extension before anything ran (its errors have no path).
