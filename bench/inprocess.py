@@ -7,6 +7,9 @@
         --variant metrics:WREN_METRICS_PORT=9464 \
         --variant traced:OTEL_EXPORTER_OTLP_ENDPOINT={sink},OTEL_TRACES_SAMPLER_ARG=0.01,\
 OTEL_TRACES_SAMPLER=parentbased_traceidratio
+    .venv/bin/python bench/inprocess.py --root . --variant off \
+        --variant hit:WREN_RESPONSE_CACHE=true \
+        --variant miss:WREN_RESPONSE_CACHE=true,BENCH_RESPONSE_MISS=1
 
 Each round starts one process per checkout (its own `src/` first on the path) that warms
 up, then times N sequential requests per operation with `time.process_time` (CPU, not
@@ -17,7 +20,8 @@ per-round medians, and the ratio to the first checkout. Needs the benchmark data
 `--variant LABEL[:NAME=VALUE,...]` compares settings instead of checkouts: the first root
 run with those environment variables (`{sink}` is the URL of an OTLP/HTTP receiver this
 process runs, which accepts and drops spans: exporting them costs the server what it
-would cost with a real collector).
+would cost with a real collector). `BENCH_RESPONSE_MISS=1` drops the cache before each
+timed request (untimed), so that with WREN_RESPONSE_CACHE every one is a miss.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def _document(name: str) -> str:
 
 
 _CHILD = r"""
-import asyncio, json, statistics, sys, time
+import asyncio, json, os, statistics, sys, time
 import json as _json
 sys.path.insert(0, sys.argv[1] + "/src")
 import httpx
@@ -94,7 +98,9 @@ class Direct:
         content = b"".join(m.get("body", b"") for m in sent[1:])
         return httpx.Response(sent[0]["status"], content=content)
 
-async def measure(http, spec):
+async def measure(http, spec, app):
+    # Every timed request a miss of the response cache (dropped before it, untimed).
+    miss = os.environ.get("BENCH_RESPONSE_MISS") == "1"
     out = {}
     for name, (text, variables) in spec["ops"].items():
         body = {"query": text, "variables": variables}
@@ -104,6 +110,8 @@ async def measure(http, spec):
             assert ok, response.text
         times = []
         for _ in range(spec["requests"]):
+            if miss:
+                assert await app.state.resources.cache.bump_epoch()
             started = time.process_time()
             await http.post("/graphql", json=body)
             times.append(time.process_time() - started)
@@ -116,11 +124,11 @@ async def main(spec):
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         if spec["direct"]:
-            out = await measure(Direct(app), spec)
+            out = await measure(Direct(app), spec, app)
         else:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
-                out = await measure(http, spec)
+                out = await measure(http, spec, app)
     print(json.dumps(out))
 
 asyncio.run(main(json.loads(sys.argv[2])))
