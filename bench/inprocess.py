@@ -1,7 +1,8 @@
 """CPU per request in-process: a checkout's app driven through ASGI, no HTTP server, no wrk.
 
-    .venv/bin/python bench/inprocess.py --root . --ops Timeline,Directory,UserByHandle
+    .venv/bin/python bench/inprocess.py --root . --ops Typename,Timeline,Directory,UserByHandle
     .venv/bin/python bench/inprocess.py --root ../base --root . --rounds 5   # A/B, alternated
+    .venv/bin/python bench/inprocess.py --root ../base --root . --direct     # no HTTP client
     .venv/bin/python bench/inprocess.py --root . --variant off \
         --variant metrics:WREN_METRICS_PORT=9464 \
         --variant traced:OTEL_EXPORTER_OTLP_ENDPOINT={sink},OTEL_TRACES_SAMPLER_ARG=0.01,\
@@ -47,39 +48,87 @@ VARIABLES: dict[str, dict[str, Any]] = {
     "UserByHandle": {"handle": "user1"},
     "Profile": {"handle": "user1"},
     "Leaderboard": {"first": 50},
+    "Typename": {},
 }
+# Operations of the benchmark's own, beside the contract's: the smallest request there is
+# (what a request costs before any SQL).
+OWN_OPS = {"Typename": "{ __typename }"}
+
+
+def _document(name: str) -> str:
+    if name in OWN_OPS:
+        return OWN_OPS[name]
+    return (CONTRACT_OPS / "operations" / f"{name}.graphql").read_text()
+
 
 _CHILD = r"""
 import asyncio, json, os, statistics, sys, time
+import json as _json
 sys.path.insert(0, sys.argv[1] + "/src")
 import httpx
 from wren.app import create_app
 from wren.settings import Settings
 
+class Direct:
+    # POST /graphql as a server would call the app: one ASGI call, no HTTP client.
+
+    def __init__(self, app):
+        self.app = app
+
+    async def post(self, path, json):
+        payload = _json.dumps(json).encode()
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000), "state": {},
+            "headers": [(b"host", b"b"), (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode())],
+        }
+        messages = [{"type": "http.request", "body": payload, "more_body": False}]
+        sent = []
+
+        async def receive():
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        content = b"".join(m.get("body", b"") for m in sent[1:])
+        return httpx.Response(sent[0]["status"], content=content)
+
+async def measure(http, spec, app):
+    # Every timed request a miss of the response cache (dropped before it, untimed).
+    miss = os.environ.get("BENCH_RESPONSE_MISS") == "1"
+    out = {}
+    for name, (text, variables) in spec["ops"].items():
+        body = {"query": text, "variables": variables}
+        for _ in range(spec["warmup"]):
+            response = await http.post("/graphql", json=body)
+            ok = response.status_code == 200 and "errors" not in response.json()
+            assert ok, response.text
+        times = []
+        for _ in range(spec["requests"]):
+            if miss:
+                assert await app.state.resources.cache.bump_epoch()
+            started = time.process_time()
+            await http.post("/graphql", json=body)
+            times.append(time.process_time() - started)
+        out[name] = statistics.median(times) * 1000
+    return out
+
 async def main(spec):
     settings = Settings(_env_file=None, database_url=spec["db"], redis_url=spec["redis"],
                         environment="production", jwt_secret="x" * 40, log_level="warning")
     app = create_app(settings)
-    # Every timed request a miss of the response cache (dropped before it, untimed).
-    miss = os.environ.get("BENCH_RESPONSE_MISS") == "1"
-    out = {}
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
-            for name, (text, variables) in spec["ops"].items():
-                body = {"query": text, "variables": variables}
-                for _ in range(spec["warmup"]):
-                    response = await http.post("/graphql", json=body)
-                    ok = response.status_code == 200 and "errors" not in response.json()
-                    assert ok, response.text
-                times = []
-                for _ in range(spec["requests"]):
-                    if miss:
-                        assert await app.state.resources.cache.bump_epoch()
-                    started = time.process_time()
-                    await http.post("/graphql", json=body)
-                    times.append(time.process_time() - started)
-                out[name] = statistics.median(times) * 1000
+        if spec["direct"]:
+            out = await measure(Direct(app), spec, app)
+        else:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
+                out = await measure(http, spec, app)
     print(json.dumps(out))
 
 asyncio.run(main(json.loads(sys.argv[2])))
@@ -139,19 +188,23 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument(
+        "--direct",
+        action="store_true",
+        help="call the app as an ASGI server would, without httpx (whose own CPU per "
+        "request would otherwise be counted)",
+    )
     ap.add_argument("--db", default="postgresql+asyncpg://postgres@127.0.0.1:5432/wren_bench")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     a = ap.parse_args()
-    ops = {
-        name: ((CONTRACT_OPS / "operations" / f"{name}.graphql").read_text(), VARIABLES[name])
-        for name in a.ops.split(",")
-    }
+    ops = {name: (_document(name), VARIABLES[name]) for name in a.ops.split(",")}
     spec = {
         "db": a.db,
         "redis": a.redis_url,
         "ops": ops,
         "requests": a.requests,
         "warmup": a.warmup,
+        "direct": a.direct,
     }
     roots = [root.resolve() for root in a.root]
     if a.variant:

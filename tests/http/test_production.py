@@ -104,8 +104,7 @@ async def test_failures_outside_execution_are_masked(
         def broken(*_: Any) -> Any:
             raise ConnectionError("redis://10.0.0.1:6379 refused")
 
-        view = next(r for r in app.routes if getattr(r, "path", "") == "/graphql")
-        monkeypatch.setattr(view.endpoint.__self__.pipeline.documents, "get", broken)  # type: ignore[attr-defined]
+        monkeypatch.setattr(app.state.pipeline.documents, "get", broken)
         with caplog.at_level(logging.ERROR, logger="wren.http"):
             response = await http.post("/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 500

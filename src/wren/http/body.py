@@ -8,13 +8,15 @@ connection and its request for as long as it likes.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from typing import TYPE_CHECKING
 
 from wren.pipeline.errors import RequestRefused
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+
+    from wren.pipeline.deadline import Deadline
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -31,12 +33,7 @@ def check_content_type(content_type: str | None) -> None:
         raise RequestRefused(
             415, "Send the request with `Content-Type: application/json`.", "UNSUPPORTED_MEDIA_TYPE"
         )
-    media, _, parameters = content_type.partition(";")
-    charset_ok = all(
-        name.strip().lower() != "charset" or value.strip().strip('"').lower() in {"utf-8", "utf8"}
-        for name, _, value in (p.partition("=") for p in parameters.split(";"))
-    )
-    if media.strip().lower() != JSON_MEDIA_TYPE or not charset_ok:
+    if not _is_json(content_type):
         raise RequestRefused(
             415,
             f"Unsupported content type {content_type!r}: send `application/json` (UTF-8).",
@@ -44,16 +41,27 @@ def check_content_type(content_type: str | None) -> None:
         )
 
 
-async def read_body(request: Request, limit: int, within: float) -> bytes:
+@functools.lru_cache(maxsize=64)
+def _is_json(content_type: str) -> bool:
+    """`application/json`, with no charset or UTF-8's (remembered: clients send few values)."""
+    media, _, parameters = content_type.partition(";")
+    charset_ok = all(
+        name.strip().lower() != "charset" or value.strip().strip('"').lower() in {"utf-8", "utf8"}
+        for name, _, value in (p.partition("=") for p in parameters.split(";"))
+    )
+    return media.strip().lower() == JSON_MEDIA_TYPE and charset_ok
+
+
+async def read_body(request: Request, limit: int, within: Deadline) -> bytes:
     """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes and
-    with 408 when it has not all arrived `within` seconds after the headers."""
+    with 408 when it has not all arrived `within` (seconds) after the headers."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(within):
+        async with within():
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
@@ -62,7 +70,7 @@ async def read_body(request: Request, limit: int, within: float) -> bytes:
     except TimeoutError:
         raise RequestRefused(
             408,
-            f"The request body did not arrive within {within:g} s.",
+            f"The request body did not arrive within {within.seconds:g} s.",
             "REQUEST_TIMEOUT",
             {"connection": "close"},
         ) from None

@@ -16,8 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from wren.http import responses
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -124,9 +126,10 @@ def page_html() -> str:
     )
 
 
-def page() -> Response:
+def page() -> responses.Response:
     """The page's response, with its Content-Security-Policy."""
-    return HTMLResponse(page_html(), headers=_PAGE_HEADERS)
+    headers = {"content-type": "text/html; charset=utf-8", **_PAGE_HEADERS}
+    return responses.Response(page_html().encode(), 200, headers)
 
 
 async def asset(request: Request) -> Response:

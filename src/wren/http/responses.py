@@ -4,15 +4,17 @@ statuses HTTP gives the pipeline's results."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.responses import Response
 
 from wren.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON
 from wren.pipeline import Stage
 
 if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
     from wren.pipeline import Result
     from wren.pipeline.cache_control import CachePolicy
 
@@ -23,6 +25,36 @@ _CONTENT_TYPES = {
     JSON: f"{JSON}; charset=utf-8",
     GRAPHQL_RESPONSE_JSON: f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8",
 }
+
+
+# Statuses whose responses have no body, hence no Content-Length (RFC 9110, 8.6).
+_NO_BODY = frozenset({204, 304})
+
+
+@dataclass(slots=True)
+class Response:
+    """A response of the /graphql endpoint: a status, headers (lower-case names, one value
+    each) and the encoded body, sent as one `http.response.start` and one body message.
+
+    Starlette's Response keeps its headers as a list of encoded pairs, scanned on every
+    header the endpoint adds; this one keeps a dict and encodes it once, when sent.
+    """
+
+    body: bytes = b""
+    status_code: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the response (an ASGI app, as Starlette's responses are)."""
+        raw = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in self.headers.items()
+        ]
+        status = self.status_code
+        if status >= 200 and status not in _NO_BODY:
+            raw.append((b"content-length", b"%d" % len(self.body)))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 # Seconds a client is asked to wait after a 503: pool waits and reconnections are short.
@@ -43,13 +75,14 @@ def json_response(
 ) -> Response:
     """A GraphQL response body, encoded once, straight to bytes (503s and 429s say when to
     retry)."""
+    sent = {"content-type": _CONTENT_TYPES[media_type]}
     if status == 503:
-        headers = {"retry-after": RETRY_AFTER, **(headers or {})}
+        sent["retry-after"] = RETRY_AFTER
     elif status == 429:
-        headers = {"retry-after": _retry_after(body), **(headers or {})}
-    response = Response(orjson.dumps(body), status_code=status, headers=headers)
-    response.headers["content-type"] = _CONTENT_TYPES[media_type]
-    return response
+        sent["retry-after"] = _retry_after(body)
+    if headers:
+        sent.update(headers)
+    return Response(orjson.dumps(body), status, sent)
 
 
 def get_response(
@@ -80,10 +113,9 @@ def get_response(
     etag = f'"{digest.hexdigest()}"'
     headers = {"cache-control": header, "vary": vary, "etag": etag}
     if if_none_match is not None and _matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    response = Response(encoded, status_code=status, headers=headers)
-    response.headers["content-type"] = _CONTENT_TYPES[media_type]
-    return response
+        return Response(b"", 304, headers)
+    headers["content-type"] = _CONTENT_TYPES[media_type]
+    return Response(encoded, status, headers)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -5,31 +5,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from starlette.responses import Response
 
 from wren.errors import WrenError
 from wren.http import csrf, graphiql
 from wren.http.body import check_content_type, read_body
 from wren.http.negotiation import JSON, accepts_html, negotiate
 from wren.http.params import decode_body, from_query_string
+from wren.http.request import GraphQLRequest
 from wren.http.responses import (
     AUTH_STATUS,
+    Response,
     document_error_status,
     get_response,
     json_response,
     result_body,
 )
-from wren.pipeline import Prepared, Result, Transport
+from wren.pipeline import Prepared, Result, Transport, new_request_id
+from wren.pipeline.deadline import Deadline
 from wren.pipeline.errors import RequestRefused, internal_error
 from wren.pipeline.params import Params, from_mapping
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
 
     from wren.cache.client import RedisClient
     from wren.context import Context
@@ -62,11 +63,17 @@ class GraphQLView:
         self.redis_getter = redis_getter
         self.graphiql = settings.graphiql_enabled
         self.telemetry = pipeline.telemetry
+        self.body_deadline = Deadline(settings.body_timeout)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as an ASGI app (what WrenApp dispatches /graphql to)."""
+        response = await self.handle(GraphQLRequest(scope, receive))
+        await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
         started = time.perf_counter()
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         headers = request.headers
         accept = headers.get("accept")
         media = negotiate(accept)
@@ -149,7 +156,7 @@ class GraphQLView:
     async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
         check_content_type(request.headers.get("content-type"))
         media = self._media(media)
-        raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout)
+        raw = await read_body(request, self.settings.max_body_bytes, self.body_deadline)
         data = decode_body(raw)
         if not isinstance(data, list):
             answer = await self._run(request, from_mapping(data), "POST", media, request_id, None)

@@ -11,7 +11,6 @@ closes the connection (4403) before anything runs.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +21,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from wren import _compat
 from wren.context import Context
+from wren.pipeline import new_request_id
 from wren.pipeline.params import Params
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
         params = Params(query, operation_name, variables, None)
         connection = cast("HTTPConnection", context.request)
         return self.pipeline.stream(
-            params, context, uuid.uuid4().hex, lambda: self.redis_getter(connection)
+            params, context, new_request_id(), lambda: self.redis_getter(connection)
         )
 
     async def get_context(

@@ -14,9 +14,9 @@ into a status and a body, WebSocket (wren.http.websocket) into protocol messages
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -39,6 +39,7 @@ from wren.observability import Telemetry
 from wren.pipeline.arguments import compile_arguments
 from wren.pipeline.cache_control import compile_policy
 from wren.pipeline.cost import QUERY_TOO_COSTLY, compile_cost
+from wren.pipeline.deadline import Deadline
 from wren.pipeline.documents import Document, Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
@@ -68,6 +69,11 @@ DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
 SUBSCRIPTIONS_ONLY = (
     "Only subscriptions are served over WebSocket; send queries and mutations with POST /graphql."
 )
+
+
+def new_request_id() -> str:
+    """128 random bits in hex: a UUID4's form, at a fifth of `uuid.uuid4().hex`'s cost."""
+    return os.urandom(16).hex()
 
 
 class Transport(Enum):
@@ -168,6 +174,9 @@ class Pipeline:
             hide_suggestions=not settings.suggestions_enabled,
         )
         self.subscriptions = 0  # running now, in this process
+        self.deadline = Deadline(settings.execution_timeout)
+        # `extensions.cache`: what the cache did for the request (never in production).
+        self.cache_report = settings.cache_report and not settings.production
         self.response_cache = settings.response_cache
         # extensions.responseCache says whether an answer was stored (never in production).
         self.report_hits = not settings.production
@@ -400,7 +409,7 @@ class Pipeline:
         span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
         with inflight.tracking() as reads, span or contextlib.nullcontext():
             try:
-                async with asyncio.timeout(timeout):
+                async with self.deadline():
                     outcome = await self.executor.run(
                         prepared.text,
                         prepared.document,
@@ -419,6 +428,11 @@ class Pipeline:
                 return Result(Stage.DEADLINE, [error], extensions=prepared.extensions)
         errors = mask(outcome.errors or [], request_id)
         extensions = {**prepared.extensions, **outcome.extensions}
+        if self.cache_report:
+            # Here, not in a schema extension: Strawberry's extension machinery around
+            # execution took 6 % of the CPU of a `{ __typename }` in production, where the
+            # report is off (bench/results/http-path.md).
+            extensions["cache"] = context.cache.counters.as_dict()
         if outcome.data is None and errors and all(e.path is None for e in errors):
             # Refused by an extension before anything ran (its errors have no path).
             return Result(Stage.REQUEST, errors, extensions=extensions)

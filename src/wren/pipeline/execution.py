@@ -88,13 +88,15 @@ class Executor:
         context: Any,
         raw_variables: dict[str, Any] | None,
         variables: VariableValues,
-        middleware: Any = None,
+        extensions: list[SchemaExtension] | None = None,
     ) -> ExecutionResult:
         plan = self._plan(document, operation)
         if plan is not None:
             assert self.compiled is not None
             data, errors = await self.compiled.run(plan, context, variables)
             return ExecutionResult(data=data, errors=errors or None)
+        # The extensions' `resolve` hooks, for graphql-core (a plan runs only without any).
+        middleware = _compat.middleware(self.strawberry, extensions) if extensions else None
         result = execute(
             self.schema,
             document,
@@ -153,7 +155,7 @@ class Executor:
                     context,
                     raw_variables,
                     variables,
-                    _compat.middleware(self.strawberry, extensions),
+                    extensions,
                 )
         added = await runner.get_extensions_results(execution)
         final: Any = execution.result  # graphql-core's, or Strawberry's if an extension set it

@@ -11,7 +11,6 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
-from wren.cache.extension import CacheCountersExtension
 from wren.errors import should_mask
 from wren.schema.comment import Comment
 from wren.schema.mutation import Mutation
@@ -43,7 +42,7 @@ class WrenSchema(strawberry.Schema):
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    """The served schema; `extensions` run before Wren's own.
+    """The served schema, with these extensions (Wren itself needs none).
 
     Credentials and the masking of unexpected errors are the pipeline's (wren.pipeline),
     for every transport; the schema's extensions are what runs around execution.
@@ -53,10 +52,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Post, Comment],
-        extensions=[
-            *extensions,
-            CacheCountersExtension,
-        ],
+        extensions=list(extensions),
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
     )
 
