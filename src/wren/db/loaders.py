@@ -143,6 +143,25 @@ def _identity(key: Hashable) -> Hashable:
     return key
 
 
+def _pages_batch(db: Reader, statement: Executable) -> BatchFn:
+    """Pages for PageKeys from one Listing.per_parent statement."""
+    fetch = db.fetch  # not the Loaders: a closure over them would make a cycle
+
+    async def batch(keys: list[PageKey]) -> list[Page]:
+        params = queries.page_params(
+            [k.parent for k in keys],
+            [k.first + 1 for k in keys],
+            [k.after.at if k.after else None for k in keys],
+            [k.after.id if k.after else None for k in keys],
+        )
+        grouped: defaultdict[int, list[Row]] = defaultdict(list)
+        for row in await fetch(statement, params):
+            grouped[row["ord"]].append(row)
+        return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
+
+    return batch
+
+
 class Loaders:
     """The DataLoaders of one request, each created on first use.
 
@@ -189,21 +208,16 @@ class Loaders:
         return self._pages_by(listing.per_parent)
 
     def _pages_by(self, statement: Executable) -> DataLoader[PageKey, Page]:
-        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+        return _loader(_pages_batch(self._db, statement), self._db, statement)
 
-        async def batch(keys: list[PageKey]) -> list[Page]:
-            params = queries.page_params(
-                [k.parent for k in keys],
-                [k.first + 1 for k in keys],
-                [k.after.at if k.after else None for k in keys],
-                [k.after.id if k.after else None for k in keys],
-            )
-            grouped: defaultdict[int, list[Row]] = defaultdict(list)
-            for row in await fetch(statement, params):
-                grouped[row["ord"]].append(row)
-            return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
-
-        return _loader(batch, self._db, statement)
+    def rendered_pages(self, listing: queries.Listing, columns: str) -> BatchFn:
+        """The batch function of a listing's pages read with other `columns` (rows that
+        carry their objects rendered as JSON, db/rendered.py): for a level form, which
+        needs no loader."""
+        batch = _pages_batch(self._db, listing.per_parent_selecting(columns))
+        if self._db.telemetry is not None:
+            batch = self._db.telemetry.batch(_NAMES.get(listing.per_parent, "other"), batch)
+        return batch
 
     @cached_property
     def user(self) -> DataLoader[int, Row | None]:
