@@ -132,9 +132,7 @@ def through(
     return Lookup(key, loader.load, loader.batch_load_fn, build)
 
 
-def batched(
-    definition: Callable[..., Any] | None = None, *, renders: Renders | None = None
-) -> Any:
+def batched(definition: Callable[..., Any] | None = None, *, renders: Renders | None = None) -> Any:
     """The resolver of a field defined by `definition(info, **arguments)`, which returns
     the field's Lookup (or one value for every parent), marked with its level form (and,
     with `renders`, how that level form renders a selection below the field).
