@@ -50,14 +50,14 @@ READS: list[tuple[str, dict[str, Any]]] = [
           followers(first: 3) { totalCount pageInfo { hasNextPage endCursor }
             edges { __typename cursor n: node { __typename id handle displayName bio createdAt } } }
           following { nodes { handle } edges { cursor } }
-          posts(first: 2) { nodes { id title body createdAt author { id handle bio }
+          posts(first: 2) { nodes { id title body createdAt likeCount author { id handle bio }
             comments(first: 2) { pageInfo { startCursor endCursor } nodes { id body createdAt
               by: author { displayName createdAt } } } } } } }""",
         {"id": uid("alice")},
     ),
     (  # not rendered: a field that is no column, a list selected twice, a page after a cursor
         """query($after: String) { users(first: 4) { nodes {
-          posts(first: 1) { nodes { title likeCount } }
+          posts(first: 1) { nodes { title viewerHasLiked } }
           followers(first: 1, after: $after) { nodes { handle } }
           following { a: nodes { handle } b: nodes { id } } } } }""",
         {"after": None},
@@ -227,8 +227,8 @@ async def test_a_refused_document_is_logged_once_and_counted(
 
 def test_lists_of_columns_are_rendered_by_postgresql() -> None:
     """Directory's comments come as JSON written by PostgreSQL: nothing is planned below
-    them, and the comments level reads the rendered statement. A field that is no column
-    (likeCount) keeps the posts level built from rows."""
+    them, and the comments level reads the rendered statement. Posts with comments keep
+    their level built from rows; Profile's posts (like counts included) are rendered."""
     plan = CompiledQueries(CORE).plan(parse(operation("Directory")), None)
     assert plan is not None
     [users] = plan.fields
@@ -245,4 +245,4 @@ def test_lists_of_columns_are_rendered_by_postgresql() -> None:
     assert profile is not None
     [user] = profile.fields
     profile_posts = next(f for f in user.children or [] if f.key == "posts")
-    assert getattr(profile_posts.function, "__name__", "") == "level"  # likeCount
+    assert getattr(profile_posts.function, "__name__", "") == "rendered"
