@@ -55,6 +55,12 @@ READS: list[tuple[str, dict[str, Any]]] = [
               by: author { displayName createdAt } } } } } } }""",
         {"id": uid("alice")},
     ),
+    (  # counted by the page's statement: an empty page after a cursor, lists without items
+        """query($id: ID!, $after: String) { user(id: $id) {
+          posts(first: 2, after: $after) { totalCount pageInfo { hasNextPage } nodes { id } }
+          following { totalCount } } posts(first: 5) { nodes { comments { totalCount } } } }""",
+        {"id": uid("alice"), "after": post_cursor(1)},
+    ),
     (  # not rendered: a field that is no column, a list selected twice, a page after a cursor
         """query($after: String) { users(first: 4) { nodes {
           posts(first: 1) { nodes { title viewerHasLiked } }

@@ -73,21 +73,35 @@ class Listing:
         """Pages for many parents at once: parallel arrays parents, lims, ats, pks."""
         return self.per_parent_selecting(self.columns)
 
-    def per_parent_selecting(self, columns: str) -> TextClause:
-        """per_parent with other columns (the same statement for the same columns)."""
-        return _per_parent(self, columns)
+    def per_parent_selecting(self, columns: str, *, counted: bool = False) -> TextClause:
+        """per_parent with other columns (the same statement for the same columns).
+
+        `counted`: each parent's whole list counted too, in a column `total` of its rows,
+        and a parent whose page is empty still gives one row (its columns NULL, `id`
+        too): a list's totalCount without a count statement of its own.
+        """
+        return _per_parent(self, columns, counted)
 
 
 @lru_cache(maxsize=256)  # a few per listing: one per shape of rendered selection
-def _per_parent(listing: Listing, columns: str) -> TextClause:
+def _per_parent(listing: Listing, columns: str, counted: bool) -> TextClause:
     assert listing.parent is not None
-    return text(
-        "SELECT k.ord, x.* FROM unnest(CAST(:parents AS bigint[]), CAST(:lims AS int[]),"
-        " CAST(:ats AS timestamptz[]), CAST(:pks AS bigint[]))"
-        " WITH ORDINALITY AS k(parent, lim, at, pk, ord)"
-        f" CROSS JOIN LATERAL (SELECT {columns} FROM {listing.source}"
+    page = (
+        f"(SELECT {columns} FROM {listing.source}"
         f" WHERE {listing.parent} = k.parent AND {listing._after('k.at', 'k.pk')}"
         f" ORDER BY {listing._order} LIMIT k.lim) x"
+    )
+    joined = (
+        f" CROSS JOIN LATERAL (SELECT count(*) AS total FROM {listing.source}"
+        f" WHERE {listing.parent} = k.parent) t LEFT JOIN LATERAL {page} ON true"
+        if counted
+        else f" CROSS JOIN LATERAL {page}"
+    )
+    return text(
+        f"SELECT k.ord, {'t.total, ' if counted else ''}x.*"
+        " FROM unnest(CAST(:parents AS bigint[]), CAST(:lims AS int[]),"
+        " CAST(:ats AS timestamptz[]), CAST(:pks AS bigint[]))"
+        f" WITH ORDINALITY AS k(parent, lim, at, pk, ord){joined}"
         " ORDER BY k.ord"
     )
 

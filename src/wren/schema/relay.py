@@ -66,7 +66,7 @@ class Edge(Generic[NodeT]):
 class Connection(Generic[NodeT]):
     page: strawberry.Private[Page]
     node: strawberry.Private[Callable[[Any], NodeT]]
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+    count: strawberry.Private[Callable[[], Awaitable[int] | int]]
     paged: strawberry.Private[bool]
     at: strawberry.Private[str]
     # Rendered rows (see renders): each edge's JSON, instead of an Edge built per row.
@@ -104,7 +104,7 @@ class Connection(Generic[NodeT]):
     @strawberry.field(
         description="Number of items in the whole list (costs a count).", graphql_type=int
     )
-    def total_count(self) -> Awaitable[int]:
+    def total_count(self) -> Awaitable[int] | int:
         return self.count()
 
     @classmethod
@@ -116,7 +116,7 @@ class Connection(Generic[NodeT]):
         after: str | None,
         node: Callable[[Any], NodeT],
         at: str = "created_at",
-        rendered_pages: Callable[[Listing, str], BatchFn] | None = None,
+        rendered_pages: Callable[..., BatchFn] | None = None,
     ) -> Lookup[Node, PageKey, Page, Connection[NodeT]]:
         """A page of each parent's list (a batched field): arguments checked once, each
         parent's page loaded by its id, its count loaded only when selected; with
@@ -141,14 +141,19 @@ class Connection(Generic[NodeT]):
                         {
                             "page": page,
                             "node": _fragment_of("nodes"),
-                            "count": partial(counts.load, key.parent),
+                            "count": (
+                                partial(_known, page.total)
+                                if spec.counted
+                                else partial(counts.load, key.parent)
+                            ),
                             "paged": paged,
                             "at": "at",
                             "edge": _fragment_of("edges") if spec.edges else None,
                         },
                     )
 
-                return Lookup(key, pages.load, batch_of(spec.listing, spec.columns), build_rendered)
+                batch = batch_of(spec.listing, spec.columns, counted=spec.counted)
+                return Lookup(key, pages.load, batch, build_rendered)
 
             lookup.render = render
         return lookup
@@ -157,7 +162,8 @@ class Connection(Generic[NodeT]):
     def renders(listing: Listing, node: rendered.Rendered) -> Renders:
         """How a connection field over `listing` renders below it, on the fast path: its
         `nodes` and `edges` as JSON written by PostgreSQL (`node` says how), when each is
-        selected once and only of columns; pageInfo and totalCount as without."""
+        selected once and only of columns, and its totalCount counted in the same
+        statement; pageInfo as without."""
         edge = rendered.edge(node, listing.at, listing.pk)
 
         def renders(selection: tuple[Selected, ...]) -> tuple[frozenset[str], _Spec] | None:
@@ -174,9 +180,11 @@ class Connection(Generic[NodeT]):
                     return None
                 columns.append(f"{json} AS {selected.name}")
                 keys.add(selected.key)
-            if not keys:
+            counted = "totalCount" in names
+            if not keys and not counted:
                 return None
-            return frozenset(keys), _Spec(listing, ", ".join(columns), "edges" in names)
+            spec = _Spec(listing, ", ".join(columns), "edges" in names, counted)
+            return frozenset(keys), spec
 
         return renders
 
@@ -197,11 +205,19 @@ class Connection(Generic[NodeT]):
 
 
 class _Spec(NamedTuple):
-    """What a connection renders: its listing read with `columns`, edges or not."""
+    """What a connection renders: its listing read with `columns`, edges or not, its
+    list counted or not."""
 
     listing: Listing
     columns: str
     edges: bool
+    counted: bool
+
+
+def _known(total: int | None) -> int:
+    """A total the page's statement counted."""
+    assert total is not None
+    return total
 
 
 def _fragment_of(column: str) -> Callable[[Any], Any]:
