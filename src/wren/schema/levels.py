@@ -40,7 +40,7 @@ V = TypeVar("V")  # what the loader gives for a key
 R = TypeVar("R")  # the field's value
 
 # What a field may render below it: the keys, and a spec its Lookup's `render` takes.
-Renders = Callable[[tuple[Selected, ...]], tuple[frozenset[str], Any] | None]
+Renderer = Callable[[tuple[Selected, ...]], tuple[frozenset[str], Any] | None]
 
 
 def level_form(form: Callable[..., Any]) -> Callable[[F], F]:
@@ -132,7 +132,9 @@ def through(
     return Lookup(key, loader.load, loader.batch_load_fn, build)
 
 
-def batched(definition: Callable[..., Any] | None = None, *, renders: Renders | None = None) -> Any:
+def batched(
+    definition: Callable[..., Any] | None = None, *, renders: Renderer | None = None
+) -> Any:
     """The resolver of a field defined by `definition(info, **arguments)`, which returns
     the field's Lookup (or one value for every parent), marked with its level form (and,
     with `renders`, how that level form renders a selection below the field).

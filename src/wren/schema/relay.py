@@ -20,7 +20,7 @@ from wren.db.loaders import BatchFn, Page, PageKey
 from wren.db.queries import Listing
 from wren.ids import Keyset, decode_cursor, encode_cursor, to_global_id
 from wren.level_form import Selected
-from wren.schema.levels import Lookup, Renders, through
+from wren.schema.levels import Lookup, Renderer, through
 from wren.schema.objects import construct
 
 NodeT = TypeVar("NodeT")
@@ -159,7 +159,7 @@ class Connection(Generic[NodeT]):
         return lookup
 
     @staticmethod
-    def renders(listing: Listing, node: rendered.Rendered) -> Renders:
+    def renders(listing: Listing, node: rendered.Rendered) -> Renderer:
         """How a connection field over `listing` renders below it, on the fast path: its
         `nodes` and `edges` as JSON written by PostgreSQL (`node` says how), when each is
         selected once and only of columns, and its totalCount counted in the same
