@@ -6,6 +6,9 @@
         --variant metrics:WREN_METRICS_PORT=9464 \
         --variant traced:OTEL_EXPORTER_OTLP_ENDPOINT={sink},OTEL_TRACES_SAMPLER_ARG=0.01,\
 OTEL_TRACES_SAMPLER=parentbased_traceidratio
+    .venv/bin/python bench/inprocess.py --root . --variant off \
+        --variant hit:WREN_RESPONSE_CACHE=true \
+        --variant miss:WREN_RESPONSE_CACHE=true,BENCH_RESPONSE_MISS=1
 
 Each round starts one process per checkout (its own `src/` first on the path) that warms
 up, then times N sequential requests per operation with `time.process_time` (CPU, not
@@ -16,7 +19,8 @@ per-round medians, and the ratio to the first checkout. Needs the benchmark data
 `--variant LABEL[:NAME=VALUE,...]` compares settings instead of checkouts: the first root
 run with those environment variables (`{sink}` is the URL of an OTLP/HTTP receiver this
 process runs, which accepts and drops spans: exporting them costs the server what it
-would cost with a real collector).
+would cost with a real collector). `BENCH_RESPONSE_MISS=1` drops the cache before each
+timed request (untimed), so that with WREN_RESPONSE_CACHE every one is a miss.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ VARIABLES: dict[str, dict[str, Any]] = {
 }
 
 _CHILD = r"""
-import asyncio, json, statistics, sys, time
+import asyncio, json, os, statistics, sys, time
 sys.path.insert(0, sys.argv[1] + "/src")
 import httpx
 from wren.app import create_app
@@ -56,6 +60,8 @@ async def main(spec):
     settings = Settings(_env_file=None, database_url=spec["db"], redis_url=spec["redis"],
                         environment="production", jwt_secret="x" * 40, log_level="warning")
     app = create_app(settings)
+    # Every timed request a miss of the response cache (dropped before it, untimed).
+    miss = os.environ.get("BENCH_RESPONSE_MISS") == "1"
     out = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -68,6 +74,8 @@ async def main(spec):
                     assert ok, response.text
                 times = []
                 for _ in range(spec["requests"]):
+                    if miss:
+                        assert await app.state.resources.cache.bump_epoch()
                     started = time.process_time()
                     await http.post("/graphql", json=body)
                     times.append(time.process_time() - started)

@@ -4,7 +4,7 @@ load with writes, and the latency that routing adds.
     .venv/bin/python bench/replicas.py                 # 1,000 users, 8 clients x 150 requests
     .venv/bin/python bench/replicas.py --users 2000 --clients 16 --requests 200
 
-It starts a primary and a streaming replica of its own (bench/streaming.py:
+It starts a primary and a streaming replica of its own (deploy/postgres.py:
 initdb and pg_basebackup in a temporary directory, free ports, stopped at the end),
 seeds the primary, and drives two app instances through ASGI (no HTTP server): one
 with WREN_DATABASE_REPLICA_URLS, one with the primary alone, both on the real Redis.
@@ -40,7 +40,7 @@ import httpx  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bench.paths import CONTRACT_OPS  # noqa: E402
-from bench.streaming import StreamingPair  # noqa: E402
+from deploy.postgres import StreamingPair  # noqa: E402
 from tests.sessions import session_token  # noqa: E402
 from wren.app import Resources, create_app  # noqa: E402
 from wren.db.engine import create_engine  # noqa: E402

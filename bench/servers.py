@@ -20,6 +20,9 @@ PEER_SERVERS = (
     ("floor", 5680, CONTRACT_OPS / "operations", "postgresql://"),
 )
 
+# Wren with WREN_RESPONSE_CACHE on: measured only when --servers names it.
+RESPONSE_CACHE_SERVER = "wren-rc"
+
 
 @dataclass(frozen=True)
 class ServerSpec:
@@ -61,9 +64,11 @@ def server_specs(
     redis_url: str,
     jwt_secret: str | None = None,
     baseline: Path | None = None,
+    response_cache: bool = False,
 ) -> list[ServerSpec]:
     """The servers to measure: Wren per worker count (and a baseline checkout's, one
-    worker, right after this one's), then the peers when asked."""
+    worker, right after this one's; and `wren-rc`, one worker with the response cache,
+    when asked), then the peers when asked."""
     secret = jwt_secret or os.environ.get("WREN_JWT_SECRET") or secrets.token_urlsafe(32)
     out = [
         ServerSpec(
@@ -102,6 +107,18 @@ def server_specs(
                 ops=ours.ops,
                 cwd=base,
             ),
+        )
+    if response_cache:
+        ours = out[0]
+        out.append(
+            ServerSpec(
+                name=RESPONSE_CACHE_SERVER,
+                cmd=[str(VENV / "wren"), "serve", "--port", "8000"],
+                port=ours.port,
+                cpus=ours.cpus,
+                env={**ours.env, "WREN_RESPONSE_CACHE": "true"},
+                ops=ours.ops,
+            )
         )
     if peers:
         out += [

@@ -17,7 +17,7 @@ from bench.load import load_pass, soak
 from bench.operations import PEER_OPS
 from bench.options import Options, parse_args
 from bench.paths import HERE, RESULTS
-from bench.servers import ServerSpec, server_specs
+from bench.servers import RESPONSE_CACHE_SERVER, ServerSpec, server_specs
 from bench.sqlcount import counting_pass, ensure_pg_stat_statements
 
 Row = dict[str, Any]
@@ -41,7 +41,11 @@ def main(argv: Sequence[str] | None = None, description: str | None = None) -> i
 def selected(options: Options) -> list[ServerSpec]:
     """The servers that --workers, --peers, --only-peers and --servers select."""
     specs = server_specs(
-        options.workers, options.peers, options.redis_url, baseline=options.baseline
+        options.workers,
+        options.peers,
+        options.redis_url,
+        baseline=options.baseline,
+        response_cache=RESPONSE_CACHE_SERVER in (options.servers or []),
     )
     if options.only_peers:
         specs = [s for s in specs if not s.is_wren]

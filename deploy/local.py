@@ -114,11 +114,15 @@ def pgbouncer_config(
     )
 
 
-def executable(name: str) -> str:
+class ToolsMissing(FileNotFoundError):
+    """A program the topology needs is not installed."""
+
+
+def executable(name: str, package: str | None = None) -> str:
     """The path of a program (Debian puts daemons in /usr/sbin, often not on PATH)."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/usr/bin")
     if found is None:
-        raise FileNotFoundError(f"{name} is needed (Debian: apt-get install {name})")
+        raise ToolsMissing(f"{name} is needed (Debian: apt-get install {package or name})")
     return found
 
 
@@ -198,11 +202,14 @@ def pid_alive(pid: int) -> bool:
     return status != "Z"
 
 
-def instance(name: str, port: int, directory: Path, wren: str, env: Mapping[str, str]) -> Process:
+def instance(
+    name: str, port: int, directory: Path, wren: str, env: Mapping[str, str], workers: int = 1
+) -> Process:
     """`wren serve` on `port`, configured by `env` (WREN_* settings)."""
+    workers_option = ["--workers", str(workers)] if workers > 1 else []
     return Process(
         name=name,
-        command=[wren, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        command=[wren, "serve", "--host", "127.0.0.1", "--port", str(port), *workers_option],
         log=directory / f"{name}.log",
         env={**env, "WREN_PORT": str(port)},
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import httpx
@@ -18,6 +17,8 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from deploy import local
+from deploy.local import free_port as free_port  # for the tests' servers
 from wren.app import Resources, create_app
 from wren.db.migrate import migrate
 from wren.settings import Settings
@@ -191,12 +192,20 @@ async def gql(
     return body
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now (for servers a test starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def missing_tool(error: Exception) -> NoReturn:
+    """A program a test starts is not installed: a skip here, a failure in CI (whose
+    .ci/packages lists it)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{error}: .ci/packages lists it")
+    pytest.skip(str(error))
+
+
+def require(program: str, package: str | None = None) -> str:
+    """The path of a program a test needs (see missing_tool when it is not installed)."""
+    try:
+        return local.executable(program, package)
+    except local.ToolsMissing as missing:
+        missing_tool(missing)
 
 
 def operation(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Every use of a private Strawberry or SQLAlchemy API, in one place.
+"""Every use of a private Strawberry, SQLAlchemy or uvicorn API, in one place.
 
 Wren runs its own pipeline around Strawberry's schema (document cache, checks, a compiled
 fast path) and its reads straight on the pooled asyncpg connection, so it reaches a few
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy.util import await_only, greenlet_spawn
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions.runner import SchemaExtensionsRunner
+from uvicorn.supervisors import multiprocess
 
 if TYPE_CHECKING:
     import strawberry
@@ -42,6 +43,7 @@ __all__ = [
     "middleware",
     "positional_names",
     "protocol_schema",
+    "supervise_workers",
 ]
 
 # SQLAlchemy's bridge between asyncio and its synchronous pool (sqlalchemy.util): a read
@@ -122,3 +124,9 @@ def protocol_schema(stream: Stream) -> BaseSchema:
     """A stand-in for the schema of Strawberry's WebSocket view: the protocol handlers
     hand every operation to `stream(query, variables=, operation_name=, context=)`."""
     return cast("BaseSchema", _ProtocolSchema(stream))
+
+
+def supervise_workers(worker: type[multiprocess.Process]) -> None:
+    """Make uvicorn's supervisor start (and restart) its workers as `worker`: `Multiprocess`
+    builds each from its module's `Process` and offers no option to choose another."""
+    multiprocess.Process = worker  # type: ignore[misc]

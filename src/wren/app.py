@@ -22,6 +22,7 @@ from wren.accounts import Accounts
 from wren.accounts.keys import Keyring
 from wren.cache.client import RedisClient, create_clients
 from wren.cache.marks import WriteMarks
+from wren.cache.responses import ResponseCache
 from wren.cache.store import CacheStore
 from wren.context import Context
 from wren.db.engine import Database, create_engine, replica_name
@@ -50,6 +51,8 @@ class Resources:
     cache: CacheStore
     events: Events
     accounts: Accounts
+    # Whole answers of cacheable queries; None unless WREN_RESPONSE_CACHE is on.
+    responses: ResponseCache | None = None
 
 
 async def _database_url(settings: Settings, stack: AsyncExitStack) -> str:
@@ -122,6 +125,7 @@ async def _observe(
         store=resources.cache,
         events=resources.events,
         pipeline=pipeline,
+        responses=resources.responses,
     )
     if metrics.multiprocess:
         from prometheus_client import multiprocess
@@ -196,6 +200,7 @@ def create_app(
                 cache=cache,
                 events=events,
                 accounts=accounts,
+                responses=ResponseCache(cache, settings) if settings.response_cache else None,
             )
             await _observe(stack, telemetry, resources, pipeline)
             app.state.resources = resources
@@ -215,6 +220,7 @@ def create_app(
             claims=credentials.claims,
             auth_error=credentials.error,
             events=resources.events,
+            responses=resources.responses,
         )
 
     app = FastAPI(title="Wren", lifespan=lifespan, docs_url=None, redoc_url=None)

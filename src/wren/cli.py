@@ -137,14 +137,21 @@ def serve(
             os.environ["WREN_MAX_OVERFLOW"] = str(min(settings.max_overflow, per_worker - 1))
         if metrics:
             _serve_metrics(settings, None)
-        if settings.shutdown_drain > 0:
-            # uvicorn's supervisor runs its own server class in each worker.
-            logging.getLogger("wren").warning(
-                "WREN_SHUTDOWN_DRAIN applies to one-worker processes only: with --workers %d"
-                " a SIGTERM stops at once (run more instances of one worker instead)",
-                workers,
-            )
-        uvicorn.run("wren.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        from wren import supervisor
+
+        # What uvicorn.run does with workers, with workers that drain (wren.supervisor).
+        config = uvicorn.Config(
+            "wren.app:create_app",
+            factory=True,
+            workers=workers,
+            # A worker answers the supervisor's pings once it has imported the app, which
+            # takes more than uvicorn's 5 s on a busy machine: it would be killed and
+            # spawned again, over and over.
+            timeout_worker_healthcheck=supervisor.WORKER_HEALTHCHECK,
+            **options,  # type: ignore[arg-type]
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            supervisor.run(config, settings.shutdown_drain)
     else:
         from wren.app import create_app
         from wren.welcome import WelcomingServer

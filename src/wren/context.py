@@ -14,6 +14,7 @@ from wren.db.routing import RoutedDatabase
 if TYPE_CHECKING:
     from wren.accounts import Accounts
     from wren.accounts.tokens import Claims
+    from wren.cache.responses import ResponseCache
     from wren.cache.store import CacheStore
     from wren.db.engine import Database
     from wren.errors import Unauthenticated
@@ -36,6 +37,7 @@ class Context(BaseContext):
         claims: Claims | None = None,
         auth_error: Unauthenticated | None = None,
         events: Events | None = None,
+        responses: ResponseCache | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -53,6 +55,8 @@ class Context(BaseContext):
         self.events = events
         self.loaders = Loaders(self.db)
         self.cache = RequestCache(store, self.loaders)
+        # Whole answers of cacheable queries (None: WREN_RESPONSE_CACHE is off).
+        self.responses = responses
         # What this request took from its rate limit (the `rateLimit` field reads it).
         self.rate_limit: Throttle | None = None
 

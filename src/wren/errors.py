@@ -43,9 +43,13 @@ class Forbidden(WrenError):
 
 
 class RateLimited(WrenError):
-    """Too many tries: wait `retryAfter` seconds (HTTP: 429 with Retry-After)."""
+    """Too many tries, or too much cost: wait `retryAfter` seconds (HTTP: 429 with
+    Retry-After). Both the log-in throttle and the cost rate limit refuse with it."""
 
     code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retryAfter=retry_after)
 
 
 class ServiceUnavailable(WrenError):

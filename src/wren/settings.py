@@ -132,6 +132,20 @@ class Settings(BaseSettings):
         description="Add what the cache did (extensions.cache) to every response; "
         "ignored in production.",
     )
+    response_cache: bool = Field(
+        default=False,
+        description="Keep whole answers of cacheable queries (max-age above 0) in Redis, "
+        "invalidated by every mutation; off by default (see the README's 'Response cache').",
+    )
+    response_cache_max_ttl: int = Field(
+        default=60,
+        ge=1,
+        description="Longest a stored answer is kept, in seconds (its max-age, capped here).",
+    )
+    response_cache_private: bool = Field(
+        default=False,
+        description="Also keep PRIVATE answers, one per viewer (otherwise only PUBLIC ones).",
+    )
     pool_size: int = Field(default=20, ge=1, description="Connections kept open per process.")
     max_overflow: int = Field(default=0, ge=0, description="Extra connections under bursts.")
     max_connections: int = Field(
@@ -449,6 +463,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WREN_TRUSTED_DOCUMENTS needs WREN_REDIS_URL (or WREN_REDIS_SENTINELS),"
                 " where they are kept"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _response_cache_shared_between_workers(self) -> Settings:
+        """Each worker's stand-in would keep answers that other workers' writes never reach."""
+        if self.response_cache and self.workers > 1 and not self.redis_configured:
+            raise ValueError(
+                "WREN_RESPONSE_CACHE with several workers needs WREN_REDIS_URL (or"
+                " WREN_REDIS_SENTINELS): every worker must see every write's invalidation"
             )
         return self
 

@@ -20,9 +20,8 @@ A second SIGTERM during the drain, or SIGINT (Ctrl+C), skips the rest of the dra
 uvicorn's own shutdown does steps 2, 4 and 5; `GracefulServer` adds 1 and 3. The app
 (its `/readyz`, its middleware, its WebSocket endpoint) and the server share one
 `Shutdown`, which the app hands over in its lifespan state (the ASGI way for an app to
-give its server something). `wren serve` runs `GracefulServer` with one worker; with
-`--workers N` uvicorn's supervisor runs its own server class in each worker, so there a
-SIGTERM skips steps 1 and 3 (WebSockets get uvicorn's 1012); step 4 holds either way.
+give its server something). `wren serve` runs `GracefulServer` with one worker, and in
+each worker of `--workers N` (wren.supervisor, which passes the SIGTERM on).
 """
 
 from __future__ import annotations

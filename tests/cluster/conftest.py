@@ -9,7 +9,6 @@ instance directly. Every process is started here and stopped by its pid.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import sys
@@ -23,7 +22,7 @@ import pytest
 from redis.asyncio import Redis
 
 from deploy import local
-from tests.conftest import REDIS_URL, drop_keys
+from tests.conftest import REDIS_URL, drop_keys, require
 from tests.integration import world
 from wren.cache.store import CacheStore
 from wren.settings import Settings
@@ -85,18 +84,9 @@ def wren_command() -> str:
     return str(Path(sys.executable).parent / "wren")
 
 
-@pytest.fixture(scope="session")
-def cluster(database_url: str) -> Iterator[Cluster]:
-    """HAProxy and three instances, started once for the tests that ask for them."""
-    try:
-        local.executable("haproxy")
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            pytest.fail("haproxy is missing: .ci/packages lists it")
-        pytest.skip("haproxy is needed (apt-get install haproxy)")
-    directory = Path(tempfile.mkdtemp(prefix="wren-cluster-"))
-    namespace = f"wren-cluster-{uuid.uuid4().hex[:10]}"
-    env = {
+def instance_env(database_url: str, namespace: str) -> dict[str, str]:
+    """The settings of an instance under test: the run's database and Redis, drain on."""
+    return {
         "WREN_DATABASE_URL": database_url,
         "WREN_REDIS_URL": REDIS_URL,
         "WREN_CACHE_NAMESPACE": namespace,
@@ -112,6 +102,15 @@ def cluster(database_url: str) -> Iterator[Cluster]:
         "WREN_LOG_LEVEL": "info",
         "WREN_ENVIRONMENT": "development",
     }
+
+
+@pytest.fixture(scope="session")
+def cluster(database_url: str) -> Iterator[Cluster]:
+    """HAProxy and three instances, started once for the tests that ask for them."""
+    require("haproxy")
+    directory = Path(tempfile.mkdtemp(prefix="wren-cluster-"))
+    namespace = f"wren-cluster-{uuid.uuid4().hex[:10]}"
+    env = instance_env(database_url, namespace)
     ports = {name: local.free_port() for name in NAMES}
     port = local.free_port()
     proxy = local.haproxy(port, ports, directory)

@@ -81,6 +81,23 @@ async def test_timeline_is_measured_once_per_request_operation_and_statement(
         assert value(registry, "wren_document_cache_requests_total", result="hit") == 1
 
 
+async def test_response_cache_hits_and_misses_are_counted(settings: Settings) -> None:
+    async with serving(settings, metrics_port=free_port(), response_cache=True) as (app, http):
+        registry = registry_of(app)
+        assert await app.state.resources.cache.bump_epoch()  # nothing stored by another test
+        for _ in range(3):
+            body = await gql(http, operation("Timeline"), {"first": 5})
+            assert "errors" not in body
+        assert value(registry, "wren_response_cache_requests_total", result="miss") == 1
+        assert value(registry, "wren_response_cache_requests_total", result="hit") == 2
+        assert value(registry, "wren_response_cache_requests_total", result="error") == 0
+        call = {"call": "response_lookup"}
+        assert value(registry, "wren_redis_call_duration_seconds_count", **call) == 3
+        # Stored answers still count as operations (with no SQL).
+        assert value(registry, "wren_graphql_operation_duration_seconds_count", **TIMELINE) == 3
+        assert value(registry, "wren_graphql_operation_sql_statements_sum", **TIMELINE) == 4
+
+
 async def test_errors_are_counted_by_code_and_limits_by_limit(settings: Settings) -> None:
     async with serving(settings, metrics_port=free_port(), max_depth=2) as (app, http):
         registry = registry_of(app)

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from deploy.redis import RedisProcess
 from tests.conftest import gql
 from tests.integration.cache_support import USER_QUERY, add_post, context_of, http, running
 from wren.cache.invalidation import activity_changed
@@ -29,72 +26,26 @@ COOLDOWN = 0.3
 ALICE_POSTS = 3
 
 
-class RedisServer:
+class RedisServer(RedisProcess):
     """A redis-server of the test's own, on a free port, without persistence."""
 
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def spawn(self) -> None:
-        """Run redis-server (it starts listening within milliseconds)."""
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-
     async def start(self) -> None:
-        """Run redis-server and wait until it answers."""
+        """Run redis-server (again, on the same port) and wait until it answers."""
         self.spawn()
-        client = Redis.from_url(self.url)
-        try:
-            for _ in range(100):
-                try:
-                    if await client.ping():
-                        return
-                except (OSError, RedisError):
-                    pass
-                await asyncio.sleep(0.05)
-        finally:
-            await client.aclose()
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        await self.answering()
 
     def freeze(self) -> None:
         assert self.process is not None
-        os.kill(self.process.pid, signal.SIGSTOP)
+        self.process.signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
         assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
+        self.process.signal(signal.SIGCONT)
 
 
 @pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
+async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    server = RedisServer(tmp_path, "")
     await server.start()
     try:
         yield server

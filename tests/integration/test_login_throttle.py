@@ -3,21 +3,17 @@ by a success, per client address too; and per-process counting when Redis is dow
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
-import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from redis import Redis as SyncRedis
-from redis.exceptions import RedisError
 
-from tests.conftest import free_port
+from deploy.redis import RedisProcess
 from tests.http.conftest import serving
 from wren.accounts.passwords import Passwords
 from wren.app import Resources
@@ -121,48 +117,32 @@ async def test_one_client_guessing_many_handles_is_locked(
 
 
 @pytest.fixture
-def own_redis(tmp_path: Any) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+async def own_redis(tmp_path: Path) -> AsyncIterator[RedisProcess]:
     """A Redis of this test's own, on a free loopback port (never the machine's)."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is needed")
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        with contextlib.suppress(OSError, RedisError):
-            if SyncRedis.from_url(url).ping():
-                break
-        if time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError("redis-server did not start")
-        time.sleep(0.05)
+    server = RedisProcess(tmp_path, "")
+    server.spawn()
     try:
-        yield url, server
+        await server.answering()
+        yield server
     finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(10)
+        server.stop()
 
 
 async def test_with_redis_down_the_throttle_counts_per_process(
     settings: Settings,
-    own_redis: tuple[str, subprocess.Popen[bytes]],
+    own_redis: RedisProcess,
     hashes: Hashes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    url, server = own_redis
-    async with serving(settings, redis_url=url, redis_timeout=0.5) as (app, client):
+    server = own_redis
+    async with serving(settings, redis_url=server.url, redis_timeout=0.5) as (app, client):
         resources: Resources = app.state.resources
         ok = await attempt(client, "dave", DEMO_PASSWORD)
         assert "token" in ok.json()["data"]["logIn"]
-        server.terminate()
-        server.wait(10)
-        with caplog.at_level(logging.WARNING, logger="wren.accounts.throttle"):
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="wren.cache.breaker"):
             for _ in range(settings.login_max_failures):
                 assert code(await attempt(client, "dave")) == "UNAUTHENTICATED"
             refused = await attempt(client, "dave")

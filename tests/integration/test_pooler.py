@@ -64,8 +64,9 @@ Task = Callable[[], Awaitable[list[Answer]]]
 
 @pytest.fixture(scope="module")
 def pgbouncer() -> Iterator[PgBouncer]:
-    """PgBouncer in transaction mode with 3 server connections (the app has 8)."""
-    bouncer = PgBouncer(pool_mode="transaction", server_connections=3)
+    """PgBouncer in transaction mode with 3 server connections (the app has 8): consecutive
+    transactions of one client connection land on different server connections."""
+    bouncer = PgBouncer(server_connections=3)
     bouncer.start()
     try:
         yield bouncer

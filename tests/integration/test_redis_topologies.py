@@ -1,5 +1,5 @@
 """The cache, subscriptions and persisted documents on a real Redis Cluster and behind real
-Redis Sentinels (tests/integration/redis_topology.py starts them), two app instances on
+Redis Sentinels (deploy/redis.py starts them), two app instances on
 each; then a master killed by its pid under load: no request fails, caching and events
 come back by themselves."""
 
@@ -17,13 +17,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import gql, operation
+from deploy.local import ToolsMissing
+from deploy.redis import LocalCluster, LocalSentinels, RedisProcess
+from tests.conftest import gql, missing_tool, operation
 from tests.http.test_subscriptions import POST_CREATED, subscriber, uvicorn_serving
 from tests.integration.cache_support import USER_QUERY, http, resources_of, running
-from tests.integration.redis_topology import LocalCluster, LocalSentinels, RedisProcess
 from tests.integration.world import USERS
 from tests.sessions import session_token
 from wren.cache.keys import SLOT_GROUPS, Channels, Keys
+from wren.cache.responses import digest
 from wren.ids import to_global_id
 from wren.pipeline.persisted import sha256_hex
 from wren.pipeline.trusted import register
@@ -40,15 +42,15 @@ class Topology:
     """A running Redis topology, as the apps under test are configured for it."""
 
     name = ""
+    # Read script calls a Leaderboard page of PAGE users makes.
+    script_calls_per_page = 0
 
     @property
     def update(self) -> dict[str, Any]:
         """The settings that point an app at it."""
         raise NotImplementedError
 
-    @property
-    def script_calls_per_page(self) -> int:
-        """Read script calls a Leaderboard page of PAGE users makes."""
+    async def start(self) -> None:
         raise NotImplementedError
 
     def processes(self) -> list[RedisProcess]:
@@ -97,6 +99,7 @@ async def _subscribed_on(process: RedisProcess, channel: str) -> int:
 
 class ClusterTopology(Topology):
     name = "cluster"
+    script_calls_per_page = SLOT_GROUPS
 
     def __init__(self) -> None:
         self.cluster = LocalCluster()
@@ -105,9 +108,8 @@ class ClusterTopology(Topology):
     def update(self) -> dict[str, Any]:
         return {"redis_url": self.cluster.url, "redis_cluster": True}
 
-    @property
-    def script_calls_per_page(self) -> int:
-        return SLOT_GROUPS
+    async def start(self) -> None:
+        await self.cluster.start()
 
     def processes(self) -> list[RedisProcess]:
         return self.cluster.nodes
@@ -133,6 +135,7 @@ class ClusterTopology(Topology):
 
 class SentinelTopology(Topology):
     name = "sentinel"
+    script_calls_per_page = 1
 
     def __init__(self) -> None:
         self.sentinels = LocalSentinels()
@@ -145,9 +148,8 @@ class SentinelTopology(Topology):
             "redis_sentinel_master": self.sentinels.master_name,
         }
 
-    @property
-    def script_calls_per_page(self) -> int:
-        return 1
+    async def start(self) -> None:
+        await self.sentinels.start()
 
     def processes(self) -> list[RedisProcess]:
         return self.sentinels.servers
@@ -167,38 +169,41 @@ class SentinelTopology(Topology):
         self.sentinels.stop()
 
 
-async def started(name: str) -> Topology:
-    topology: Topology = ClusterTopology() if name == "cluster" else SentinelTopology()
+TOPOLOGIES: dict[str, type[Topology]] = {
+    kind.name: kind for kind in (ClusterTopology, SentinelTopology)
+}
+
+
+@asynccontextmanager
+async def started(name: str) -> AsyncIterator[Topology]:
+    """A topology of this kind, running until the block ends."""
+    topology = TOPOLOGIES[name]()
     try:
-        if isinstance(topology, ClusterTopology):
-            await topology.cluster.start()
-        else:
-            assert isinstance(topology, SentinelTopology)
-            await topology.sentinels.start()
+        await topology.start()
+    except ToolsMissing as missing:
+        topology.stop()
+        missing_tool(missing)
     except BaseException:
         topology.stop()
         raise
-    return topology
+    try:
+        yield topology
+    finally:
+        topology.stop()
 
 
-@pytest.fixture(scope="module", params=["cluster", "sentinel"])
+@pytest.fixture(scope="module", params=list(TOPOLOGIES))
 async def topology(request: pytest.FixtureRequest) -> AsyncIterator[Topology]:
     """A topology shared by the module's tests (each uses a cache namespace of its own)."""
-    running_topology = await started(request.param)
-    try:
+    async with started(request.param) as running_topology:
         yield running_topology
-    finally:
-        running_topology.stop()
 
 
-@pytest.fixture(params=["cluster", "sentinel"])
+@pytest.fixture(params=list(TOPOLOGIES))
 async def fresh_topology(request: pytest.FixtureRequest) -> AsyncIterator[Topology]:
     """A topology of the test's own: it loses a master."""
-    running_topology = await started(request.param)
-    try:
+    async with started(request.param) as running_topology:
         yield running_topology
-    finally:
-        running_topology.stop()
 
 
 def app_settings(settings: Settings, topology: Topology, **overrides: Any) -> Settings:
@@ -220,6 +225,15 @@ async def two_apps(configured: Settings) -> AsyncIterator[tuple[FastAPI, FastAPI
     """Two instances of the app ("processes") on the same database and Redis."""
     async with running(configured) as first, running(configured) as second:
         yield first, second
+
+
+@asynccontextmanager
+async def two_clients(
+    configured: Settings,
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """A client of each of two instances."""
+    async with two_apps(configured) as (first, second), http(first) as one, http(second) as other:
+        yield one, other
 
 
 def bearer(settings: Settings, handle: str) -> dict[str, str]:
@@ -263,11 +277,7 @@ async def until_subscribed(topology: Topology, channel: str) -> None:
 
 
 async def test_cached_reads_and_writes(topology: Topology, settings: Settings) -> None:
-    async with (
-        two_apps(app_settings(settings, topology)) as (first, second),
-        http(first) as one,
-        http(second) as other,
-    ):
+    async with two_clients(app_settings(settings, topology)) as (one, other):
         cold = await gql(one, USER_QUERY, {"handle": "alice"})
         assert cold["extensions"]["cache"]["computed"] == 2, cold
         assert cold["data"]["userByHandle"]["stats"]["postCount"] == 3
@@ -285,6 +295,34 @@ async def test_cached_reads_and_writes(topology: Topology, settings: Settings) -
         after = await gql(other, USER_QUERY, {"handle": "alice"})
         assert after["data"]["userByHandle"]["stats"]["postCount"] == 4
         assert after["extensions"]["cache"]["errors"] == 0
+
+
+async def test_response_cache_invalidates_in_every_slot_group(
+    topology: Topology, settings: Settings
+) -> None:
+    configured = app_settings(settings, topology, response_cache=True)
+    timeline = operation("Timeline")
+    pages = [{"first": first} for first in range(1, 9)]
+    # The pages' answers are stored in several slot groups (their digests differ).
+    groups = {int(digest(timeline, "Timeline", page, None)[:4], 16) % SLOT_GROUPS for page in pages}
+    assert len(groups) > 1
+    async with (
+        two_apps(configured) as (first, second),
+        http(first) as one,
+        http(second) as other,
+    ):
+        for client, hit in ((one, False), (other, True)):
+            for page in pages:
+                body = await gql(client, timeline, page)
+                assert body["extensions"]["responseCache"] == {"hit": hit}, body
+        await create_post(one, settings, "alice")
+        for page in pages:
+            body = await gql(other, timeline, page)
+            assert body["extensions"]["responseCache"] == {"hit": False}
+            assert body["data"]["posts"]["edges"][0]["node"]["title"] == "On many nodes"
+        responses = resources_of(first).responses
+        assert responses is not None
+        assert not resources_of(first).cache.dirty
 
 
 async def test_a_batched_read_is_one_script_call_per_slot_group(
@@ -319,11 +357,7 @@ async def test_a_batched_read_is_one_script_call_per_slot_group(
 async def test_concurrent_misses_in_two_instances_compute_once(
     topology: Topology, settings: Settings
 ) -> None:
-    async with (
-        two_apps(app_settings(settings, topology)) as (first, second),
-        http(first) as one,
-        http(second) as other,
-    ):
+    async with two_clients(app_settings(settings, topology)) as (one, other):
         bodies = await asyncio.gather(
             *(gql(client, USER_QUERY, {"handle": "carol"}) for client in [one, other] * 25)
         )

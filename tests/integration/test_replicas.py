@@ -2,7 +2,7 @@
 the primary, read-your-writes from every instance, and no failed request when the
 replica lags or goes away.
 
-The primary and its replica are clusters of this module's own (bench/streaming.py). Most tests
+The primary and its replica are clusters of this module's own (deploy/postgres.py). Most tests
 pause the replica's replay (`pg_wal_replay_pause()`): a write then exists on the
 primary only, and an answer tells which server gave it. Two app instances share one
 Redis namespace, as two processes or machines would.
@@ -22,7 +22,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bench.streaming import StreamingPair, ToolsMissing
+from deploy.local import ToolsMissing
+from deploy.postgres import StreamingPair
 from tests.conftest import REDIS_URL, drop_keys, free_port, gql, operation
 from tests.http.test_subscriptions import POST_CREATED, subscriber, uvicorn_serving
 from tests.integration import world

@@ -165,3 +165,26 @@ async def test_greenlet_spawn_and_await_only_bridge_to_asyncio() -> None:
         return _compat.await_only(later(1)) * 10
 
     assert await _compat.greenlet_spawn(in_greenlet) == 20
+
+
+def test_supervise_workers_makes_uvicorns_supervisor_start_that_class() -> None:
+    import uvicorn
+    from uvicorn.supervisors import multiprocess
+
+    from wren.supervisor import Worker
+
+    original = multiprocess.Process
+    try:
+        _compat.supervise_workers(Worker)
+        config = uvicorn.Config("wren.app:create_app", factory=True, workers=2)
+        supervisor = multiprocess.Multiprocess(config, sockets=[])
+        # What init_processes, keep_subprocess_alive, restart_all and handle_ttin build.
+        made = multiprocess.Process(supervisor.config, supervisor.sockets)
+        assert type(made) is Worker
+        assert made._server is None
+        assert type(made.server).__name__ == "GracefulServer"
+        assert "Process(self.config, self.sockets)" in inspect.getsource(
+            multiprocess.Multiprocess.init_processes
+        )
+    finally:
+        multiprocess.Process = original  # type: ignore[misc]

@@ -89,6 +89,14 @@ def test_trusted_documents_need_a_real_redis() -> None:
     Settings(_env_file=None, trusted_documents=True, redis_url="redis://r:6379/0")  # type: ignore[call-arg]
 
 
+def test_a_response_cache_shared_by_workers_needs_a_real_redis() -> None:
+    with pytest.raises(ValidationError, match="WREN_RESPONSE_CACHE"):
+        Settings(_env_file=None, response_cache=True, workers=2)  # type: ignore[call-arg]
+    Settings(_env_file=None, response_cache=True)  # type: ignore[call-arg]
+    Settings(_env_file=None, response_cache=True, workers=2, redis_url="redis://r:6379/0")  # type: ignore[call-arg]
+    assert Settings(_env_file=None).response_cache is False  # type: ignore[call-arg]
+
+
 def test_event_channels_follow_the_cache_namespace() -> None:
     assert Settings(_env_file=None, cache_namespace="acme").events_channel_prefix == "acme:events:"  # type: ignore[call-arg]
     explicit = Settings(_env_file=None, cache_namespace="acme", events_prefix="ev/")  # type: ignore[call-arg]

@@ -65,6 +65,7 @@ class Accounts:
                 window=settings.login_failure_window,
             ),
             timeout=settings.redis_timeout,
+            cooldown=settings.cache_breaker_cooldown,
         )
 
     def access_token(self, user_id: int, session_id: uuid.UUID) -> str:

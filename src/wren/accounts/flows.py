@@ -105,7 +105,9 @@ async def _throttled(context: Context, handle: str, client: str | None, event: s
             event, request_id=context.request_id, level=logging.WARNING, handle=handle,
             client=client, retry_after=seconds,
         )  # fmt: skip
-        raise RateLimited(f"Too many failed log-ins: try again in {seconds} s.", retryAfter=seconds)
+        raise RateLimited(
+            f"Too many failed log-ins: try again in {seconds} s.", retry_after=seconds
+        )
 
 
 async def _failed(context: Context, handle: str, client: str | None, event: str) -> None:

@@ -10,15 +10,15 @@ counter. The address's counter is not reset by a success: one attacker's own acc
 would otherwise wipe the count of its guesses at other accounts. Handles are stored as
 SHA-256 digests, so Redis holds no list of who tried what.
 
-Redis is reached with the cache's timeout; when it fails, the throttle says so in the
-log and counts in the process instead (each worker on its own) until Redis answers.
+Redis is reached with the cache's timeout, behind a circuit breaker like every other
+Redis caller (its log lines, its cooldown): when Redis fails, the throttle counts in the
+process instead (each worker on its own) until a probe finds Redis answering again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
 
+from wren.cache.breaker import CircuitBreaker
 from wren.cache.client import FAILURES, RedisClient
-
-log = logging.getLogger("wren.accounts.throttle")
 
 _FAILURES = FAILURES
 # Subjects a process counts on its own while Redis is unavailable.
@@ -132,6 +131,7 @@ class LoginThrottle:
         namespace: str,
         policy: Policy,
         timeout: float,
+        cooldown: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
@@ -143,7 +143,18 @@ class LoginThrottle:
         self._fail = redis.register_script(_FAIL)
         self._check = redis.register_script(_CHECK)
         self.local = _Local(policy, clock)
-        self.degraded = False  # counting per process since Redis failed
+        self.breaker = CircuitBreaker(
+            failures=1,
+            cooldown=cooldown,
+            name="login throttle",
+            degraded="counting failed log-ins in this process only",
+            resumed="counting failed log-ins there again",
+        )
+
+    @property
+    def degraded(self) -> bool:
+        """Whether failed log-ins are counted per process (Redis failed)."""
+        return self.breaker.is_open
 
     def _keys(self, handle: str, client: str | None) -> list[tuple[str, int]]:
         digest = hashlib.sha256(handle.strip().lower().encode()).hexdigest()[:32]
@@ -152,25 +163,12 @@ class LoginThrottle:
             keys.append((f"{self._prefix}c:{client}", self.policy.per_client))
         return keys
 
-    def _down(self, error: BaseException) -> None:
-        if not self.degraded:
-            log.warning(
-                "login throttle: Redis unavailable (%s: %s); counting failed log-ins in this"
-                " process only until it answers",
-                type(error).__name__,
-                error,
-            )
-        self.degraded = True
-
-    def _up(self) -> None:
-        if self.degraded:
-            log.info("login throttle: Redis answers again; counting failed log-ins there")
-        self.degraded = False
-
     async def _run(
         self, script: AsyncScript, keys: list[tuple[str, int]], *args: float
     ) -> float | None:
         """Seconds returned by a script (ms in Redis), or None when Redis failed."""
+        if not self.breaker.allow():
+            return None
         now_ms = int(self._clock() * 1000)
         try:
             async with asyncio.timeout(self._timeout):
@@ -189,9 +187,9 @@ class LoginThrottle:
                     )
                     result = max(int(r) for r in results)
         except _FAILURES as error:
-            self._down(error)
+            self.breaker.failure(error)
             return None
-        self._up()
+        self.breaker.success()
         return max(0, int(result)) / 1000
 
     async def retry_after(self, handle: str, client: str | None) -> float:
@@ -212,8 +210,12 @@ class LoginThrottle:
         """A successful log-in: the handle's failures are forgotten."""
         [(key, _)] = self._keys(handle, None)
         self.local.reset(key)
+        if not self.breaker.allow():
+            return
         try:
             async with asyncio.timeout(self._timeout):
                 await self.redis.delete(key)
         except _FAILURES as error:
-            self._down(error)
+            self.breaker.failure(error)
+            return
+        self.breaker.success()

@@ -13,7 +13,24 @@ any server process, sees the write. What each mutation passes:
 | addComment          | activity_changed([comment author, post author])                |
 | likePost/unlikePost | activity_changed([post author])                                |
 | follow/unfollow     | follows_changed(follower, followee)                            |
-| updatePost, signUp  | nothing cached changes                                         |
+| updatePost, signUp  | nothing the field cache holds changes                          |
+
+Stored answers (cache/responses.py) are invalidated by tags (cache/tags.py): a mutation
+passes `shown_changed` the objects it changed and the root lists whose membership it
+changed; each object's type tag goes with it (tags.changed).
+
+| mutation            | answers invalidated: the tags                                  |
+|---------------------|----------------------------------------------------------------|
+| signUp              | the new User, ``list:users``                                   |
+| createPost          | the new Post, its author, ``list:posts``, ``list:feed``        |
+| updatePost          | the Post                                                       |
+| deletePost          | the Post, its comments, their authors and its author,          |
+|                     | ``list:posts``, ``list:feed``                                  |
+| addComment          | the new Comment, the Post, the comment's and the post's author |
+| likePost/unlikePost | the Post and its author (when the like changed)                |
+| follow/unfollow     | both users, everyone following the follower (recommendations), |
+|                     | ``list:feed`` (when the follow changed)                        |
+| logIn, logOut, ...  | nothing a query shows changes                                  |
 
 Calling one for a write that turned out to change nothing (an idempotent repeat) only
 costs a recomputation. If Redis cannot be reached, the whole cache is dropped as soon
@@ -27,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from wren.cache import tags
 from wren.cache.keys import Kind
 from wren.db import queries
 from wren.errors import ServiceUnavailable
@@ -53,4 +71,15 @@ async def follows_changed(context: Context, follower_id: int, followee_id: int) 
     except ServiceUnavailable:
         await store.bump_epoch()
         return
-    await store.bump(Kind.RECOMMENDATIONS, [follower_id, *(row["follower_id"] for row in rows)])
+    followers = [row["follower_id"] for row in rows]
+    await store.bump(Kind.RECOMMENDATIONS, [follower_id, *followers])
+    await shown_changed(
+        context, [*tags.changed("User", [follower_id, followee_id, *followers]), tags.FEED]
+    )
+
+
+async def shown_changed(context: Context, changed: Iterable[str]) -> None:
+    """Objects or lists with these tags changed: stored answers holding them are stale."""
+    responses = context.responses
+    if responses is not None:
+        await responses.invalidate(changed)

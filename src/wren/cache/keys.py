@@ -33,6 +33,17 @@ concurrently); on a single Redis (or behind Sentinel) one call for all of them. 
 groups spread over the masters of a cluster (three masters own 6, 5 and 5 of their
 slots with the default slot ranges) while keeping a warm page of 50 users to 16 calls.
 
+The response cache (cache/responses.py) keeps whole query answers in the same slot
+groups: a response's group is taken from its digest (the document, operation name and
+variables, and the viewer for private answers), its tags' sets live in every group. Its
+key holds the group's epoch, so dropping the cache drops the stored responses too.
+
+| key                                  | value                                | expiry       |
+|--------------------------------------|--------------------------------------|--------------|
+| ``{p}{gN}:rc:clock``                 | integer, +1 per invalidation         | none         |
+| ``{p}{gN}:rc:e:{epoch}:{digest}``    | the answer's `data`, orjson          | the max-age  |
+| ``{p}{gN}:rc:t:{tag}``               | set of the group's entry keys        | its longest  |
+
 ``wrote:`` keys are the read-your-writes marks of db/routing.py: the WAL position of a
 user's last commit, read by every process routing that user's reads.
 
@@ -143,6 +154,18 @@ class Keys:
     def lock(self, kind: Kind, user_id: int, stamp: str) -> str:
         """The right to compute one entry under its stamp."""
         return f"{self.group_prefix(slot_group(user_id))}lock:{kind}:{user_id}:{stamp}"
+
+    def response_clock(self, group: int) -> str:
+        """A slot group's count of invalidations: a response computed across one is not stored."""
+        return f"{self.group_prefix(group)}rc:clock"
+
+    def responses_prefix(self, group: int) -> str:
+        """Start of a group's stored responses; the Lua lookup appends generation and digest."""
+        return f"{self.group_prefix(group)}rc:e:"
+
+    def response_tags_prefix(self, group: int) -> str:
+        """Start of a group's tag sets (the responses holding a tag); the tag is appended."""
+        return f"{self.group_prefix(group)}rc:t:"
 
     def write_mark(self, user_id: int) -> str:
         """Where a user's last commit LSN is kept (read-your-writes on replicas)."""

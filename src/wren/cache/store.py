@@ -125,9 +125,19 @@ class CacheStore:
         with suppress(*CLUSTER_FAILURES):
             await self.redis.aclose()
 
-    async def guarded(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+    async def guarded(self, operation: Callable[[], Awaitable[T]], call: str = "marks") -> T | None:
         """Another module's Redis call, through the same breaker and timeout."""
-        return await self._call(operation, "marks")
+        return await self._call(operation, call)
+
+    @property
+    def cluster(self) -> bool:
+        """True on a Redis Cluster: a script call stays within one slot group."""
+        return self._cluster
+
+    @property
+    def dirty(self) -> bool:
+        """True while a missed invalidation waits for the whole cache to be dropped."""
+        return self._dirty
 
     def _ttl(self) -> int:
         return int(self._ttl_ms * (1 + self._jitter * self._random.random()))
@@ -316,7 +326,7 @@ class CacheStore:
                 return await pipe.execute()
 
             if await self._call(run, "bump") is None:
-                self._mark_dirty()
+                self.mark_dirty()
                 return False
         return True
 
@@ -332,7 +342,7 @@ class CacheStore:
             return await pipe.execute()
 
         if await self._call(run, "epoch") is None:
-            self._mark_dirty()
+            self.mark_dirty()
             return False
         if self._dirty:
             log.warning("cache: dropped every cached entry after a missed invalidation")
@@ -353,7 +363,8 @@ class CacheStore:
         """Publish a pub/sub message within the same timeout and breaker; False if not sent."""
         return await self._call(lambda: self.redis.publish(channel, message), "publish") is not None
 
-    def _mark_dirty(self) -> None:
+    def mark_dirty(self) -> None:
+        """An invalidation did not reach Redis: drop the whole cache as soon as it answers."""
         self._dirty = True
         if self._repair is None or self._repair.done():
             self._repair = asyncio.get_running_loop().create_task(self._repair_loop())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -66,8 +68,15 @@ async def update_post(
     raise Forbidden("Only the author may edit this post.", field="id")
 
 
-async def delete_post(*, conn: AsyncConnection, post_id: int, deleter_id: int) -> set[int]:
-    """Delete a post, its comments and likes; only its author may. Returns whose stats change."""
+class Deleted(NamedTuple):
+    """What a post's deletion changed: whose stats, and which comments went with it."""
+
+    users: set[int]
+    comments: list[int]
+
+
+async def delete_post(*, conn: AsyncConnection, post_id: int, deleter_id: int) -> Deleted:
+    """Delete a post, its comments and likes; only its author may."""
     # The row lock keeps new comments out (their foreign key needs a share lock on the
     # post) until this transaction ends, so the commenters read below are all of them.
     author = await _author_of(conn, post_id, lock=True)
@@ -76,12 +85,14 @@ async def delete_post(*, conn: AsyncConnection, post_id: int, deleter_id: int) -
     if author != deleter_id:
         raise Forbidden("Only the author may delete this post.", field="id")
     removed = await conn.execute(
-        delete(comments).where(comments.c.post_id == post_id).returning(comments.c.author_id)
+        delete(comments)
+        .where(comments.c.post_id == post_id)
+        .returning(comments.c.id, comments.c.author_id)
     )
-    commenters = set(removed.scalars())
+    gone = removed.all()
     # Likes go by the foreign key's ON DELETE CASCADE.
     await conn.execute(delete(posts).where(posts.c.id == post_id))
-    return {author, *commenters}
+    return Deleted({author, *(row.author_id for row in gone)}, [row.id for row in gone])
 
 
 async def add_comment(

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from sqlalchemy.pool import QueuePool
 
+    from wren.cache.responses import ResponseCache
     from wren.cache.store import CacheStore
     from wren.db.engine import Database
     from wren.events.bus import Events
@@ -266,6 +267,13 @@ class Metrics:
             ["field", "result"],
             registry=r,
         )
+        self.responses = Counter(
+            "wren_response_cache_requests",
+            "Cacheable queries looked up in the response cache, by result (shared: answered "
+            "by a concurrent request's execution; error: Redis skipped).",
+            ["result"],
+            registry=r,
+        )
         self.documents = Counter(
             "wren_document_cache_requests",
             "Documents looked up in the parsed-document cache, by result (hit, miss).",
@@ -337,7 +345,13 @@ CACHE_FIELDS = {"stats": "stats", "recs": "recommendedUsers"}
 
 
 def watch(
-    metrics: Metrics, *, db: Database, store: CacheStore, events: Events, pipeline: Pipeline
+    metrics: Metrics,
+    *,
+    db: Database,
+    store: CacheStore,
+    events: Events,
+    pipeline: Pipeline,
+    responses: ResponseCache | None = None,
 ) -> None:
     """Sync the pool, the cache, events, documents and subscriptions into `metrics`."""
     child = metrics.child
@@ -360,6 +374,14 @@ def watch(
                 strict=True,
             ):
                 metrics.counter(child(metrics.cache_requests, field, result), value)
+        if responses is not None:
+            counts = responses.counts
+            for result, value in zip(
+                CACHE_RESULTS,
+                (counts.hits, counts.misses, counts.shared, counts.errors),
+                strict=True,
+            ):
+                metrics.counter(child(metrics.responses, result), value)
         metrics.counter(child(metrics.documents, "hit"), pipeline.documents.hits)
         metrics.counter(child(metrics.documents, "miss"), pipeline.documents.misses)
         metrics.counter(metrics.fallbacks, pipeline.executor.fallbacks)

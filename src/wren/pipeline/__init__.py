@@ -23,22 +23,27 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from graphql import ExecutionResult, FieldNode, GraphQLError, OperationType
 from graphql.execution import get_variable_values
 from strawberry.types.execution import ExecutionResult as StreamResult
 from strawberry.types.execution import PreExecutionError
 
 from wren import _compat
+from wren.cache.responses import digest
+from wren.cache.tags import compile_tags
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
-from wren.errors import WrenError
+from wren.errors import RateLimited, WrenError
 from wren.observability import Telemetry
-from wren.pipeline.cost import QUERY_TOO_COSTLY
-from wren.pipeline.documents import Documents
+from wren.pipeline.arguments import compile_arguments
+from wren.pipeline.cache_control import compile_policy
+from wren.pipeline.cost import QUERY_TOO_COSTLY, compile_cost
+from wren.pipeline.documents import Document, Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
-from wren.pipeline.ratelimit import RATE_LIMITED, RateLimiter, Throttle
+from wren.pipeline.ratelimit import RateLimiter, Throttle
 
 if TYPE_CHECKING:
     import strawberry
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
     from graphql.execution import VariableValues
 
     from wren.cache.client import RedisClient
+    from wren.cache.responses import ResponseCache
     from wren.context import Context
     from wren.pipeline.cache_control import CachePolicy
     from wren.pipeline.params import Params
@@ -101,8 +107,10 @@ class Prepared:
     raw_variables: dict[str, Any] | None
     variables: VariableValues
     extensions: dict[str, Any]
-    # How long HTTP caches may keep the answer (asked for GET requests only).
+    # How long HTTP caches (GET requests) and the response cache may keep the answer.
     cache_policy: CachePolicy | None = None
+    # The cached document it came from (what the response cache's tag plan is kept with).
+    source: Document | None = None
 
 
 # Root fields that a client with no valid token calls to get one.
@@ -160,6 +168,9 @@ class Pipeline:
             hide_suggestions=not settings.suggestions_enabled,
         )
         self.subscriptions = 0  # running now, in this process
+        self.response_cache = settings.response_cache
+        # extensions.responseCache says whether an answer was stored (never in production).
+        self.report_hits = not settings.production
 
     def refused(self, result: Result) -> None:
         """Observe an operation refused before it ran (RequestRefused: the transport's)."""
@@ -210,7 +221,7 @@ class Pipeline:
             return Result(Stage.DOCUMENT, [_operation_error(document.node, params.operation_name)])
         if persist_as is not None:
             await self.persisted.store(redis(), persist_as, text)
-        cost = self.documents.cost_plan(document, operation).evaluate(params.variables)
+        cost = self.documents.compiled(document, operation, compile_cost).evaluate(params.variables)
         limit = self.settings.max_cost
         extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
         coerced = get_variable_values(
@@ -225,7 +236,7 @@ class Pipeline:
                 error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
         # Arguments before the cost: `first: 100000` is an argument out of its range.
-        errors = self.documents.argument_plan(document, operation).check(
+        errors = self.documents.compiled(document, operation, compile_arguments).check(
             coerced, hide_suggestions=self.hide_suggestions
         )
         if errors:
@@ -239,10 +250,10 @@ class Pipeline:
             )
             return Result(Stage.DOCUMENT, [error], extensions=extensions)
         policy = None
-        if transport is Transport.GET:
-            policy = self.documents.cache_policy(document, operation)
+        if transport is Transport.GET or self.response_cache:
+            policy = self.documents.compiled(document, operation, compile_policy)
         return Prepared(
-            text, document.node, operation, params.variables, coerced, extensions, policy
+            text, document.node, operation, params.variables, coerced, extensions, policy, document
         )
 
     def _stream_errors(self, errors: list[GraphQLError]) -> None:
@@ -304,24 +315,81 @@ class Pipeline:
                 )
             return None
         if not throttle.allowed:
-            raise RequestRefused(
-                429,
+            limited = RateLimited(
                 f"Rate limit exceeded: this operation costs {throttle.cost} points and "
                 f"{int(throttle.available)} of {throttle.capacity} are left "
                 f"(restored at {throttle.restore_rate:g} per second).",
-                RATE_LIMITED,
-                {"retry-after": str(throttle.retry_after), **throttle.headers()},
+                retry_after=throttle.retry_after,
             )
+            headers = {"retry-after": str(throttle.retry_after), **throttle.headers()}
+            raise RequestRefused.of(429, limited, headers)
         prepared.extensions["cost"]["throttleStatus"] = throttle.status()
         return throttle
 
     async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
-        """Run a query or mutation within the deadline; errors masked."""
+        """Run a query or mutation within the deadline, or answer it from the response
+        cache; errors masked."""
         context.request_id = request_id
         refused = self._credentials(context, prepared.operation)
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
+        if self.response_cache:
+            policy = prepared.cache_policy
+            responses = context.responses
+            if (
+                responses is not None
+                and policy is not None
+                and policy.max_age > 0
+                and (responses.private or not policy.private)
+            ):
+                return await self._cached(prepared, context, request_id, responses, policy)
+        return await self._execute(prepared, context, request_id)
+
+    async def _cached(
+        self,
+        prepared: Prepared,
+        context: Context,
+        request_id: str,
+        responses: ResponseCache,
+        policy: CachePolicy,
+    ) -> Result:
+        """A cacheable query's answer: stored, shared with a concurrent request, or run and
+        stored (without errors only)."""
+        viewer = None
+        if policy.private:
+            viewer = "-" if context.viewer_id is None else str(context.viewer_id)
+        operation = prepared.operation
+        name = digest(
+            prepared.text,
+            operation.name.value if operation.name else None,
+            prepared.raw_variables,
+            viewer,
+        )
+        ran: Result | None = None
+
+        async def compute() -> tuple[bytes, list[str]] | None:
+            nonlocal ran
+            ran = await self._execute(prepared, context, request_id)
+            if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
+                return None
+            assert prepared.source is not None
+            plan = self.documents.compiled(prepared.source, operation, compile_tags)
+            tags = plan.tags(ran.data)
+            return orjson.dumps(ran.data), tags
+
+        raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)
+        result = ran
+        if result is None:
+            assert raw is not None
+            # The stored bytes go into the response body as they are.
+            data: Any = orjson.Fragment(raw)
+            result = Result(Stage.EXECUTED, data=data, extensions=dict(prepared.extensions))
+        if self.report_hits:
+            result.extensions = {**result.extensions, "responseCache": {"hit": hit}}
+        return result
+
+    async def _execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         if prepared.operation.operation is OperationType.MUTATION:
             # What a mutation checks, and what its answer shows, is read where it is
             # written: the primary (a replica may not have the rows yet).

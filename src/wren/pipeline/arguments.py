@@ -16,7 +16,7 @@ graphql-core's own coercion.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -31,7 +31,6 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     IntValueNode,
     ListValueNode,
     ObjectValueNode,
@@ -44,6 +43,7 @@ from graphql.execution import get_argument_values
 
 from wren import validation
 from wren.errors import BadUserInput
+from wren.pipeline.selections import Walker
 
 if TYPE_CHECKING:
     from graphql import ArgumentNode, ValueNode
@@ -117,40 +117,30 @@ class ArgumentPlan:
         return errors
 
 
-@dataclass(slots=True)
-class _Compiler:
-    schema: GraphQLSchema
-    fragments: Mapping[str, FragmentDefinitionNode]
-    walked: set[str] = field(default_factory=set)
-    fixed: list[GraphQLError] = field(default_factory=list)
-    variables: list[_Variable] = field(default_factory=list)
+class _Compiler(Walker[None]):
+    def __init__(
+        self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]
+    ) -> None:
+        super().__init__(fragments, None, schema)
+        self.schema = schema
+        self.fixed: list[GraphQLError] = []
+        self.variables: list[_Variable] = []
 
     def selection_set(
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
     ) -> None:
-        if selection_set is None:
-            return
-        for selection in selection_set.selections:
+        for selection, kind in self.each(selection_set, parent):
             self.directives(selection.directives)
             if isinstance(selection, FieldNode):
-                self.field(selection, parent)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                target = self.schema.get_type(condition.name.value) if condition else parent
-                self.selection_set(selection.selection_set, target)
+                self.field(selection, kind)
             elif isinstance(selection, FragmentSpreadNode):
-                self.fragment(selection.name.value)
+                # A field of a fragment has the same definition at every spread: walked once.
+                self.spread(selection.name.value, self.fragment)
 
-    def fragment(self, name: str) -> None:
-        # A field of a fragment has the same definition at every spread: walked once.
-        if name in self.walked:
-            return
-        self.walked.add(name)
-        definition = self.fragments.get(name)
-        if definition is not None:
-            self.directives(definition.directives)
-            target = self.schema.get_type(definition.type_condition.name.value)
-            self.selection_set(definition.selection_set, target)
+    def fragment(self, definition: FragmentDefinitionNode) -> None:
+        self.directives(definition.directives)
+        target = self.schema.get_type(definition.type_condition.name.value)
+        self.selection_set(definition.selection_set, target)
 
     def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> None:
         if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):

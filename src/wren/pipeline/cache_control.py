@@ -7,7 +7,7 @@ takes its own policy, else the policy of the type it returns, else its parent's;
 field with neither has max-age 0. An operation's policy is the most restrictive of every
 field it selects: the smallest max-age, and `PRIVATE` if any field is. The document is
 walked once per operation (each fragment once, however often it is spread) and the result
-kept with the cached document; only GET requests ask for it.
+kept with the cached document; GET requests and the response cache ask for it.
 
 The tables below are the whole policy; the README's "HTTP caching" section lists them.
 """
@@ -21,13 +21,17 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
+    GraphQLUnionType,
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
 )
+
+from wren.pipeline.selections import Walker
 
 
 class Scope(Enum):
@@ -108,47 +112,30 @@ def _meet(a: _Summary, b: _Summary) -> _Summary:
     return (min(ages) if ages else None, a[1] or b[1])
 
 
-class _Walker:
+class _Walker(Walker[_Summary]):
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
+        super().__init__(fragments, (None, False), schema)
         self.schema = schema
-        self.fragments = fragments
-        # A fragment's summary depends on the max-age it inherits; memoized on both.
-        self.memo: dict[tuple[str, int | None], _Summary] = {}
-        self.visiting: set[str] = set()
 
     def selections(
-        self, selection_set: SelectionSetNode, parent: GraphQLObjectType, inherited: int | None
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, inherited: int | None
     ) -> _Summary:
         summary: _Summary = (None, False)
-        for selection in selection_set.selections:
+        for selection, kind in self.each(selection_set, parent):
             if isinstance(selection, FieldNode):
-                summary = _meet(summary, self.field(selection, parent, inherited))
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                kinds = [parent] if condition is None else self._types(condition.name.value, parent)
-                for kind in kinds:
-                    summary = _meet(
-                        summary, self.selections(selection.selection_set, kind, inherited)
-                    )
+                for object_type in self._types(kind):
+                    summary = _meet(summary, self.field(selection, object_type, inherited))
             elif isinstance(selection, FragmentSpreadNode):
-                summary = _meet(summary, self.spread(selection.name.value, parent, inherited))
+                # A fragment's summary depends on the max-age it inherits; memoized on both.
+                name = selection.name.value
+                summary = _meet(summary, self.spread(name, self.fragment, inherited))
         return summary
 
-    def spread(self, name: str, parent: GraphQLObjectType, inherited: int | None) -> _Summary:
-        key = (name, inherited)
-        cached = self.memo.get(key)
-        if cached is not None:
-            return cached
-        fragment = self.fragments.get(name)
-        if fragment is None or name in self.visiting:  # validation refuses both first
+    def fragment(self, fragment: FragmentDefinitionNode, inherited: int | None) -> _Summary:
+        kind = self.schema.get_type(fragment.type_condition.name.value)
+        if kind is None:  # validation refuses it first
             return (None, False)
-        self.visiting.add(name)
-        summary: _Summary = (None, False)
-        for kind in self._types(fragment.type_condition.name.value, parent):
-            summary = _meet(summary, self.selections(fragment.selection_set, kind, inherited))
-        self.visiting.discard(name)
-        self.memo[key] = summary
-        return summary
+        return self.selections(fragment.selection_set, kind, inherited)
 
     def field(self, node: FieldNode, parent: GraphQLObjectType, inherited: int | None) -> _Summary:
         name = node.name.value
@@ -169,15 +156,13 @@ class _Walker:
         private = Scope.PRIVATE in (field_hint.scope, type_hint.scope)
         summary: _Summary = (max_age, private)
         if node.selection_set is not None:
-            for kind in self._types(named.name, None):
-                summary = _meet(summary, self.selections(node.selection_set, kind, max_age))
+            summary = _meet(summary, self.selections(node.selection_set, named, max_age))
         return summary
 
-    def _types(self, name: str, parent: GraphQLObjectType | None) -> list[GraphQLObjectType]:
-        """The object types a selection on `name` may meet (every one, for an upper bound)."""
-        named = self.schema.get_type(name)
+    def _types(self, named: GraphQLNamedType | None) -> list[GraphQLObjectType]:
+        """The object types a selection on `named` may meet (every one, for an upper bound)."""
         if isinstance(named, GraphQLObjectType):
             return [named]
-        if named is None:
-            return [parent] if parent is not None else []
-        return list(self.schema.get_possible_types(named))  # type: ignore[arg-type]
+        if isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
+            return list(self.schema.get_possible_types(named))
+        return []

@@ -27,7 +27,6 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -35,6 +34,8 @@ from graphql import (
     get_named_type,
     is_composite_type,
 )
+
+from wren.pipeline.selections import Walker
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 
@@ -105,51 +106,32 @@ def _fold(estimate: Estimate) -> Estimate:
     return estimate
 
 
-class _Compiler:
+class _Compiler(Walker[Estimate | None]):
     def __init__(
         self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]
     ) -> None:
+        # A fragment is compiled at its first spread (None while compiling it: a cycle,
+        # which validation refuses, counts nothing).
+        super().__init__(fragments, None, schema)
         self.schema = schema
-        self.fragments = fragments
         self.defaults: dict[str, Any] = {}
-        # Each fragment's estimate, compiled at its first spread (None while compiling it:
-        # a cycle, which validation refuses, counts nothing).
-        self.compiled: dict[str, Estimate | None] = {}
 
     def selection_set(
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
     ) -> Estimate:
         estimate = Estimate()
-        if selection_set is not None:
-            self.add(estimate, selection_set, parent)
-        return _fold(estimate)
-
-    def add(
-        self, estimate: Estimate, selection_set: SelectionSetNode, parent: GraphQLNamedType | None
-    ) -> None:
-        for selection in selection_set.selections:
+        for selection, kind in self.each(selection_set, parent):
             if isinstance(selection, FieldNode):
-                self.field(estimate, selection, parent)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                target = self.schema.get_type(condition.name.value) if condition else parent
-                self.add(estimate, selection.selection_set, target)
+                self.field(estimate, selection, kind)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragment(selection.name.value)
+                fragment = self.spread(selection.name.value, self.fragment)
                 if fragment is not None:
                     estimate.parts.append((1, fragment))
+        return _fold(estimate)
 
-    def fragment(self, name: str) -> Estimate | None:
-        if name in self.compiled:
-            return self.compiled[name]
-        self.compiled[name] = None
-        definition = self.fragments.get(name)
-        if definition is None:
-            return None
+    def fragment(self, definition: FragmentDefinitionNode) -> Estimate:
         target = self.schema.get_type(definition.type_condition.name.value)
-        estimate = self.selection_set(definition.selection_set, target)
-        self.compiled[name] = estimate
-        return estimate
+        return self.selection_set(definition.selection_set, target)
 
     def field(self, estimate: Estimate, node: FieldNode, parent: GraphQLNamedType | None) -> None:
         name = node.name.value

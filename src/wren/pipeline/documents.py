@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from graphql import (
     DocumentNode,
@@ -19,16 +19,21 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 
-from wren.pipeline.arguments import ArgumentPlan, compile_arguments
-from wren.pipeline.cache_control import CachePolicy, compile_policy
-from wren.pipeline.cost import CostPlan, compile_cost
 from wren.pipeline.limits import TOO_MANY_TOKENS, check_fields, limit_rules
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from graphql import ASTValidationRule, GraphQLSchema
 
     from wren.observability import Telemetry
     from wren.settings import Settings
+
+    T = TypeVar("T")
+    # What is compiled once per operation: compile_cost, compile_arguments, compile_policy.
+    Compile = Callable[
+        [GraphQLSchema, OperationDefinitionNode, dict[str, FragmentDefinitionNode]], T
+    ]
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -42,9 +47,8 @@ class Document:
     syntax_error: GraphQLError | None = None
     validation_errors: list[GraphQLError] | None = None
     fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
-    cost_plans: dict[str | None, CostPlan] = field(default_factory=dict)
-    argument_plans: dict[str | None, ArgumentPlan] = field(default_factory=dict)
-    cache_policies: dict[str | None, CachePolicy] = field(default_factory=dict)
+    # What each compile function makes of each operation (cost, arguments, cache policy).
+    compiled: dict[tuple[Compile[object], str | None], object] = field(default_factory=dict)
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         """The operation a request selects; None when missing or ambiguous."""
@@ -126,29 +130,13 @@ class Documents:
             document.validation_errors = [_with_code(e, VALIDATION_FAILED) for e in errors]
         return document.validation_errors
 
-    def cost_plan(self, document: Document, operation: OperationDefinitionNode) -> CostPlan:
-        """The cost plan of a validated document's operation, compiled once."""
-        key = operation.name.value if operation.name else None
-        plan = document.cost_plans.get(key)
-        if plan is None:
-            plan = compile_cost(self.schema, operation, document.fragments)
-            document.cost_plans[key] = plan
-        return plan
-
-    def argument_plan(self, document: Document, operation: OperationDefinitionNode) -> ArgumentPlan:
-        """The argument checks of a validated document's operation, compiled once."""
-        key = operation.name.value if operation.name else None
-        plan = document.argument_plans.get(key)
-        if plan is None:
-            plan = compile_arguments(self.schema, operation, document.fragments)
-            document.argument_plans[key] = plan
-        return plan
-
-    def cache_policy(self, document: Document, operation: OperationDefinitionNode) -> CachePolicy:
-        """The HTTP cache policy of a validated document's operation, computed once."""
-        key = operation.name.value if operation.name else None
-        policy = document.cache_policies.get(key)
-        if policy is None:
-            policy = compile_policy(self.schema, operation, document.fragments)
-            document.cache_policies[key] = policy
-        return policy
+    def compiled(
+        self, document: Document, operation: OperationDefinitionNode, compile: Compile[T]
+    ) -> T:
+        """What `compile` makes of a validated document's operation, computed once."""
+        key = (compile, operation.name.value if operation.name else None)
+        value = document.compiled.get(key)
+        if value is None:
+            value = compile(self.schema, operation, document.fragments)
+            document.compiled[key] = value
+        return cast("T", value)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 
 from wren.errors import should_mask, with_code
+
+if TYPE_CHECKING:
+    from wren.errors import WrenError
 
 log = logging.getLogger("wren.pipeline")
 
@@ -23,21 +26,34 @@ class RequestRefused(Exception):
     """
 
     def __init__(
-        self, status: int | None, message: str, code: str, headers: dict[str, str] | None = None
+        self,
+        status: int | None,
+        message: str,
+        code: str,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.headers = headers or {}
+        self.extensions = {**(extensions or {}), "code": code}
+
+    @classmethod
+    def of(
+        cls, status: int, error: WrenError, headers: dict[str, str] | None = None
+    ) -> RequestRefused:
+        """A domain error refusing the whole request, with its extensions."""
+        return cls(status, error.message, error.code, headers, error.extensions)
 
     def error(self) -> GraphQLError:
         """The refusal as a GraphQL error."""
-        return GraphQLError(self.message, extensions={"code": self.code})
+        return GraphQLError(self.message, extensions=dict(self.extensions))
 
     def formatted(self) -> dict[str, Any]:
         """The error as it appears in the response's `errors` list."""
-        return {"message": self.message, "extensions": {"code": self.code}}
+        return {"message": self.message, "extensions": dict(self.extensions)}
 
 
 def limit_error(message: str, code: str, **extensions: Any) -> GraphQLError:

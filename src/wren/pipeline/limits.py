@@ -23,6 +23,7 @@ from graphql import (
 )
 
 from wren.pipeline.errors import limit_error
+from wren.pipeline.selections import Walker
 
 if TYPE_CHECKING:
     from graphql import DirectiveNode, ValidationContext
@@ -39,37 +40,20 @@ TOO_MANY_FIELDS = "TOO_MANY_FIELDS"
 _MAX_REPORTED = 2**53 - 1
 
 
-class _FieldCounter:
+class _FieldCounter(Walker[int]):
     """Fields a selection set expands to, every fragment spread inlined, leaves included."""
 
-    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
-        self.fragments = fragments
-        # Each fragment's count, measured at its first spread (0 while it is measured: a
-        # cycle, which validation refuses, adds nothing).
-        self.counted: dict[str, int] = {}
-
     def count(self, selection_set: SelectionSetNode | None) -> int:
-        if selection_set is None:
-            return 0
         total = 0
-        for selection in selection_set.selections:
+        for selection, _ in self.each(selection_set, None):
             if isinstance(selection, FieldNode):
                 total += 1 + self.count(selection.selection_set)
-            elif isinstance(selection, InlineFragmentNode):
-                total += self.count(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
-                total += self.fragment(selection.name.value)
+                total += self.spread(selection.name.value, self._fragment)
         return total
 
-    def fragment(self, name: str) -> int:
-        known = self.counted.get(name)
-        if known is not None:
-            return known
-        self.counted[name] = 0
-        definition = self.fragments.get(name)
-        total = 0 if definition is None else self.count(definition.selection_set)
-        self.counted[name] = total
-        return total
+    def _fragment(self, definition: FragmentDefinitionNode) -> int:
+        return self.count(definition.selection_set)
 
 
 def check_fields(document: DocumentNode, limit: int) -> list[GraphQLError]:
@@ -81,7 +65,7 @@ def check_fields(document: DocumentNode, limit: int) -> list[GraphQLError]:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    counter = _FieldCounter(fragments)
+    counter = _FieldCounter(fragments, 0)
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue

@@ -3,8 +3,9 @@
 Each viewer has a bucket of `WREN_RATE_LIMIT_POINTS` points that refills at
 `points / WREN_RATE_LIMIT_WINDOW` points per second (Shopify's "restore rate"). An
 operation takes its estimated cost (at least 1) before anything runs; when the bucket
-holds less, the operation is refused with 429 `RATE_LIMITED` and a `Retry-After` saying
-when it would fit. The bucket lives in Redis and is updated by one Lua script, so every
+holds less, the operation is refused with 429 `RATE_LIMITED` (wren.errors.RateLimited, as
+the log-in throttle refuses: `extensions.retryAfter`) and a `Retry-After` saying when it
+would fit. The bucket lives in Redis and is updated by one Lua script, so every
 process and instance shares it and concurrent requests cannot both spend the same points.
 
 With Redis unavailable the limiter fails open (requests run unlimited, logged once per
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
     from wren.cache.client import RedisClient
     from wren.settings import Settings
-
-RATE_LIMITED = "RATE_LIMITED"
 
 # KEYS[1]: the bucket. ARGV: capacity, restore rate (points/s), cost, expiry (ms).
 # Returns {1 if taken else 0, points left (a string: Lua numbers reply as integers)}.

@@ -16,7 +16,7 @@ import strawberry
 
 from wren import validation
 from wren.accounts import flows
-from wren.cache import invalidation
+from wren.cache import invalidation, tags
 from wren.context import Info
 from wren.db import publishing, social
 from wren.errors import BadUserInput, Unauthenticated
@@ -51,6 +51,9 @@ class Mutation:
         bio = validation.bio(input.bio)
         row, issued = await flows.sign_up(
             info.context, handle=handle, display_name=display_name, password=password, bio=bio
+        )
+        await invalidation.shown_changed(
+            info.context, [*tags.changed("User", [row["id"]]), tags.USERS]
         )
         return _payload(issued, User.from_row(row))
 
@@ -103,7 +106,11 @@ class Mutation:
         body = validation.post_body(input.body)
         async with info.context.db.transaction() as conn:
             row = await publishing.create_post(conn=conn, author_id=viewer, title=title, body=body)
-        await _committed(info, activity_of=[viewer])
+        await _committed(
+            info,
+            activity_of=[viewer],
+            shown=[*tags.changed("Post", [row["id"]]), tags.POSTS, tags.FEED],
+        )
         if info.context.events is not None:
             await info.context.events.post_created(
                 post_id=row["id"], author_id=viewer, position=info.context.db.last_commit_position
@@ -120,8 +127,8 @@ class Mutation:
             row = await publishing.update_post(
                 conn=conn, post_id=post_id, editor_id=viewer, title=title, body=body
             )
-        # Titles and bodies feed no cached aggregate: nothing to invalidate.
-        await _committed(info)
+        # Titles and bodies feed no cached aggregate: only the answers showing the post.
+        await _committed(info, shown=tags.changed("Post", [post_id]))
         return Post.from_row(row)
 
     @strawberry.mutation(
@@ -132,8 +139,17 @@ class Mutation:
         viewer = _viewer(info)
         post_id = require_pk(id, "Post", field="id")
         async with info.context.db.transaction() as conn:
-            affected = await publishing.delete_post(conn=conn, post_id=post_id, deleter_id=viewer)
-        await _committed(info, activity_of=affected)
+            deleted = await publishing.delete_post(conn=conn, post_id=post_id, deleter_id=viewer)
+        await _committed(
+            info,
+            activity_of=deleted.users,
+            shown=[
+                *tags.changed("Post", [post_id]),
+                *tags.changed("Comment", deleted.comments),
+                tags.POSTS,
+                tags.FEED,
+            ],
+        )
         return strawberry.ID(to_global_id("Post", post_id))
 
     @strawberry.mutation(description="Reply to a post as the viewer.")
@@ -145,7 +161,11 @@ class Mutation:
             row = await publishing.add_comment(
                 conn=conn, post_id=post_id, author_id=viewer, body=body
             )
-        await _committed(info, activity_of=[viewer, row["post_author_id"]])
+        await _committed(
+            info,
+            activity_of=[viewer, row["post_author_id"]],
+            shown=[*tags.changed("Post", [post_id]), *tags.changed("Comment", [row["id"]])],
+        )
         if info.context.events is not None:
             await info.context.events.comment_added(
                 comment_id=row["id"],
@@ -197,7 +217,10 @@ async def _set_like(info: Info, post_id: str, change: Callable[..., Awaitable[An
     post = require_pk(post_id, "Post", field="postId")
     async with info.context.db.transaction() as conn:
         row = await change(conn=conn, user_id=viewer, post_id=post)
-    await _committed(info, activity_of=[row["author_id"]] if row["changed"] else ())
+    if row["changed"]:
+        await _committed(info, activity_of=[row["author_id"]], shown=tags.changed("Post", [post]))
+    else:
+        await _committed(info)
     return Post.from_row(row)
 
 
@@ -214,11 +237,18 @@ async def _committed(
     *,
     activity_of: Iterable[int] = (),
     follow: tuple[int, int] | None = None,
+    shown: Iterable[str] = (),
 ) -> None:
-    """After a commit: tell the cache what changed, and drop what the request read before."""
+    """After a commit: tell the caches what changed, and drop what the request read before.
+
+    `activity_of` users' stats changed (their answers too); `shown` tags more answers.
+    """
     users = sorted(set(activity_of))
     if users:
         await invalidation.activity_changed(info.context, users)
+    changed = [*shown, *tags.changed("User", users)]
+    if changed:
+        await invalidation.shown_changed(info.context, changed)
     if follow is not None:
         await invalidation.follows_changed(info.context, *follow)
     info.context.reset_loaders()

@@ -1,11 +1,12 @@
-"""A primary and a streaming replica of our own, in a temporary directory (for
-tests/integration/test_replicas.py and bench/replicas.py).
+"""A PostgreSQL primary and a streaming replica of our own, in a directory of their own
+(for tests/integration/test_replicas.py, bench/replicas.py and `scripts/cluster`).
 
 The primary is a fresh cluster (initdb, wal_level=replica) on a free loopback port; the
 replica is a copy of it made with `pg_basebackup -R` (it streams from the primary) on
 another. Both are run with pg_ctl on their own data directories and stopped the same
-way; nothing outside the directory changes. As root, the PostgreSQL tools run as the
-`postgres` user (they refuse to run as root).
+way, or by their postmasters' pids; nothing outside the directory changes (the machine's
+own PostgreSQL is never touched). As root, the PostgreSQL tools run as the `postgres`
+user (they refuse to run as root).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
+
+from deploy.local import ToolsMissing, free_port
 
 # Small and fast: a handful of connections per app instance, no fsync (throwaway data).
 _SETTINGS = """
@@ -39,10 +41,6 @@ log_min_messages = warning
 """
 
 
-class ToolsMissing(Exception):
-    """PostgreSQL's server tools (initdb, pg_ctl, pg_basebackup) are not installed."""
-
-
 def _bindir() -> Path:
     """Where initdb, pg_ctl and pg_basebackup are: the newest /usr/lib/postgresql/*/bin."""
     found = sorted(
@@ -53,20 +51,17 @@ def _bindir() -> Path:
     return Path(found[-1]).parent
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class StreamingPair:
-    """Primary and replica clusters under one temporary directory, started and stopped here."""
+    """Primary and replica clusters under one directory (a temporary one by default),
+    started and stopped here."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
         self.bin = _bindir()
-        self.directory = Path(tempfile.mkdtemp(prefix="wren-replica-"))
+        if directory is None:
+            directory = Path(tempfile.mkdtemp(prefix="wren-replica-"))
+        else:
+            directory.mkdir(parents=True)
+        self.directory = directory
         self.primary_port = free_port()
         self.replica_port = free_port()
         self.primary_dir = self.directory / "primary"
@@ -121,6 +116,15 @@ class StreamingPair:
     def stop_replica(self) -> None:
         """Stop the replica now (fast shutdown: its connections are closed)."""
         self._pg_ctl(self.replica_dir, "stop", "-m", "fast")
+
+    def pids(self) -> dict[str, int]:
+        """The postmasters' pids, by role (the first line of each postmaster.pid)."""
+        found = {}
+        for role, data in (("primary", self.primary_dir), ("replica", self.replica_dir)):
+            pid_file = data / "postmaster.pid"
+            if pid_file.exists():
+                found[role] = int(pid_file.read_text().split("\n", 1)[0])
+        return found
 
     def replica_running(self) -> bool:
         """Whether the replica's postmaster runs."""

@@ -1,42 +1,32 @@
-"""Redis beyond one node, started by the tests themselves on free loopback ports: a Redis
-Cluster of three masters (each with a replica, so that a master can fail over) and a
-master with a replica watched by three Sentinels. Every process is stopped by its pid."""
+"""Redis beyond one node, on free loopback ports of this machine: a Redis Cluster of three
+masters (with a replica each, so that a master can fail over, or none) and a master with
+a replica watched by three Sentinels. For the tests (tests/integration/
+test_redis_topologies.py), `scripts/cluster` and the benchmarks. Every process runs in a
+session of its own and is stopped by its pid."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
-import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from tests.conftest import free_port
+from deploy import local
+from deploy.local import free_port
 
 # Seconds a node may stay silent before the others declare it failed; a replica is
 # elected within about two of these.
 NODE_TIMEOUT_MS = 1000
 SENTINEL_DOWN_AFTER_MS = 1000
 _START_TIMEOUT = 30.0
-
-
-def executable(name: str, package: str) -> str:
-    """The path of a Redis program; a skip (a failure in CI) when it is not installed."""
-    found = shutil.which(name) or (
-        f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None
-    )
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is missing: .ci/packages lists {package}")
-        pytest.skip(f"{name} is needed (apt-get install {package})")
-    return found
 
 
 def _bus_port_free(port: int) -> bool:
@@ -71,25 +61,31 @@ class RedisProcess:
             'save ""\nappendonly no\ndaemonize no\n' + config.format(port=self.port)
         )
         self.program = program
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: local.Process | None = None
 
     @property
     def url(self) -> str:
+        """The URL of this one process."""
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        """Whether it still runs."""
+        return self.process is not None and self.process.alive()
+
+    @property
+    def pid(self) -> int | None:
+        """Its process id, once spawned."""
+        return self.process.pid if self.process is not None else None
 
     def client(self) -> Redis:
         """A plain client of this one process."""
         return Redis(host="127.0.0.1", port=self.port, socket_timeout=2, socket_connect_timeout=2)
 
     def spawn(self) -> None:
-        with (self.directory / "log").open("wb") as log:
-            self.process = subprocess.Popen(
-                [self.program, str(self.config)], stdout=log, stderr=subprocess.STDOUT
-            )
+        command = [self.program, str(self.config)]
+        self.process = local.Process(self.program, command, self.directory / "log")
+        self.process.start()
 
     async def answering(self) -> None:
         """Wait until the process answers PING."""
@@ -112,19 +108,14 @@ class RedisProcess:
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
         if self.process is not None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            self.process.signal(signal.SIGKILL)
+            self.process.wait(10)
             self.process = None
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.stop(timeout=10)
             self.process = None
 
 
@@ -137,9 +128,10 @@ async def _info(process: RedisProcess, section: str) -> dict[str, object]:
         await client.aclose()
 
 
-async def _until(check: object, what: str, within: float = _START_TIMEOUT) -> None:
+async def _until(
+    check: Callable[[], Awaitable[bool]], what: str, within: float = _START_TIMEOUT
+) -> None:
     """Poll an async predicate until it holds."""
-    assert callable(check)
     deadline = time.monotonic() + within
     while True:
         try:
@@ -153,12 +145,17 @@ async def _until(check: object, what: str, within: float = _START_TIMEOUT) -> No
 
 
 class LocalCluster:
-    """Three masters and three replicas made into a Redis Cluster by redis-cli."""
+    """Masters (three) with replicas (one each) made into a Redis Cluster by redis-cli, in
+    `directory` (a temporary one by default, removed by `stop`)."""
 
-    def __init__(self, masters: int = 3, replicas: int = 1) -> None:
+    def __init__(self, masters: int = 3, replicas: int = 1, directory: Path | None = None) -> None:
         self.size = masters * (1 + replicas)
         self.replicas = replicas
-        self.directory = Path(tempfile.mkdtemp(prefix="wren-redis-cluster-"))
+        if directory is None:
+            directory = Path(tempfile.mkdtemp(prefix="wren-redis-cluster-"))
+        else:
+            directory.mkdir(parents=True)
+        self.directory = directory
         self.nodes = [self._new_node() for _ in range(self.size)]
 
     def _new_node(self) -> RedisProcess:
@@ -175,11 +172,13 @@ class LocalCluster:
         return self.nodes[0].url
 
     def node(self, port: int) -> RedisProcess:
+        """The node on `port`."""
         return next(node for node in self.nodes if node.port == port)
 
     async def start(self) -> None:
-        executable("redis-server", "redis-server")
-        cli = executable("redis-cli", "redis-tools")
+        """Start the nodes and make them a cluster; every slot is served when this returns."""
+        local.executable("redis-server")
+        cli = local.executable("redis-cli", "redis-tools")
         for node in self.nodes:
             node.spawn()
         for index, node in enumerate(self.nodes):
@@ -233,7 +232,7 @@ class LocalCluster:
         client = node.client()
         try:
             # redis-py parses the reply: {"host:port": {"flags": ..., "slots": ...}}
-            nodes = await client.execute_command("CLUSTER NODES")
+            nodes = await client.execute_command("CLUSTER NODES")  # type: ignore[no-untyped-call]
         finally:
             await client.aclose()
         ports = []
@@ -246,6 +245,7 @@ class LocalCluster:
         return sorted(ports)
 
     def stop(self) -> None:
+        """Stop every node and remove the directory."""
         for node in self.nodes:
             node.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -254,7 +254,7 @@ class LocalCluster:
 async def _cluster_info(node: RedisProcess) -> dict[str, str]:
     client = node.client()
     try:
-        raw = await client.execute_command("CLUSTER INFO")
+        raw = await client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
     finally:
         await client.aclose()
     if isinstance(raw, dict):
@@ -284,8 +284,10 @@ class LocalSentinels:
         return ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
 
     async def start(self) -> None:
-        executable("redis-server", "redis-server")
-        program = executable("redis-sentinel", "redis-sentinel")
+        """Start the master, its replica and the Sentinels; a failover can be agreed on
+        when this returns."""
+        local.executable("redis-server")
+        program = local.executable("redis-sentinel")
         for server in self.servers:
             server.spawn()
         for server in self.servers:
@@ -316,7 +318,8 @@ class LocalSentinels:
         """The port the Sentinels name as the master now."""
         client = next(s for s in self.sentinels if s.alive).client()
         try:
-            _, port = await client.sentinel_get_master_addr_by_name(self.master_name)
+            address = await client.sentinel_get_master_addr_by_name(self.master_name)
+            _, port = cast("tuple[str, int]", address)
         finally:
             await client.aclose()
         return int(port)
@@ -328,6 +331,8 @@ class LocalSentinels:
         """Wait until each Sentinel knows the replica and the two other Sentinels, and the
         replica is in sync: only then can a failover be agreed on and carried out."""
 
+        name = self.master_name
+
         async def ok() -> bool:
             replication = await _info(self.replica, "replication")
             if replication.get("master_link_status") != "up":
@@ -335,8 +340,8 @@ class LocalSentinels:
             for sentinel in self.sentinels:
                 client = sentinel.client()
                 try:
-                    replicas = await client.sentinel_slaves(self.master_name)
-                    others = await client.sentinel_sentinels(self.master_name)
+                    replicas = cast("list[object]", await client.sentinel_slaves(self.master_name))
+                    others = cast("list[object]", await client.sentinel_sentinels(name))
                 finally:
                     await client.aclose()
                 if len(replicas) < 1 or len(others) < len(self.sentinels) - 1:
@@ -346,6 +351,7 @@ class LocalSentinels:
         await _until(ok, "the Sentinels to know each other")
 
     def stop(self) -> None:
+        """Stop every process and remove the directory."""
         for process in [*self.sentinels, *self.servers]:
             process.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
