@@ -117,16 +117,20 @@ async def test_directory_costs_the_same_for_5_and_50_users(
     assert statements_for_5 == len(captured.calls) == 3
 
 
-async def test_a_deep_page_uses_the_same_statement(demo_app: FastAPI, captured: Captured) -> None:
+async def test_a_deep_page_uses_the_same_statement(
+    demo_app: FastAPI, captured: Captured, settings: Settings
+) -> None:
     first = await run(demo_app, "Timeline", {"first": 20})
     cursor = first["data"]["posts"]["pageInfo"]["endCursor"]
     for _ in range(3):
         page = await run(demo_app, "Timeline", {"first": 20, "after": cursor})
         cursor = page["data"]["posts"]["pageInfo"]["endCursor"]
     texts = [statement for statement, _ in captured.calls]
-    assert len(texts) == 4 * 4
+    # The fast path counts the comments in their pages' statement (test_read_operations).
+    per_page = 3 if settings.compiled_queries else 4
+    assert len(texts) == 4 * per_page
     # Page 4 sends the very statements page 1 sent (authors come joined to their items).
-    assert len(set(texts)) == 4
+    assert len(set(texts)) == per_page
 
 
 async def test_feed_of_someone_following_1000_people(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pytest
 import strawberry
 from aiodataloader import DataLoader
 from graphql import ExecutionResult, execute, parse
@@ -137,3 +138,22 @@ async def test_a_value_for_every_parent_needs_no_load() -> None:
         data = await run(context, "{ items { viewer } }")
         assert data == {"items": [{"viewer": -1}] * 3}
         assert context.source.batches == []
+
+
+def test_a_rendering_level_form_needs_a_lookup_that_renders() -> None:
+    """`renders` is asked at plan time; its form fails loudly (never a silent Python
+    answer where the plan expects finished JSON) when the Lookup cannot render."""
+    from wren.level_form import Selected, renders_of
+
+    def no_render(source: Source) -> Lookup[Any, int, int, int]:
+        return through(source.loader, lambda item: item)
+
+    resolver = batched(renders=lambda selection: (frozenset({"a"}), "spec"))(no_render)
+    renders = renders_of(resolver)
+    assert renders is not None
+    rendering = renders((Selected("a", "a", False, None),))
+    assert rendering is not None
+    assert rendering.keys == frozenset({"a"})
+    with pytest.raises(RuntimeError, match="no Lookup that renders"):
+        rendering.form([1], Source())
+    assert renders_of(batched(no_render)) is None

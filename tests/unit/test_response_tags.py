@@ -96,3 +96,37 @@ def test_a_part_with_ids_is_walked_and_one_without_is_not() -> None:
 def test_a_write_invalidates_its_objects_and_their_type() -> None:
     assert changed("Post", [1, 2]) == ["Post:1", "Post:2", "Post"]
     assert changed("Comment", []) == []
+
+
+def test_json_written_by_postgresql_takes_the_types_it_may_show() -> None:
+    """Rendered items (db/rendered.py) are orjson fragments: not read back, they tag the
+    answer with every type they may show (a write to any comment or user invalidates)."""
+    import orjson
+
+    post = to_global_id("Post", 5)
+    comment = orjson.Fragment(b'{"id":"Q29tbWVudDoy","body":"b","author":{"id":"x"}}')
+    data = {
+        "posts": {
+            "pageInfo": {"hasNextPage": False, "endCursor": None},
+            "edges": [
+                {
+                    "cursor": "c",
+                    "node": {
+                        "id": post,
+                        "title": "A3",
+                        "createdAt": "2025-02-05T00:00:00Z",
+                        "likeCount": 1,
+                        "author": {"id": to_global_id("User", 1), "handle": "a"},
+                        "comments": {"totalCount": 1, "nodes": [comment]},
+                    },
+                }
+            ],
+        }
+    }
+    assert tags(operation("Timeline"), data) == [
+        "Comment",
+        "Post:5",
+        "User",
+        "User:1",
+        "list:posts",
+    ]

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -112,6 +113,13 @@ class TagPlan:
                 child.walk(data[key], found)
         return sorted(found)
 
+    def every_type(self) -> set[str]:
+        """The type tags of every object this selection and those below it may show."""
+        found = set(self.types) if self.fixed is None else set(self.fixed)
+        for _key, child in self.children:
+            found |= child.every_type()
+        return found
+
     def walk(self, value: Any, found: set[str]) -> None:
         """Add the tags of one value (an object, a list of them, or null)."""
         if self.fixed is not None:
@@ -121,6 +129,10 @@ class TagPlan:
         elif type(value) is list:
             for item in value:
                 self.walk(item, found)
+        elif type(value) is orjson.Fragment:
+            # JSON written by PostgreSQL (db/rendered.py): not read back, so the answer
+            # takes the type tag of every object it may show there, as unnamed objects do.
+            found.update(self.every_type())
         else:
             named = False
             for key in self.ids:

@@ -28,7 +28,7 @@ from graphql.execution import VariableValues, get_argument_values
 from graphql.utilities import get_operation_ast
 
 from wren import _compat
-from wren.level_form import level_form_of
+from wren.level_form import Renders, Selected, level_form_of, renders_of
 
 # RESOLVER: called per object; LEVEL: a level form, called once for all the objects.
 TYPENAME, ATTRIBUTE, RESOLVER, LEVEL = 0, 1, 2, 3
@@ -59,6 +59,7 @@ class FieldPlan:
     serialize: Callable[[Any], Any] | None = None
     exact: type | None = None
     children: list[FieldPlan] | None = None
+    renders: Renders | None = None  # how the level form may render what is below it
 
 
 # Scalars whose serialization leaves a value of this exact Python type unchanged.
@@ -135,6 +136,8 @@ class _Compiler:
         plan = self.resolution(definition, node, key)
         plan.node, plan.parent, plan.name = node, parent.name, name
         self.shape(plan, definition.type, node)
+        if plan.renders is not None and plan.children is not None:
+            _render(plan, plan.renders)
         return plan
 
     def resolution(self, definition: GraphQLField, node: FieldNode, key: str) -> FieldPlan:
@@ -176,6 +179,7 @@ class _Compiler:
             passes_self=passes_self,
             info_name=None if info is None else info.name,
             arguments=arguments,
+            renders=None if level is None else renders_of(wrapped),
         )
 
     def shape(self, plan: FieldPlan, output: GraphQLOutputType, node: FieldNode) -> None:
@@ -194,6 +198,25 @@ class _Compiler:
             plan.children = self.object_plan(output, node.selection_set)
         else:
             raise Unsupported("abstract or enum types")
+
+
+def _selected(plan: FieldPlan) -> Selected:
+    arguments = bool(plan.node is not None and plan.node.arguments)
+    children = None if plan.children is None else tuple(map(_selected, plan.children))
+    return Selected(plan.key, plan.name, arguments, children)
+
+
+def _render(plan: FieldPlan, renders: Renders) -> None:
+    """Let a level form render what is below its field: the keys it renders become
+    values taken as they are (finished JSON), with nothing below them to complete."""
+    assert plan.children is not None
+    rendering = renders(tuple(map(_selected, plan.children)))
+    if rendering is None:
+        return
+    plan.function = rendering.form
+    for child in plan.children:
+        if child.key in rendering.keys:
+            child.children, child.serialize, child.exact = None, None, None
 
 
 @dataclass(slots=True)

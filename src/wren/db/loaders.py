@@ -36,10 +36,12 @@ class LikeKey(NamedTuple):
 
 
 class Page(NamedTuple):
-    """Rows of one page, fetched with one extra row to know whether more follow."""
+    """Rows of one page, fetched with one extra row to know whether more follow (and the
+    whole list's length, when the statement counted it)."""
 
     rows: Sequence[Row]
     has_next: bool
+    total: int | None = None
 
 
 MAX_RECOMMENDED = 50
@@ -143,6 +145,48 @@ def _identity(key: Hashable) -> Hashable:
     return key
 
 
+def _page_params(keys: list[PageKey]) -> dict[str, Any]:
+    return queries.page_params(
+        [k.parent for k in keys],
+        [k.first + 1 for k in keys],
+        [k.after.at if k.after else None for k in keys],
+        [k.after.id if k.after else None for k in keys],
+    )
+
+
+def _counted_pages_batch(db: Reader, statement: Executable) -> BatchFn:
+    """Pages with their list's total from one counted Listing.per_parent statement."""
+    fetch = db.fetch  # not the Loaders: a closure over them would make a cycle
+
+    async def batch(keys: list[PageKey]) -> list[Page]:
+        grouped: defaultdict[int, list[Row]] = defaultdict(list)
+        totals: dict[int, int] = {}
+        for row in await fetch(statement, _page_params(keys)):
+            ord_ = row["ord"]
+            totals[ord_] = row["total"]
+            if row["id"] is not None:  # an empty page's one row holds only the total
+                grouped[ord_].append(row)
+        return [
+            Page(*_page(grouped[i], key.first)[:2], totals.get(i, 0))
+            for i, key in enumerate(keys, start=1)
+        ]
+
+    return batch
+
+
+def _pages_batch(db: Reader, statement: Executable) -> BatchFn:
+    """Pages for PageKeys from one Listing.per_parent statement."""
+    fetch = db.fetch  # not the Loaders: a closure over them would make a cycle
+
+    async def batch(keys: list[PageKey]) -> list[Page]:
+        grouped: defaultdict[int, list[Row]] = defaultdict(list)
+        for row in await fetch(statement, _page_params(keys)):
+            grouped[row["ord"]].append(row)
+        return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
+
+    return batch
+
+
 class Loaders:
     """The DataLoaders of one request, each created on first use.
 
@@ -189,21 +233,23 @@ class Loaders:
         return self._pages_by(listing.per_parent)
 
     def _pages_by(self, statement: Executable) -> DataLoader[PageKey, Page]:
-        fetch = self._db.fetch  # not self: a closure over self would make a cycle
+        return _loader(_pages_batch(self._db, statement), self._db, statement)
 
-        async def batch(keys: list[PageKey]) -> list[Page]:
-            params = queries.page_params(
-                [k.parent for k in keys],
-                [k.first + 1 for k in keys],
-                [k.after.at if k.after else None for k in keys],
-                [k.after.id if k.after else None for k in keys],
-            )
-            grouped: defaultdict[int, list[Row]] = defaultdict(list)
-            for row in await fetch(statement, params):
-                grouped[row["ord"]].append(row)
-            return [_page(grouped[i], key.first) for i, key in enumerate(keys, start=1)]
-
-        return _loader(batch, self._db, statement)
+    def rendered_pages(
+        self, listing: queries.Listing, columns: str, *, counted: bool = False
+    ) -> BatchFn:
+        """The batch function of a listing's pages read with other `columns` (rows that
+        carry their objects rendered as JSON, db/rendered.py), `counted` or not (see
+        Listing.per_parent_selecting): for a level form, which needs no loader."""
+        statement = listing.per_parent_selecting(columns, counted=counted)
+        batch = (
+            _counted_pages_batch(self._db, statement)
+            if counted
+            else _pages_batch(self._db, statement)
+        )
+        if self._db.telemetry is not None:
+            batch = self._db.telemetry.batch(_NAMES.get(listing.per_parent, "other"), batch)
+        return batch
 
     @cached_property
     def user(self) -> DataLoader[int, Row | None]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Select, TextClause, any_, bindparam, func, select, text
@@ -71,16 +71,39 @@ class Listing:
     @cached_property
     def per_parent(self) -> TextClause:
         """Pages for many parents at once: parallel arrays parents, lims, ats, pks."""
-        assert self.parent is not None
-        return text(
-            "SELECT k.ord, x.* FROM unnest(CAST(:parents AS bigint[]), CAST(:lims AS int[]),"
-            " CAST(:ats AS timestamptz[]), CAST(:pks AS bigint[]))"
-            " WITH ORDINALITY AS k(parent, lim, at, pk, ord)"
-            f" CROSS JOIN LATERAL (SELECT {self.columns} FROM {self.source}"
-            f" WHERE {self.parent} = k.parent AND {self._after('k.at', 'k.pk')}"
-            f" ORDER BY {self._order} LIMIT k.lim) x"
-            " ORDER BY k.ord"
-        )
+        return self.per_parent_selecting(self.columns)
+
+    def per_parent_selecting(self, columns: str, *, counted: bool = False) -> TextClause:
+        """per_parent with other columns (the same statement for the same columns).
+
+        `counted`: each parent's whole list counted too, in a column `total` of its rows,
+        and a parent whose page is empty still gives one row (its columns NULL, `id`
+        too): a list's totalCount without a count statement of its own.
+        """
+        return _per_parent(self, columns, counted)
+
+
+@lru_cache(maxsize=256)  # a few per listing: one per shape of rendered selection
+def _per_parent(listing: Listing, columns: str, counted: bool) -> TextClause:
+    assert listing.parent is not None
+    page = (
+        f"(SELECT {columns} FROM {listing.source}"
+        f" WHERE {listing.parent} = k.parent AND {listing._after('k.at', 'k.pk')}"
+        f" ORDER BY {listing._order} LIMIT k.lim) x"
+    )
+    joined = (
+        f" CROSS JOIN LATERAL (SELECT count(*) AS total FROM {listing.source}"
+        f" WHERE {listing.parent} = k.parent) t LEFT JOIN LATERAL {page} ON true"
+        if counted
+        else f" CROSS JOIN LATERAL {page}"
+    )
+    return text(
+        f"SELECT k.ord, {'t.total, ' if counted else ''}x.*"
+        " FROM unnest(CAST(:parents AS bigint[]), CAST(:lims AS int[]),"
+        " CAST(:ats AS timestamptz[]), CAST(:pks AS bigint[]))"
+        f" WITH ORDINALITY AS k(parent, lim, at, pk, ord){joined}"
+        " ORDER BY k.ord"
+    )
 
 
 USERS = Listing(USER_COLUMNS, "users u", "u.created_at", "u.id", descending=False)

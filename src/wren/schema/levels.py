@@ -13,6 +13,11 @@ built from what was loaded. `@batched` turns it into both forms of the field:
 Both build values with the same function from the same rows, so the two paths cannot
 drift apart. A level form skips the loader's memo: two aliases of one field on one level
 send two statements instead of sharing one.
+
+`@batched(renders=...)` adds a third form for the fast path only: when a plan is compiled,
+`renders(selection)` may name keys below the field that PostgreSQL can write as JSON
+(db/rendered.py) and a spec of how; the Lookup's `render(spec)` then reads the level's
+rows with that JSON instead of the columns objects are built from.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from aiodataloader import DataLoader
 
-from wren.level_form import mark_level_form
+from wren.level_form import Rendering, Selected, mark_level_form
 from wren.schema.futures import then
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +38,9 @@ P = TypeVar("P", contravariant=True)
 K = TypeVar("K")  # the loader's key
 V = TypeVar("V")  # what the loader gives for a key
 R = TypeVar("R")  # the field's value
+
+# What a field may render below it: the keys, and a spec its Lookup's `render` takes.
+Renderer = Callable[[tuple[Selected, ...]], tuple[frozenset[str], Any] | None]
 
 
 def level_form(form: Callable[..., Any]) -> Callable[[F], F]:
@@ -49,7 +57,7 @@ def level_form(form: Callable[..., Any]) -> Callable[[F], F]:
 class Lookup(Generic[P, K, V, R]):
     """How a field is fetched for any of its parents, once its arguments are known."""
 
-    __slots__ = ("batch", "build", "key", "load")
+    __slots__ = ("batch", "build", "key", "load", "render")
 
     @overload
     def __init__(
@@ -83,6 +91,8 @@ class Lookup(Generic[P, K, V, R]):
         self.load = load
         self.batch = batch
         self.build = build
+        # The Lookup reading rendered rows, from the spec of a `renders` (see batched).
+        self.render: Callable[[Any], Lookup[P, Any, Any, Any]] | None = None
 
     def one(self, parent: P) -> Awaitable[R]:
         """The value for one parent, through the loader."""
@@ -122,14 +132,19 @@ def through(
     return Lookup(key, loader.load, loader.batch_load_fn, build)
 
 
-def batched(definition: Callable[..., Any]) -> Callable[..., Any]:
+def batched(
+    definition: Callable[..., Any] | None = None, *, renders: Renderer | None = None
+) -> Any:
     """The resolver of a field defined by `definition(info, **arguments)`, which returns
-    the field's Lookup (or one value for every parent), marked with its level form.
+    the field's Lookup (or one value for every parent), marked with its level form (and,
+    with `renders`, how that level form renders a selection below the field).
 
     Strawberry reads the resolver's parameters from `definition`'s signature (with
     `self` in front) and its annotations in `definition`'s module; the field's GraphQL
     type comes from `strawberry.field(graphql_type=...)`.
     """
+    if definition is None:
+        return partial(batched, renders=renders)
 
     def resolve(self: Any, /, *args: Any, **kwargs: Any) -> Any:
         lookup = definition(*args, **kwargs)
@@ -138,6 +153,21 @@ def batched(definition: Callable[..., Any]) -> Callable[..., Any]:
     def level(parents: list[Any], /, *args: Any, **kwargs: Any) -> Any:
         lookup = definition(*args, **kwargs)
         return lookup.many(parents) if type(lookup) is Lookup else [lookup] * len(parents)
+
+    def rendering(selection: tuple[Selected, ...]) -> Rendering | None:
+        assert renders is not None
+        found = renders(selection)
+        if found is None:
+            return None
+        keys, spec = found
+
+        def rendered(parents: list[Any], /, *args: Any, **kwargs: Any) -> Any:
+            lookup = definition(*args, **kwargs)
+            if type(lookup) is not Lookup or lookup.render is None:
+                raise RuntimeError(f"{definition.__qualname__} gave no Lookup that renders")
+            return lookup.render(spec).many(parents)
+
+        return Rendering(rendered, keys)
 
     signature = inspect.signature(definition)
     itself = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -150,4 +180,5 @@ def batched(definition: Callable[..., Any]) -> Callable[..., Any]:
     resolve.__annotations__ = {
         name: note for name, note in definition.__annotations__.items() if name != "return"
     }
-    return level_form(level)(resolve)
+    mark_level_form(resolve, level, None if renders is None else rendering)
+    return resolve

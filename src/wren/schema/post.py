@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 
 from wren.context import Info
+from wren.db import queries, rendered
 from wren.db.loaders import LikeKey, Page, PageKey
 from wren.schema.comment import Comment
 from wren.schema.levels import Lookup, batched, through
@@ -50,13 +51,18 @@ class Post(Node):
         return author(info, self.row, self.author_pk)
 
     @strawberry.field(description="Oldest first.", graphql_type=Connection[Comment])
-    @batched
+    @batched(renders=Connection.renders(queries.COMMENTS_BY_POST, rendered.COMMENT))
     def comments(
         info: Info, first: int = 10, after: str | None = None
     ) -> Lookup[Post, PageKey, Page, Connection[Comment]]:
         loaders = info.context.loaders
         return Connection.lookup(
-            loaders.comments_by_post, loaders.comment_count, first, after, Comment.from_row
+            loaders.comments_by_post,
+            loaders.comment_count,
+            first,
+            after,
+            Comment.from_row,
+            rendered_pages=loaders.rendered_pages,
         )
 
     @strawberry.field(description="How many users like it.", graphql_type=int)

@@ -1,21 +1,26 @@
 """Relay building blocks: the Node interface, PageInfo, generic connections and their
 arguments. Per-item work stays small: objects built without their __init__ (objects.py),
-ids and cursors computed only when a client selects them, and connections of a level of
-parents fetched in one batch (levels.py)."""
+ids and cursors computed only when a client selects them, connections of a level of
+parents fetched in one batch (levels.py), and on the fast path their nodes or edges
+written by PostgreSQL when only columns are selected of them (db/rendered.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import strawberry
 from aiodataloader import DataLoader
+from orjson import Fragment
 
 from wren import validation
-from wren.db.loaders import Page, PageKey
+from wren.db import rendered
+from wren.db.loaders import BatchFn, Page, PageKey
+from wren.db.queries import Listing
 from wren.ids import Keyset, decode_cursor, encode_cursor, to_global_id
-from wren.schema.levels import Lookup, through
+from wren.level_form import Selected
+from wren.schema.levels import Lookup, Renderer, through
 from wren.schema.objects import construct
 
 NodeT = TypeVar("NodeT")
@@ -61,15 +66,19 @@ class Edge(Generic[NodeT]):
 class Connection(Generic[NodeT]):
     page: strawberry.Private[Page]
     node: strawberry.Private[Callable[[Any], NodeT]]
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+    count: strawberry.Private[Callable[[], Awaitable[int] | int]]
     paged: strawberry.Private[bool]
     at: strawberry.Private[str]
+    # Rendered rows (see renders): each edge's JSON, instead of an Edge built per row.
+    edge: strawberry.Private[Callable[[Any], Any] | None] = None
 
     def _cursor(self, row: Any) -> str:
         return encode_cursor(row[self.at], row["id"])
 
     @strawberry.field(description="The items with their cursors.")
     def edges(self) -> list[Edge[NodeT]]:
+        if self.edge is not None:
+            return list(map(self.edge, self.page.rows))
         node, cursor = self.node, self._cursor
         return [
             construct(Edge, {"cursor": cursor(row), "node": node(row)}) for row in self.page.rows
@@ -77,8 +86,7 @@ class Connection(Generic[NodeT]):
 
     @strawberry.field(description="The items.")
     def nodes(self) -> list[NodeT]:
-        node = self.node
-        return [node(row) for row in self.page.rows]
+        return list(map(self.node, self.page.rows))
 
     @strawberry.field(description="Where this page sits.")
     def page_info(self) -> PageInfo:
@@ -96,7 +104,7 @@ class Connection(Generic[NodeT]):
     @strawberry.field(
         description="Number of items in the whole list (costs a count).", graphql_type=int
     )
-    def total_count(self) -> Awaitable[int]:
+    def total_count(self) -> Awaitable[int] | int:
         return self.count()
 
     @classmethod
@@ -108,16 +116,77 @@ class Connection(Generic[NodeT]):
         after: str | None,
         node: Callable[[Any], NodeT],
         at: str = "created_at",
+        rendered_pages: Callable[..., BatchFn] | None = None,
     ) -> Lookup[Node, PageKey, Page, Connection[NodeT]]:
         """A page of each parent's list (a batched field): arguments checked once, each
-        parent's page loaded by its id, its count loaded only when selected."""
+        parent's page loaded by its id, its count loaded only when selected; with
+        `rendered_pages`, the Lookup renders a spec of `renders`."""
         limit, cursor = page_args(first, after)
         paged = cursor is not None
 
         def build(key: PageKey, page: Page) -> Connection[NodeT]:
             return cls.build(page, node, partial(counts.load, key.parent), paged=paged, at=at)
 
-        return through(pages, lambda parent: PageKey(parent.pk, limit, cursor), build)
+        def key(parent: Node) -> PageKey:
+            return PageKey(parent.pk, limit, cursor)
+
+        lookup = through(pages, key, build)
+        if rendered_pages is not None:
+            batch_of = rendered_pages
+
+            def render(spec: _Spec) -> Lookup[Node, PageKey, Page, Connection[NodeT]]:
+                def build_rendered(key: PageKey, page: Page) -> Connection[NodeT]:
+                    return construct(
+                        cls,
+                        {
+                            "page": page,
+                            "node": _fragment_of("nodes"),
+                            "count": (
+                                partial(_known, page.total)
+                                if spec.counted
+                                else partial(counts.load, key.parent)
+                            ),
+                            "paged": paged,
+                            "at": "at",
+                            "edge": _fragment_of("edges") if spec.edges else None,
+                        },
+                    )
+
+                batch = batch_of(spec.listing, spec.columns, counted=spec.counted)
+                return Lookup(key, pages.load, batch, build_rendered)
+
+            lookup.render = render
+        return lookup
+
+    @staticmethod
+    def renders(listing: Listing, node: rendered.Rendered) -> Renderer:
+        """How a connection field over `listing` renders below it, on the fast path: its
+        `nodes` and `edges` as JSON written by PostgreSQL (`node` says how), when each is
+        selected once and only of columns, and its totalCount counted in the same
+        statement; pageInfo as without."""
+        edge = rendered.edge(node, listing.at, listing.pk)
+
+        def renders(selection: tuple[Selected, ...]) -> tuple[frozenset[str], _Spec] | None:
+            names = [selected.name for selected in selection]
+            columns = [f"{listing.pk} AS id", f"{listing.at} AS at"]
+            keys: set[str] = set()
+            for selected in selection:
+                if selected.name not in ("nodes", "edges"):
+                    continue
+                if names.count(selected.name) > 1 or selected.children is None:
+                    return None
+                json = (node if selected.name == "nodes" else edge).json(selected.children)
+                if json is None:
+                    return None
+                columns.append(f"{json} AS {selected.name}")
+                keys.add(selected.key)
+            counted = "totalCount" in names
+            if not keys and not counted:
+                return None
+            spec = _Spec(listing, ", ".join(columns), "edges" in names, counted)
+            return frozenset(keys), spec
+
+        return renders
 
     @classmethod
     def build(
@@ -133,3 +202,24 @@ class Connection(Generic[NodeT]):
         return construct(
             cls, {"page": page, "node": node, "count": count, "paged": paged, "at": at}
         )
+
+
+class _Spec(NamedTuple):
+    """What a connection renders: its listing read with `columns`, edges or not, its
+    list counted or not."""
+
+    listing: Listing
+    columns: str
+    edges: bool
+    counted: bool
+
+
+def _known(total: int | None) -> int:
+    """A total the page's statement counted."""
+    assert total is not None
+    return total
+
+
+def _fragment_of(column: str) -> Callable[[Any], Any]:
+    """A rendered row's JSON in `column`, as a value for the response."""
+    return lambda row: Fragment(row[column])

@@ -12,6 +12,7 @@ import strawberry
 from wren import validation
 from wren.cache.fields import Recommended
 from wren.context import Info
+from wren.db import queries, rendered
 from wren.db.engine import Row
 from wren.db.loaders import MAX_RECOMMENDED, Page, PageKey, UserStatsRow
 from wren.schema.futures import then
@@ -72,7 +73,7 @@ class User(Node):
         )
 
     @strawberry.field(description="Newest first.", graphql_type=Connection[LazyPost])
-    @batched
+    @batched(renders=Connection.renders(queries.POSTS_BY_AUTHOR, rendered.POST))
     def posts(
         info: Info, first: int = 10, after: str | None = None
     ) -> Lookup[User, PageKey, Page, Connection[Post]]:
@@ -80,27 +81,44 @@ class User(Node):
 
         loaders = info.context.loaders
         return Connection.lookup(
-            loaders.posts_by_author, loaders.post_count, first, after, Post.from_row
+            loaders.posts_by_author,
+            loaders.post_count,
+            first,
+            after,
+            Post.from_row,
+            rendered_pages=loaders.rendered_pages,
         )
 
     @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
-    @batched
+    @batched(renders=Connection.renders(queries.FOLLOWERS, rendered.USER))
     def followers(
         info: Info, first: int = 10, after: str | None = None
     ) -> Lookup[User, PageKey, Page, Connection[User]]:
         loaders = info.context.loaders
         return Connection.lookup(
-            loaders.followers, loaders.follower_count, first, after, User.from_row, "followed_at"
+            loaders.followers,
+            loaders.follower_count,
+            first,
+            after,
+            User.from_row,
+            "followed_at",
+            rendered_pages=loaders.rendered_pages,
         )
 
     @strawberry.field(description="Newest follow first.", graphql_type=Connection["User"])
-    @batched
+    @batched(renders=Connection.renders(queries.FOLLOWING, rendered.USER))
     def following(
         info: Info, first: int = 10, after: str | None = None
     ) -> Lookup[User, PageKey, Page, Connection[User]]:
         loaders = info.context.loaders
         return Connection.lookup(
-            loaders.following, loaders.following_count, first, after, User.from_row, "followed_at"
+            loaders.following,
+            loaders.following_count,
+            first,
+            after,
+            User.from_row,
+            "followed_at",
+            rendered_pages=loaders.rendered_pages,
         )
 
     @strawberry.field(

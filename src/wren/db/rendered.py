@@ -1,0 +1,158 @@
+"""Objects rendered as JSON by PostgreSQL, in the statement that reads their rows.
+
+A level of objects whose selection is only columns of its rows (and of the rows joined
+to them, like a comment's author) costs the fast path no Python object per row when
+PostgreSQL writes each object's JSON: one text column per row, embedded in the response
+as it is (an orjson fragment). The text must be what graphql-core's answer encodes to,
+byte for byte, so every value is written as orjson writes it:
+
+- strings with `to_json(text)`, which escapes exactly what orjson escapes (`"`, `\\`, and
+  control characters, as `\\n` or `\\u001f`; nothing else: non-ASCII stays UTF-8);
+- DateTime as Python's `datetime.isoformat()` of the UTC value asyncpg returns: seconds,
+  six digits of microseconds only when there are some, then `+00:00`;
+- ids and cursors in wren.ids' encoding (base64url without padding of `Type:pk` and
+  `k:micros:pk`), which PostgreSQL's `encode(..., 'base64')` gives once translated and
+  trimmed (no line break under 76 characters: these are under 40);
+- keys and punctuation without spaces (json_build_object would add some), in the order
+  of the selection.
+
+`tests/integration/test_rendered.py` compares these with Python's encoders over edge
+cases (every escape, microseconds or none, years before 1000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from wren.level_form import Selected
+
+Value = Callable[[str], str]  # table alias -> SQL expression of the value's JSON text
+
+
+def json_string(column: str, *, nullable: bool = False) -> Value:
+    """A text column as a JSON string (`null` for NULL when the column may be NULL)."""
+    if nullable:
+        return lambda t: f"COALESCE(to_json({t}.{column})::text, 'null')"
+    return lambda t: f"to_json({t}.{column})::text"
+
+
+def count_of(table: str, column: str) -> Value:
+    """How many `table` rows have `column` = the row's id, as a JSON number: a subquery
+    through `column`'s index, instead of a count statement for the level."""
+    return lambda t: f"(SELECT count(*) FROM {table} WHERE {table}.{column} = {t}.id)::text"
+
+
+def _b64(text: str) -> str:
+    return f"rtrim(translate(encode(convert_to({text}, 'UTF8'), 'base64'), '+/', '-_'), '=')"
+
+
+def iso_datetime(expression: str) -> str:
+    """A timestamptz as the JSON string of its `datetime.isoformat()` in UTC."""
+    utc = f"({expression} AT TIME ZONE 'UTC')"
+    return (
+        f"('\"' || to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE WHEN date_part('microseconds', {utc})::int % 1000000 = 0 THEN ''"
+        f" ELSE to_char({utc}, '.US') END || '+00:00\"')"
+    )
+
+
+def json_datetime(column: str) -> Value:
+    """A non-null timestamptz column as a DateTime."""
+    return lambda t: iso_datetime(f"{t}.{column}")
+
+
+def global_id(type_name: str, column: str = "id") -> Value:
+    """The opaque global id of a row (wren.ids.to_global_id)."""
+
+    def value(t: str) -> str:
+        encoded = _b64(f"'{type_name}:' || {t}.{column}")
+        return f"('\"' || {encoded} || '\"')"
+
+    return value
+
+
+def cursor(at: str, pk: str) -> str:
+    """The JSON string of a keyset cursor (wren.ids.encode_cursor) of (at, pk)."""
+    micros = f"(extract(epoch FROM {at}) * 1000000)::bigint"
+    encoded = _b64(f"'k:' || {micros} || ':' || {pk}")
+    return f"('\"' || {encoded} || '\"')"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """How a GraphQL object type's fields are written from a row under a table alias:
+    leaves from its columns, objects from rows joined under their own aliases."""
+
+    type_name: str
+    alias: str
+    leaves: Mapping[str, Value]
+    objects: Mapping[str, tuple[Rendered, str]] = field(default_factory=dict)
+
+    def json(self, selection: Sequence[Selected]) -> str | None:
+        """The SQL expression of the selection's JSON object, or None when a field of
+        it is not a column of these rows (or takes arguments)."""
+        parts: list[str] = []
+        for selected in selection:
+            if selected.arguments:
+                return None
+            if selected.name == "__typename":
+                value: str | None = f"'\"{self.type_name}\"'"
+            elif selected.children is None and selected.name in self.leaves:
+                value = self.leaves[selected.name](self.alias)
+            elif selected.children is not None and selected.name in self.objects:
+                rendered, alias = self.objects[selected.name]
+                value = rendered.at(alias).json(selected.children)
+            else:
+                return None
+            if value is None:
+                return None
+            # Response keys are GraphQL names ([_A-Za-z][_0-9A-Za-z]*): safe in a literal.
+            parts.append(f"'{',' if parts else '{'}\"{selected.key}\":' || {value}")
+        return "(" + " || ".join(parts) + " || '}')"
+
+    def at(self, alias: str) -> Rendered:
+        """The same type read under another table alias."""
+        return Rendered(self.type_name, alias, self.leaves, self.objects)
+
+
+USER = Rendered(
+    "User",
+    "u",
+    {
+        "id": global_id("User"),
+        "handle": json_string("handle"),
+        "displayName": json_string("display_name"),
+        "bio": json_string("bio", nullable=True),
+        "createdAt": json_datetime("created_at"),
+    },
+)
+# Posts and comments are read with their author joined as `a` (queries.py).
+POST = Rendered(
+    "Post",
+    "p",
+    {
+        "id": global_id("Post"),
+        "title": json_string("title"),
+        "body": json_string("body"),
+        "createdAt": json_datetime("created_at"),
+        "likeCount": count_of("likes", "post_id"),
+    },
+    {"author": (USER, "a")},
+)
+COMMENT = Rendered(
+    "Comment",
+    "c",
+    {
+        "id": global_id("Comment"),
+        "body": json_string("body"),
+        "createdAt": json_datetime("created_at"),
+    },
+    {"author": (USER, "a")},
+)
+
+
+def edge(node: Rendered, at: str, pk: str) -> Rendered:
+    """An Edge of a list sorted by (at, pk), its node rendered as `node`."""
+    leaves = {"cursor": lambda _alias: cursor(at, pk)}
+    return Rendered(f"{node.type_name}Edge", "", leaves, {"node": (node, node.alias)})
