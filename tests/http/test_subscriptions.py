@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -534,9 +535,9 @@ async def test_publishing_without_redis_never_fails_the_mutation(
     assert all("not published" in warning for warning in warnings)
 
 
-async def test_a_subscription_survives_a_redis_restart(settings: Settings) -> None:
+async def test_a_subscription_survives_a_redis_restart(settings: Settings, tmp_path: Path) -> None:
     """The process's listener reconnects and subscribes again; later events arrive."""
-    server = RedisServer()
+    server = RedisServer(tmp_path, "")
     await server.start()
     try:
         async with (
