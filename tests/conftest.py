@@ -208,6 +208,12 @@ def require(program: str, package: str | None = None) -> str:
         missing_tool(missing)
 
 
+def timeline_statements(settings: Settings) -> int:
+    """Timeline's SQL statements: posts with authors, like counts, comment pages (on the fast
+    path their totals come with their rows; graphql-core counts them in one more)."""
+    return 3 if settings.compiled_queries else 4
+
+
 def operation(name: str) -> str:
     """The text of a contract operation."""
     return (CONTRACT / "operations" / f"{name}.graphql").read_text()

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, operation
+from tests.conftest import free_port, operation, timeline_statements
 from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -71,6 +71,7 @@ def test_prometheus_scrapes_every_worker(settings: Settings, tmp_path: Path) -> 
         "WREN_REDIS_URL": settings.redis_url or "",
         "WREN_CACHE_NAMESPACE": settings.cache_namespace,
         "WREN_PORT": str(api),
+        "WREN_COMPILED_QUERIES": str(settings.compiled_queries).lower(),
         "WREN_POOL_SIZE": str(POOL_SIZE),
         "WREN_METRICS_PORT": str(metrics),
         "WREN_LOG_FORMAT": "json",
@@ -124,7 +125,7 @@ def test_prometheus_scrapes_every_worker(settings: Settings, tmp_path: Path) -> 
             assert _wait(lambda: query(timeline) == REQUESTS, "Timeline's histogram")
             assert (
                 query('sum(wren_graphql_operation_sql_statements_sum{operation_name="Timeline"})')
-                == 4 * REQUESTS
+                == timeline_statements(settings) * REQUESTS
             )
             assert query(
                 'sum(http_server_request_duration_seconds_count{http_route="/graphql"})'
@@ -142,6 +143,6 @@ def test_prometheus_scrapes_every_worker(settings: Settings, tmp_path: Path) -> 
     access = [line for line in lines if line["logger"] == "wren.access"]
     assert len(access) == REQUESTS
     assert {line["operation_name"] for line in access} == {"Timeline"}
-    assert {line["sql_statements"] for line in access} == {4}
+    assert {line["sql_statements"] for line in access} == {timeline_statements(settings)}
     # Every line is JSON, uvicorn's own included.
     assert all(line.startswith("{") for line in server_log.read_text().splitlines() if line)

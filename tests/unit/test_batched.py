@@ -140,9 +140,10 @@ async def test_a_value_for_every_parent_needs_no_load() -> None:
         assert context.source.batches == []
 
 
-def test_a_rendering_level_form_needs_a_lookup_that_renders() -> None:
+async def test_a_rendering_level_form_needs_a_lookup_that_renders() -> None:
     """`renders` is asked at plan time; its form fails loudly (never a silent Python
-    answer where the plan expects finished JSON) when the Lookup cannot render."""
+    answer where the plan expects finished JSON) when the Lookup cannot render (inside a
+    running loop, as a request is: its loaders need one)."""
     from wren.level_form import Selected, renders_of
 
     def no_render(source: Source) -> Lookup[Any, int, int, int]:
