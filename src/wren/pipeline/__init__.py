@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import ExecutionResult, FieldNode, GraphQLError, OperationType
-from graphql.execution import get_variable_values
 from strawberry.types.execution import ExecutionResult as StreamResult
 from strawberry.types.execution import PreExecutionError
 
@@ -45,6 +44,7 @@ from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
 from wren.pipeline.ratelimit import RateLimiter, Throttle
+from wren.pipeline.variables import compile_variables
 
 if TYPE_CHECKING:
     import strawberry
@@ -233,10 +233,9 @@ class Pipeline:
         cost = self.documents.compiled(document, operation, compile_cost).evaluate(params.variables)
         limit = self.settings.max_cost
         extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
-        coerced = get_variable_values(
+        coerced = self.documents.compiled(document, operation, compile_variables).coerce(
             self.schema,
-            operation.variable_definitions or (),
-            params.variables or {},
+            params.variables,
             max_errors=MAX_VARIABLE_ERRORS,
             hide_suggestions=self.hide_suggestions,
         )

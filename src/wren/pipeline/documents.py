@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from wren.settings import Settings
 
     T = TypeVar("T")
-    # What is compiled once per operation: compile_cost, compile_arguments, compile_policy.
+    # What is compiled once per operation: compile_cost, compile_arguments, compile_variables,
+    # compile_policy.
     Compile = Callable[
         [GraphQLSchema, OperationDefinitionNode, dict[str, FragmentDefinitionNode]], T
     ]
