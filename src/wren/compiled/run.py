@@ -65,9 +65,14 @@ async def _gather(awaitables: list[Any]) -> tuple[list[Any], bool]:
     Resolvers mostly return loader futures that complete together when their batch
     does: awaiting them one by one suspends once, then finds the rest done. That costs
     far less than asyncio.gather's wrapper and callback per awaitable. Coroutines become
-    tasks first, so that they all run (and batch) concurrently.
+    tasks first, so that they all run (and batch) concurrently; a lone coroutine (a root
+    field such as `userByHandle`) has nothing to run beside, and is awaited in place: a
+    task would cost its creation and a turn of the event loop.
     """
-    futures = [value if isfuture(value) else asyncio.ensure_future(value) for value in awaitables]
+    if len(awaitables) == 1:
+        futures = awaitables
+    else:
+        futures = [v if isfuture(v) else asyncio.ensure_future(v) for v in awaitables]
     done: list[Any] = []
     failed = False
     for future in futures:
@@ -77,7 +82,8 @@ async def _gather(awaitables: list[Any]) -> tuple[list[Any], bool]:
             task = asyncio.current_task()
             if task is not None and task.cancelling():  # this request is being cancelled
                 for other in futures:
-                    other.cancel()
+                    if isfuture(other):
+                        other.cancel()
                 raise
             done.append(Failed(RuntimeError(f"cancelled: {error}")))  # only that one was
             failed = True
@@ -126,11 +132,6 @@ class Runner:
             if not causes or n != causes[0]:
                 del self.errors[n]
         self._nulled.append(key)
-
-    async def run(self, plans: list[FieldPlan]) -> dict[str, Any] | None:
-        """The operation's `data`: its root fields on the root object."""
-        [data] = await self.objects(plans, [None], lambda _: [])
-        return None if data is NULLED else data
 
     def resolve(self, plan: FieldPlan, objects: list[Any]) -> Any:
         """This field's raw value for every object (awaitables left for the caller): a

@@ -61,7 +61,7 @@ async def read_body(request: Request, limit: int, within: Deadline) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with within():
+        with within():
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:

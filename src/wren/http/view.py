@@ -175,7 +175,7 @@ class GraphQLView:
         # One context for the whole batch: its operations share loaders and their batching.
         context = await self._context(request)
         results = await asyncio.gather(
-            *(self._run(request, p, "POST", media, request_id, context) for p in batch)
+            *(self._run_in_batch(request, p, media, request_id, context) for p in batch)
         )
         # The rate limit's headers as the batch leaves it: its last take.
         throttled = [a.headers for a in results if a.headers]
@@ -192,6 +192,17 @@ class GraphQLView:
         context.request = request
         return context
 
+    async def _run_in_batch(
+        self, request: Request, params: Params, media: str, request_id: str, context: Context
+    ) -> _Answer:
+        """One operation of a batch: a refused one does not sink the others."""
+        try:
+            return await self._run(request, params, "POST", media, request_id, context)
+        except RequestRefused as refusal:
+            self._refused(refusal)
+            status = refusal.status or document_error_status(media)
+            return _Answer(status, {"errors": [refusal.formatted()]})
+
     async def _run(
         self,
         request: Request,
@@ -201,26 +212,7 @@ class GraphQLView:
         request_id: str,
         context: Context | None,
     ) -> _Answer:
-        """One operation, from document text to response body; refusals become bodies."""
-        try:
-            return await self._run_checked(request, params, method, media, request_id, context)
-        except RequestRefused as refusal:
-            if context is None:
-                raise
-            self._refused(refusal)
-            # Within a batch, one refused operation does not sink the others.
-            status = refusal.status or document_error_status(media)
-            return _Answer(status, {"errors": [refusal.formatted()]})
-
-    async def _run_checked(
-        self,
-        request: Request,
-        params: Params,
-        method: str,
-        media: str,
-        request_id: str,
-        context: Context | None,
-    ) -> _Answer:
+        """One operation, from document text to response body (RequestRefused raised)."""
         transport = Transport.GET if method == "GET" else Transport.POST
 
         started = time.perf_counter()

@@ -334,15 +334,21 @@ class Pipeline:
         prepared.extensions["cost"]["throttleStatus"] = throttle.status()
         return throttle
 
-    async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
+    async def execute(
+        self, prepared: Prepared, context: Context, request_id: str, *, cached: bool = True
+    ) -> Result:
         """Run a query or mutation within the deadline, or answer it from the response
-        cache; errors masked."""
+        cache (unless not `cached`); errors masked.
+
+        One coroutine, not one per step: each level of an await chain is created, and
+        passed through at every resumption, on every request.
+        """
         context.request_id = request_id
         refused = self._credentials(context, prepared.operation)
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
-        if self.response_cache:
+        if cached and self.response_cache:
             policy = prepared.cache_policy
             responses = context.responses
             if (
@@ -352,52 +358,6 @@ class Pipeline:
                 and (responses.private or not policy.private)
             ):
                 return await self._cached(prepared, context, request_id, responses, policy)
-        return await self._execute(prepared, context, request_id)
-
-    async def _cached(
-        self,
-        prepared: Prepared,
-        context: Context,
-        request_id: str,
-        responses: ResponseCache,
-        policy: CachePolicy,
-    ) -> Result:
-        """A cacheable query's answer: stored, shared with a concurrent request, or run and
-        stored (without errors only)."""
-        viewer = None
-        if policy.private:
-            viewer = "-" if context.viewer_id is None else str(context.viewer_id)
-        operation = prepared.operation
-        name = digest(
-            prepared.text,
-            operation.name.value if operation.name else None,
-            prepared.raw_variables,
-            viewer,
-        )
-        ran: Result | None = None
-
-        async def compute() -> tuple[bytes, list[str]] | None:
-            nonlocal ran
-            ran = await self._execute(prepared, context, request_id)
-            if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
-                return None
-            assert prepared.source is not None
-            plan = self.documents.compiled(prepared.source, operation, compile_tags)
-            tags = plan.tags(ran.data)
-            return orjson.dumps(ran.data), tags
-
-        raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)
-        result = ran
-        if result is None:
-            assert raw is not None
-            # The stored bytes go into the response body as they are.
-            data: Any = orjson.Fragment(raw)
-            result = Result(Stage.EXECUTED, data=data, extensions=dict(prepared.extensions))
-        if self.report_hits:
-            result.extensions = {**result.extensions, "responseCache": {"hit": hit}}
-        return result
-
-    async def _execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         if prepared.operation.operation is OperationType.MUTATION:
             # What a mutation checks, and what its answer shows, is read where it is
             # written: the primary (a replica may not have the rows yet).
@@ -408,7 +368,7 @@ class Pipeline:
         span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
         with inflight.tracking() as reads, span or contextlib.nullcontext():
             try:
-                async with self.deadline():
+                with self.deadline():
                     outcome = await self.executor.run(
                         prepared.text,
                         prepared.document,
@@ -436,6 +396,49 @@ class Pipeline:
             # Refused by an extension before anything ran (its errors have no path).
             return Result(Stage.REQUEST, errors, extensions=extensions)
         return Result(Stage.EXECUTED, errors, outcome.data, extensions)
+
+    async def _cached(
+        self,
+        prepared: Prepared,
+        context: Context,
+        request_id: str,
+        responses: ResponseCache,
+        policy: CachePolicy,
+    ) -> Result:
+        """A cacheable query's answer: stored, shared with a concurrent request, or run and
+        stored (without errors only)."""
+        viewer = None
+        if policy.private:
+            viewer = "-" if context.viewer_id is None else str(context.viewer_id)
+        operation = prepared.operation
+        name = digest(
+            prepared.text,
+            operation.name.value if operation.name else None,
+            prepared.raw_variables,
+            viewer,
+        )
+        ran: Result | None = None
+
+        async def compute() -> tuple[bytes, list[str]] | None:
+            nonlocal ran
+            ran = await self.execute(prepared, context, request_id, cached=False)
+            if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
+                return None
+            assert prepared.source is not None
+            plan = self.documents.compiled(prepared.source, operation, compile_tags)
+            tags = plan.tags(ran.data)
+            return orjson.dumps(ran.data), tags
+
+        raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)
+        result = ran
+        if result is None:
+            assert raw is not None
+            # The stored bytes go into the response body as they are.
+            data: Any = orjson.Fragment(raw)
+            result = Result(Stage.EXECUTED, data=data, extensions=dict(prepared.extensions))
+        if self.report_hits:
+            result.extensions = {**result.extensions, "responseCache": {"hit": hit}}
+        return result
 
     async def stream(
         self,
