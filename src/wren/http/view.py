@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from wren.pipeline import Pipeline
     from wren.pipeline.cache_control import CachePolicy
     from wren.settings import Settings
+    from wren.shutdown import Shutdown
 
 log = logging.getLogger("wren.http")
 
@@ -56,6 +57,7 @@ class GraphQLView:
         settings: Settings,
         context_getter: ContextGetter,
         redis_getter: RedisGetter,
+        shutdown: Shutdown | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.settings = settings
@@ -64,10 +66,18 @@ class GraphQLView:
         self.graphiql = settings.graphiql_enabled
         self.telemetry = pipeline.telemetry
         self.body_deadline = Deadline(settings.body_timeout)
+        # While the instance drains, responses close their connection (what
+        # wren.shutdown.CloseWhileDraining does for the other routes, without its
+        # wrapper around `send` on every request).
+        self.shutdown = shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The endpoint as an ASGI app (what WrenApp dispatches /graphql to)."""
         response = await self.handle(GraphQLRequest(scope, receive))
+        if self.shutdown is not None and self.shutdown.draining:
+            # Decided when the response starts: a request that began before the drain
+            # and ends during it closes its connection too.
+            response.headers["connection"] = "close"
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
