@@ -72,17 +72,10 @@ class GraphQLView:
         self.shutdown = shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The endpoint as an ASGI app (what WrenApp dispatches /graphql to)."""
-        response = await self.handle(GraphQLRequest(scope, receive))
-        if self.shutdown is not None and self.shutdown.draining:
-            # Decided when the response starts: a request that began before the drain
-            # and ends during it closes its connection too.
-            response.headers["connection"] = "close"
-        await response(scope, receive, send)
-
-    async def handle(self, request: Request) -> Response:
-        """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
+        """The endpoint as an ASGI app (what WrenApp dispatches /graphql to): every
+        failure becomes a GraphQL-shaped response, never a trace."""
         started = time.perf_counter()
+        request = GraphQLRequest(scope, receive)
         request_id = new_request_id()
         headers = request.headers
         accept = headers.get("accept")
@@ -107,7 +100,13 @@ class GraphQLView:
         # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
         elapsed = (time.perf_counter() - started) * 1000
         response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
-        return response
+        if self.shutdown is not None and self.shutdown.draining:
+            # Decided when the response starts: a request that began before the drain
+            # and ends during it closes its connection too.
+            response.headers["connection"] = "close"
+        # What Response.__call__ sends, without its coroutine.
+        await send(response.start())
+        await send({"type": "http.response.body", "body": response.body})
 
     async def _respond(
         self, request: Request, media: str | None, accept: str | None, request_id: str

@@ -124,6 +124,9 @@ class Prepared:
     source: Document | None = None
 
 
+# What a request that is not traced executes within (nullcontext is reusable).
+_UNTRACED = contextlib.nullcontext()
+
 # Root fields that a client with no valid token calls to get one.
 CREDENTIAL_MUTATIONS = frozenset({"signUp", "logIn", "refreshToken"})
 
@@ -212,7 +215,10 @@ class Pipeline:
     ) -> Prepared | Result:
         """The checked operation, or the Result that refuses it (RequestRefused for
         refusals that carry a status of their own)."""
-        text, persist_as = await self.persisted.document(params, redis)
+        text = self.persisted.plain(params)
+        persist_as = None
+        if text is None:
+            text, persist_as = await self.persisted.document(params, redis)
         if len(text) > self.settings.max_body_bytes:
             # HTTP bodies are bounded before they are read; a WebSocket message is not.
             error = limit_error(
@@ -371,7 +377,7 @@ class Pipeline:
                 db.use_primary()
         timeout = self.settings.execution_timeout
         span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
-        with inflight.tracking() as reads, span or contextlib.nullcontext():
+        with inflight.tracking() as reads, span or _UNTRACED:
             try:
                 with self.deadline():
                     outcome = await self.executor.run(
