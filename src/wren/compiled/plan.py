@@ -318,12 +318,43 @@ def _render(plan: FieldPlan, renders: Renders) -> None:
             child.children, child.serialize, child.exact = None, None, None
 
 
+class Level(list[FieldPlan]):
+    """The plans of one selection set, and what the runner reads of them on every level
+    (which are resolvers, level forms, objects, leaves): computed once, when compiled."""
+
+    def __init__(self, plans: list[FieldPlan]) -> None:
+        super().__init__(plans)
+        self.keys = [plan.key for plan in plans]
+        self.resolvers = [c for c, plan in enumerate(plans) if plan.kind == RESOLVER]
+        self.levels = [c for c, plan in enumerate(plans) if plan.kind == LEVEL]
+        self.nested = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
+        # Leaves, and the Python types their values may have to be kept as they are.
+        self.leaves = [
+            (c, plan, _unchanged(plan)) for c, plan in enumerate(plans) if plan.serialize
+        ]
+
+
+def _unchanged(plan: FieldPlan) -> frozenset[type] | None:
+    """The types of a leaf's values that its serialization leaves as they are."""
+    if plan.is_list or plan.exact is None:
+        return None
+    return frozenset({plan.exact, type(None)} if plan.nullable else {plan.exact})
+
+
+def _levels(plans: list[FieldPlan]) -> Level:
+    """The plans as Levels, all the way down (once level forms have rendered theirs)."""
+    for plan in plans:
+        if plan.children is not None:
+            plan.children = _levels(plan.children)
+    return Level(plans)
+
+
 @dataclass(slots=True)
 class Plan:
     """A compiled query operation."""
 
     operation: OperationDefinitionNode
-    fields: list[FieldPlan]
+    fields: Level
 
 
 def compile_plan(
@@ -342,4 +373,4 @@ def compile_plan(
         fields = _Compiler(schema, document, operation).object_plan(root, operation.selection_set)
     except Unsupported as unsupported:
         return str(unsupported)
-    return Plan(operation, fields)
+    return Plan(operation, _levels(fields))
