@@ -35,16 +35,14 @@ from wren.db import inflight
 from wren.db.routing import RoutedDatabase
 from wren.errors import RateLimited, WrenError
 from wren.observability import Telemetry
-from wren.pipeline.arguments import compile_arguments
-from wren.pipeline.cache_control import compile_policy
-from wren.pipeline.cost import QUERY_TOO_COSTLY, compile_cost
+from wren.pipeline.checks import compile_checks
+from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.deadline import Deadline
 from wren.pipeline.documents import Document, Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
 from wren.pipeline.execution import Executor
 from wren.pipeline.persisted import PersistedDocuments
 from wren.pipeline.ratelimit import RateLimiter, Throttle
-from wren.pipeline.variables import compile_variables
 
 if TYPE_CHECKING:
     import strawberry
@@ -241,10 +239,11 @@ class Pipeline:
             return Result(Stage.DOCUMENT, [_operation_error(document.node, params.operation_name)])
         if persist_as is not None:
             await self.persisted.store(redis(), persist_as, text)
-        cost = self.documents.compiled(document, operation, compile_cost).evaluate(params.variables)
+        checks = self.documents.compiled(document, operation, compile_checks)
+        cost = checks.cost.evaluate(params.variables)
         limit = self.settings.max_cost
         extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
-        coerced = self.documents.compiled(document, operation, compile_variables).coerce(
+        coerced = checks.variables.coerce(
             self.schema,
             params.variables,
             max_errors=MAX_VARIABLE_ERRORS,
@@ -255,9 +254,7 @@ class Pipeline:
                 error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
         # Arguments before the cost: `first: 100000` is an argument out of its range.
-        errors = self.documents.compiled(document, operation, compile_arguments).check(
-            coerced, hide_suggestions=self.hide_suggestions
-        )
+        errors = checks.arguments.check(coerced, hide_suggestions=self.hide_suggestions)
         if errors:
             return Result(Stage.DOCUMENT, errors, extensions=extensions)
         if cost is None or cost > limit:
@@ -270,7 +267,7 @@ class Pipeline:
             return Result(Stage.DOCUMENT, [error], extensions=extensions)
         policy = None
         if transport is Transport.GET or self.response_cache:
-            policy = self.documents.compiled(document, operation, compile_policy)
+            policy = checks.policy
         return Prepared(
             text, document.node, operation, params.variables, coerced, extensions, policy, document
         )
