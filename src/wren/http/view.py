@@ -111,13 +111,24 @@ class GraphQLView:
     async def _respond(
         self, request: Request, media: str | None, accept: str | None, request_id: str
     ) -> Response:
+        """The response to a GET or POST; a POST (most requests) is read and run here, not
+        in a coroutine of its own."""
         try:
             if request.method in {"GET", "HEAD"}:
                 if self.graphiql and self._wants_graphiql(request, accept):
                     return graphiql.page()
                 response = await self._get(request, media, request_id)
             else:
-                response = await self._post(request, media, request_id)
+                check_content_type(request.headers.get("content-type"))
+                accepted = self._media(media)
+                raw = await read_body(request, self.settings.max_body_bytes, self.body_deadline)
+                data = decode_body(raw)
+                if isinstance(data, list):
+                    response = await self._batch(request, data, accepted, request_id)
+                else:
+                    params = from_mapping(data)
+                    answer = await self._run(request, params, "POST", accepted, request_id, None)
+                    response = json_response(answer.body, answer.status, accepted, answer.headers)
         except RequestRefused as refusal:
             self._refused(refusal)
             status = refusal.status or document_error_status(media or JSON)
@@ -161,16 +172,6 @@ class GraphQLView:
         )
         response.headers.update(answer.headers)
         return response
-
-    async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
-        check_content_type(request.headers.get("content-type"))
-        media = self._media(media)
-        raw = await read_body(request, self.settings.max_body_bytes, self.body_deadline)
-        data = decode_body(raw)
-        if not isinstance(data, list):
-            answer = await self._run(request, from_mapping(data), "POST", media, request_id, None)
-            return json_response(answer.body, answer.status, media, answer.headers)
-        return await self._batch(request, data, media, request_id)
 
     async def _batch(
         self, request: Request, data: list[Any], media: str, request_id: str
