@@ -17,6 +17,9 @@ gives, per operation and setting, the median over rounds of the server's CPU per
 and the median (and range) over rounds of its ratio to `off` in the same round. Needs the
 benchmark database (`bench/run.py` creates it).
 
+`--ops Typename` measures `{ __typename }` (bench/inprocess.py's own operation): what a
+request costs before any SQL.
+
 `--src ../base/src` serves another checkout's code (with this one's dependencies), for
 figures before and after a change.
 
@@ -44,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.inprocess import VARIABLES, _sink
+from bench.inprocess import OWN_OPS, VARIABLES, _sink
 from bench.paths import CONTRACT_OPS, LAST_CPU, VENV
 from bench.servers import Server, ServerSpec
 
@@ -139,7 +142,9 @@ async def drive(port: int, payload: bytes, requests: int, connections: int) -> b
 def main() -> int:
     """Run the rounds and print a Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--ops", default="Timeline,UserByHandle")
+    ap.add_argument(
+        "--ops", default="Timeline,UserByHandle", help="contract operations, or Typename"
+    )
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--requests", type=int, default=1000, help="per operation, server, round")
     ap.add_argument("--connections", type=int, default=4)
@@ -156,7 +161,8 @@ def main() -> int:
     os.sched_setaffinity(0, {LAST_CPU})
     payloads = {
         name: {
-            "query": (CONTRACT_OPS / "operations" / f"{name}.graphql").read_text(),
+            "query": OWN_OPS.get(name)
+            or (CONTRACT_OPS / "operations" / f"{name}.graphql").read_text(),
             "variables": VARIABLES[name],
         }
         for name in a.ops.split(",")

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wren.accounts import Accounts
+from wren.accounts import ANONYMOUS, Accounts
 from wren.accounts.keys import Keyring
 from wren.cache.client import RedisClient, create_clients
 from wren.cache.marks import WriteMarks
@@ -243,7 +243,13 @@ def create_app(
     async def context(connection: HTTPConnection) -> Context:
         """A request's context, or a WebSocket connection's (its handshake's headers)."""
         resources: Resources = connection.app.state.resources
-        credentials = await resources.accounts.authenticate(connection.headers.get("authorization"))
+        authorization = connection.headers.get("authorization")
+        # Most requests carry no token: no coroutine to learn that they are anonymous.
+        credentials = (
+            ANONYMOUS
+            if authorization is None
+            else await resources.accounts.authenticate(authorization)
+        )
         return Context(
             settings=settings,
             db=resources.db,
@@ -262,10 +268,11 @@ def create_app(
     app.state.pipeline = pipeline
     app.state.telemetry = telemetry
     app.state.shutdown = shutdown
-    view = GraphQLView(pipeline, settings, context, _redis)
-    # GET, HEAD and POST go straight to the view (WrenApp); the route gives the other
-    # methods the router's 405 with its Allow header.
-    app.graphql = CloseWhileDraining(view, shutdown)
+    view = GraphQLView(pipeline, settings, context, _redis, shutdown)
+    # GET, HEAD and POST go straight to the view (WrenApp), which closes connections
+    # while draining itself; the route gives the other methods the router's 405 with
+    # its Allow header.
+    app.graphql = view
     app.router.routes.append(Route("/graphql", view, methods=["GET", "POST"]))
     # An ASGI app, not an endpoint function: Strawberry speaks the protocols itself.
     subscriptions = SubscriptionEndpoint(pipeline, settings, context, _redis)

@@ -54,11 +54,20 @@ class Context(BaseContext):
         # None only where nothing subscribes (tools, some tests): writes then announce nothing.
         self.events = events
         self.loaders = Loaders(self.db)
-        self.cache = RequestCache(store, self.loaders)
+        self._store = store
+        self._cache: RequestCache | None = None
         # Whole answers of cacheable queries (None: WREN_RESPONSE_CACHE is off).
         self.responses = responses
         # What this request took from its rate limit (the `rateLimit` field reads it).
         self.rate_limit: Throttle | None = None
+
+    @property
+    def cache(self) -> RequestCache:
+        """The cache as this request sees it, made when first read (most requests read
+        nothing cached)."""
+        if self._cache is None:
+            self._cache = RequestCache(self._store, self.loaders)
+        return self._cache
 
     def reset_loaders(self, *, at_least: int | None = None) -> None:
         """Forget what this request read so far: a write it made may have changed it.
@@ -69,7 +78,8 @@ class Context(BaseContext):
         if at_least is not None:
             self.db = self.db.renewed(at_least=at_least)
         self.loaders = Loaders(self.db)
-        self.cache = self.cache.renewed(self.loaders)
+        if self._cache is not None:
+            self._cache = self._cache.renewed(self.loaders)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -51,7 +51,7 @@ async def context(request: Request) -> Any:
 def hello_client(settings: Settings) -> httpx.AsyncClient:
     schema = strawberry.Schema(query=Query, extensions=[RefuseOnRequest])
     view = GraphQLView(Pipeline(schema, settings), settings, context, lambda _: None)  # type: ignore[arg-type,return-value]
-    app = Starlette(routes=[Route("/graphql", view.handle, methods=["GET", "POST"])])
+    app = Starlette(routes=[Route("/graphql", view, methods=["GET", "POST"])])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 

@@ -11,14 +11,13 @@ from wren.pipeline.deadline import Deadline
 
 async def test_a_scope_that_outlasts_its_time_raises_timeout_error() -> None:
     deadline = Deadline(0.01)
-    with pytest.raises(TimeoutError):
-        async with deadline():
-            await asyncio.sleep(1)
+    with pytest.raises(TimeoutError), deadline():
+        await asyncio.sleep(1)
 
 
 async def test_a_scope_left_in_time_is_not_cancelled_afterwards() -> None:
     deadline = Deadline(0.05)
-    async with deadline():
+    with deadline():
         await asyncio.sleep(0)
     # The timer armed for that scope fires meanwhile, and cancels nothing.
     await asyncio.sleep(0.1)
@@ -30,7 +29,7 @@ async def test_each_of_many_scopes_expires_and_only_those() -> None:
 
     async def hold(seconds: float) -> str:
         try:
-            async with deadline():
+            with deadline():
                 await asyncio.sleep(seconds)
         except TimeoutError:
             return "timed out"
@@ -48,7 +47,7 @@ async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
     deadline = Deadline(10)
 
     async def hold() -> None:
-        async with deadline():
+        with deadline():
             await asyncio.sleep(1)
 
     task = asyncio.create_task(hold())
@@ -63,7 +62,7 @@ async def test_cancelled_from_elsewhere_as_the_time_is_up_stays_a_cancellation()
     entered = asyncio.Event()
 
     async def hold() -> None:
-        async with deadline():
+        with deadline():
             entered.set()
             await asyncio.sleep(10)
 

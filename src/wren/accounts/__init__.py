@@ -43,6 +43,10 @@ class Authentication:
     error: Unauthenticated | None = None
 
 
+# A request without credentials (shared: Authentication is immutable).
+ANONYMOUS = Authentication()
+
+
 class Accounts:
     """The keys, sessions, password hashing and log-in throttle of one process."""
 
@@ -75,7 +79,7 @@ class Accounts:
     async def authenticate(self, authorization: str | None) -> Authentication:
         """Read an `Authorization: Bearer <token>` header; no header is an anonymous request."""
         if authorization is None or not authorization.strip():
-            return Authentication()
+            return ANONYMOUS
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != _SCHEME or not token.strip():
             return Authentication(

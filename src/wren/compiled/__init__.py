@@ -29,7 +29,7 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from graphql.execution import VariableValues
 
 from wren.compiled.plan import Plan, compile_plan
-from wren.compiled.run import ResolveInfo, Runner
+from wren.compiled.run import NULLED, ResolveInfo, Runner
 
 __all__ = ["CompiledQueries", "Plan"]
 
@@ -72,5 +72,10 @@ class CompiledQueries:
     ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
         """The operation's `data` and errors (its variables already coerced)."""
         runner = Runner(ResolveInfo(context), variables)
-        data = await runner.run(plan.fields)
-        return data, runner.errors
+        [data] = await runner.objects(plan.fields, [None], _root)
+        return None if data is NULLED else data, runner.errors
+
+
+def _root(_: int) -> list[str | int]:
+    """The path of the root object: empty."""
+    return []

@@ -11,7 +11,9 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLField,
+    GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -19,13 +21,19 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
     NamedTypeNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    is_input_type,
+    is_required_argument,
 )
 from graphql.execution import VariableValues, get_argument_values
-from graphql.utilities import get_operation_ast
+from graphql.utilities import get_operation_ast, is_equal_type, type_from_ast
 
 from wren import _compat
 from wren.level_form import Renders, Selected, level_form_of, renders_of
@@ -52,7 +60,7 @@ class FieldPlan:
     function: Callable[..., Any] | None = None
     passes_self: bool = False
     info_name: str | None = None
-    arguments: Callable[[VariableValues], dict[str, Any]] | None = None
+    arguments: Arguments | None = None
     nullable: bool = True
     is_list: bool = False
     items_nullable: bool = True
@@ -79,12 +87,107 @@ def _serializer(scalar: GraphQLScalarType) -> Callable[[Any], Any]:
     return fast
 
 
+_MISSING: Any = object()
+
+Arguments = Callable[[VariableValues], dict[str, Any]]
+
+
+def _arguments(
+    definition: GraphQLField,
+    node: FieldNode,
+    names: dict[str, str],
+    declared: dict[str, GraphQLInputType],
+) -> Arguments:
+    """A field's keyword arguments from the request's variables.
+
+    graphql-core's `get_argument_values` coerces every argument of every field on every
+    request. What is known at compile time is computed then: literal arguments and the
+    defaults of arguments not given. An argument given a variable of exactly its own type
+    takes the variable's coerced value as it is (or its default when the variable is not
+    given), which is what graphql-core makes of it. Any other argument (a variable of
+    another type, one inside a literal) keeps graphql-core's coercion per request.
+    """
+    direct: list[tuple[str, str, Any]] = []  # (python name, variable, default or _MISSING)
+    for argument in node.arguments or ():
+        name, value = argument.name.value, argument.value
+        kind = declared.get(value.name.value) if isinstance(value, VariableNode) else None
+        if kind is None or not is_equal_type(kind, definition.args[name].type):
+            if _has_variable(value):
+                return _coerced(definition, node, names)
+            continue
+        assert isinstance(value, VariableNode)
+        default: dict[str, Any] = {}
+        if not is_required_argument(definition.args[name]):
+            get_default = GraphQLField(definition.type, {name: definition.args[name]})
+            default = get_argument_values(get_default, FieldNode(name=node.name, arguments=()))
+        direct.append((names[name], value.name.value, default.get(name, _MISSING)))
+    given = {name for name, _, _ in direct}
+    literal = GraphQLField(
+        definition.type,
+        {name: arg for name, arg in definition.args.items() if names[name] not in given},
+    )
+    literal_node = FieldNode(
+        name=node.name,
+        arguments=tuple(a for a in node.arguments or () if names[a.name.value] not in given),
+    )
+    try:
+        fixed = {names[k]: v for k, v in get_argument_values(literal, literal_node).items()}
+    except GraphQLError:  # raised per request then, located as graphql-core locates it
+        return _coerced(definition, node, names)
+    if not direct:
+        return lambda _: dict(fixed)
+
+    def arguments(variables: VariableValues) -> dict[str, Any]:
+        values = dict(fixed)
+        coerced = variables.coerced
+        for python_name, variable, default in direct:
+            value = coerced.get(variable, _MISSING)
+            if value is not _MISSING:
+                values[python_name] = value
+            elif default is not _MISSING:
+                values[python_name] = default
+        return values
+
+    return arguments
+
+
+def _coerced(definition: GraphQLField, node: FieldNode, names: dict[str, str]) -> Arguments:
+    """A field's keyword arguments, coerced by graphql-core per request."""
+
+    def arguments(variables: VariableValues) -> dict[str, Any]:
+        values = get_argument_values(definition, node, variables)
+        return {names[k]: v for k, v in values.items()}
+
+    return arguments
+
+
+def _has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(item.value) for item in value.fields)
+    return False
+
+
 class _Compiler:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode | None = None,
+    ) -> None:
         self.schema = schema
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
+        # The operation's variables and their types.
+        self.declared: dict[str, GraphQLInputType] = {}
+        for variable in (operation.variable_definitions or ()) if operation else ():
+            kind = type_from_ast(schema, variable.type)
+            if is_input_type(kind):
+                self.declared[variable.variable.name.value] = kind
 
     def selections(
         self, parent: GraphQLObjectType, selection_set: SelectionSetNode
@@ -164,10 +267,6 @@ class _Compiler:
                 raise Unsupported("non-scalar arguments")
             names[argument.graphql_name or argument.python_name] = argument.python_name
 
-        def arguments(variables: VariableValues) -> dict[str, Any]:
-            values = get_argument_values(definition, node, variables)
-            return {names[k]: v for k, v in values.items()}
-
         info = resolver.info_parameter
         passes_self = resolver.self_parameter is not None
         wrapped: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
@@ -178,7 +277,7 @@ class _Compiler:
             function=wrapped if level is None else level,
             passes_self=passes_self,
             info_name=None if info is None else info.name,
-            arguments=arguments,
+            arguments=_arguments(definition, node, names, self.declared),
             renders=None if level is None else renders_of(wrapped),
         )
 
@@ -219,12 +318,43 @@ def _render(plan: FieldPlan, renders: Renders) -> None:
             child.children, child.serialize, child.exact = None, None, None
 
 
+class Level(list[FieldPlan]):
+    """The plans of one selection set, and what the runner reads of them on every level
+    (which are resolvers, level forms, objects, leaves): computed once, when compiled."""
+
+    def __init__(self, plans: list[FieldPlan]) -> None:
+        super().__init__(plans)
+        self.keys = [plan.key for plan in plans]
+        self.resolvers = [c for c, plan in enumerate(plans) if plan.kind == RESOLVER]
+        self.levels = [c for c, plan in enumerate(plans) if plan.kind == LEVEL]
+        self.nested = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
+        # Leaves, and the Python types their values may have to be kept as they are.
+        self.leaves = [
+            (c, plan, _unchanged(plan)) for c, plan in enumerate(plans) if plan.serialize
+        ]
+
+
+def _unchanged(plan: FieldPlan) -> frozenset[type] | None:
+    """The types of a leaf's values that its serialization leaves as they are."""
+    if plan.is_list or plan.exact is None:
+        return None
+    return frozenset({plan.exact, type(None)} if plan.nullable else {plan.exact})
+
+
+def _levels(plans: list[FieldPlan]) -> Level:
+    """The plans as Levels, all the way down (once level forms have rendered theirs)."""
+    for plan in plans:
+        if plan.children is not None:
+            plan.children = _levels(plan.children)
+    return Level(plans)
+
+
 @dataclass(slots=True)
 class Plan:
     """A compiled query operation."""
 
     operation: OperationDefinitionNode
-    fields: list[FieldPlan]
+    fields: Level
 
 
 def compile_plan(
@@ -240,7 +370,7 @@ def compile_plan(
     if operation.directives:
         return "directives"
     try:
-        fields = _Compiler(schema, document).object_plan(root, operation.selection_set)
+        fields = _Compiler(schema, document, operation).object_plan(root, operation.selection_set)
     except Unsupported as unsupported:
         return str(unsupported)
-    return Plan(operation, fields)
+    return Plan(operation, _levels(fields))

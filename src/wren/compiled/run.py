@@ -21,7 +21,7 @@ from typing import Any
 from graphql import GraphQLError, located_error
 from graphql.execution import VariableValues
 
-from wren.compiled.plan import ATTRIBUTE, LEVEL, RESOLVER, TYPENAME, FieldPlan
+from wren.compiled.plan import ATTRIBUTE, LEVEL, RESOLVER, TYPENAME, FieldPlan, Level
 
 # What resolvers hand back to be awaited: loader futures (and tasks), coroutines.
 _AWAITABLE = (asyncio.Future, CoroutineType)
@@ -65,9 +65,14 @@ async def _gather(awaitables: list[Any]) -> tuple[list[Any], bool]:
     Resolvers mostly return loader futures that complete together when their batch
     does: awaiting them one by one suspends once, then finds the rest done. That costs
     far less than asyncio.gather's wrapper and callback per awaitable. Coroutines become
-    tasks first, so that they all run (and batch) concurrently.
+    tasks first, so that they all run (and batch) concurrently; a lone coroutine (a root
+    field such as `userByHandle`) has nothing to run beside, and is awaited in place: a
+    task would cost its creation and a turn of the event loop.
     """
-    futures = [value if isfuture(value) else asyncio.ensure_future(value) for value in awaitables]
+    if len(awaitables) == 1:
+        futures = awaitables
+    else:
+        futures = [v if isfuture(v) else asyncio.ensure_future(v) for v in awaitables]
     done: list[Any] = []
     failed = False
     for future in futures:
@@ -77,7 +82,8 @@ async def _gather(awaitables: list[Any]) -> tuple[list[Any], bool]:
             task = asyncio.current_task()
             if task is not None and task.cancelling():  # this request is being cancelled
                 for other in futures:
-                    other.cancel()
+                    if isfuture(other):
+                        other.cancel()
                 raise
             done.append(Failed(RuntimeError(f"cancelled: {error}")))  # only that one was
             failed = True
@@ -127,11 +133,6 @@ class Runner:
                 del self.errors[n]
         self._nulled.append(key)
 
-    async def run(self, plans: list[FieldPlan]) -> dict[str, Any] | None:
-        """The operation's `data`: its root fields on the root object."""
-        [data] = await self.objects(plans, [None], lambda _: [])
-        return None if data is NULLED else data
-
     def resolve(self, plan: FieldPlan, objects: list[Any]) -> Any:
         """This field's raw value for every object (awaitables left for the caller): a
         list, or for a level form the value or awaitable of one. A resolver that raises
@@ -176,18 +177,19 @@ class Runner:
         """Complete the selection `plans` on every object of one level: a dict per object,
         or NULLED for one that a failed non-null field made null."""
         marks, failures = self.marks, self.failures
+        level = plans if isinstance(plans, Level) else Level(plans)
         columns = [self.resolve(plan, objects) for plan in plans]
         # Only resolvers return awaitables (per object; level forms per column),
         # attributes and __typename never do. Index -1 stands for a whole column.
         waiting = [
             (c, i, value)
-            for c, column in enumerate(columns)
-            if plans[c].kind == RESOLVER
-            for i, value in enumerate(column)
+            for c in level.resolvers
+            for i, value in enumerate(columns[c])
             if isinstance(value, _AWAITABLE)
         ]
-        levels = [c for c, plan in enumerate(plans) if plan.kind == LEVEL]
-        waiting += [(c, -1, columns[c]) for c in levels if isinstance(columns[c], _AWAITABLE)]
+        levels = level.levels
+        if levels:
+            waiting += [(c, -1, columns[c]) for c in levels if isinstance(columns[c], _AWAITABLE)]
         failed = self.failures != failures  # a resolver raised
         if waiting:
             done, waited_failed = await _gather([value for _, _, value in waiting])
@@ -209,20 +211,21 @@ class Runner:
                 failed = True
         if failed:
             self._fail(plans, columns, path_of)
-        children = [(c, plan) for c, plan in enumerate(plans) if plan.children is not None]
+        children = level.nested
         if children:
             nested = [self.nested(plan, columns[c], path_of) for c, plan in children]
             completed = await asyncio.gather(*nested) if len(nested) > 1 else [await nested[0]]
             for (c, _), column in zip(children, completed, strict=True):
                 columns[c] = column
-        for c, plan in enumerate(plans):
-            if plan.serialize is not None:
+        for c, plan, unchanged in level.leaves:
+            # Usually every value already has the exact Python type: the column as it is.
+            if unchanged is None or not unchanged.issuperset(map(type, columns[c])):
                 columns[c] = self.leaves(plan, columns[c], path_of)
         if self.marks == marks:  # no null in a non-null position on this level
-            if len(plans) == 1:  # `author { handle }`: one key per object
-                key = plans[0].key
+            keys = level.keys
+            if len(keys) == 1:  # `author { handle }`: one key per object
+                key = keys[0]
                 return [{key: value} for value in columns[0]]
-            keys = [plan.key for plan in plans]
             return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
         return self._rows(plans, columns, path_of)
 
@@ -261,11 +264,6 @@ class Runner:
     def leaves(self, plan: FieldPlan, values: list[Any], path_of: PathOf) -> list[Any]:
         serialize = plan.serialize
         assert serialize is not None
-        if not plan.is_list and plan.exact is not None:
-            # Usually every value already has the exact Python type: keep the column as is.
-            types = set(map(type, values))
-            if types <= ({plan.exact, type(None)} if plan.nullable else {plan.exact}):
-                return values
         out: list[Any] = []
         for i, value in enumerate(values):
             if value is NULLED:

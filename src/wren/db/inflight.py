@@ -9,38 +9,46 @@ what is left when its deadline passes; asyncpg then cancels the query on the ser
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 _tasks: ContextVar[set[asyncio.Task[Any]] | None] = ContextVar("wren_inflight", default=None)
 
 
-@contextmanager
-def tracking() -> Iterator[set[asyncio.Task[Any]]]:
-    """Collect the tasks running reads for the code inside the block."""
-    tasks: set[asyncio.Task[Any]] = set()
-    token = _tasks.set(tasks)
-    try:
-        yield tasks
-    finally:
-        _tasks.reset(token)
+class tracking:  # noqa: N801 - used as the function it was: `with inflight.tracking():`
+    """Collect the tasks running reads for the code inside the block.
+
+    Context managers written as classes, not with @contextmanager: a generator, its
+    wrapper and their frames on every request and every read cost more than the sets
+    they manage.
+    """
+
+    __slots__ = ("_token", "tasks")
+
+    def __enter__(self) -> set[asyncio.Task[Any]]:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._token = _tasks.set(self.tasks)
+        return self.tasks
+
+    def __exit__(self, *_: object) -> None:
+        _tasks.reset(self._token)
 
 
-@contextmanager
-def registered() -> Iterator[None]:
+class registered:  # noqa: N801 - used as the function it was: `with inflight.registered():`
     """Mark the current task as running a read of the tracked request, while it does."""
-    tasks = _tasks.get()
-    task = asyncio.current_task() if tasks is not None else None
-    if tasks is None or task is None:
-        yield
-        return
-    tasks.add(task)
-    try:
-        yield
-    finally:
-        tasks.discard(task)
+
+    __slots__ = ("_registry", "_task")
+
+    def __enter__(self) -> None:
+        tasks = _tasks.get()
+        self._registry = tasks
+        self._task = asyncio.current_task() if tasks is not None else None
+        if tasks is not None and self._task is not None:
+            tasks.add(self._task)
+
+    def __exit__(self, *_: object) -> None:
+        if self._registry is not None and self._task is not None:
+            self._registry.discard(self._task)
 
 
 def cancel(tasks: set[asyncio.Task[Any]]) -> None:

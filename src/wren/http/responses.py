@@ -13,7 +13,7 @@ from wren.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON
 from wren.pipeline import Stage
 
 if TYPE_CHECKING:
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
 
     from wren.pipeline import Result
     from wren.pipeline.cache_control import CachePolicy
@@ -46,6 +46,11 @@ class Response:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the response (an ASGI app, as Starlette's responses are)."""
+        await send(self.start())
+        await send({"type": "http.response.body", "body": self.body})
+
+    def start(self) -> Message:
+        """The `http.response.start` message (the body follows in one message)."""
         raw = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in self.headers.items()
@@ -53,8 +58,7 @@ class Response:
         status = self.status_code
         if status >= 200 and status not in _NO_BODY:
             raw.append((b"content-length", b"%d" % len(self.body)))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": self.body})
+        return {"type": "http.response.start", "status": status, "headers": raw}
 
 
 # Seconds a client is asked to wait after a 503: pool waits and reconnections are short.

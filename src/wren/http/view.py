@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from wren.pipeline import Pipeline
     from wren.pipeline.cache_control import CachePolicy
     from wren.settings import Settings
+    from wren.shutdown import Shutdown
 
 log = logging.getLogger("wren.http")
 
@@ -56,6 +57,7 @@ class GraphQLView:
         settings: Settings,
         context_getter: ContextGetter,
         redis_getter: RedisGetter,
+        shutdown: Shutdown | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.settings = settings
@@ -64,15 +66,16 @@ class GraphQLView:
         self.graphiql = settings.graphiql_enabled
         self.telemetry = pipeline.telemetry
         self.body_deadline = Deadline(settings.body_timeout)
+        # While the instance drains, responses close their connection (what
+        # wren.shutdown.CloseWhileDraining does for the other routes, without its
+        # wrapper around `send` on every request).
+        self.shutdown = shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The endpoint as an ASGI app (what WrenApp dispatches /graphql to)."""
-        response = await self.handle(GraphQLRequest(scope, receive))
-        await response(scope, receive, send)
-
-    async def handle(self, request: Request) -> Response:
-        """The endpoint: every failure becomes a GraphQL-shaped response, never a trace."""
+        """The endpoint as an ASGI app (what WrenApp dispatches /graphql to): every
+        failure becomes a GraphQL-shaped response, never a trace."""
         started = time.perf_counter()
+        request = GraphQLRequest(scope, receive)
         request_id = new_request_id()
         headers = request.headers
         accept = headers.get("accept")
@@ -97,18 +100,35 @@ class GraphQLView:
         # tools and the benchmark read it): https://www.w3.org/TR/server-timing/
         elapsed = (time.perf_counter() - started) * 1000
         response.headers["server-timing"] = f"app;dur={elapsed:.2f}"
-        return response
+        if self.shutdown is not None and self.shutdown.draining:
+            # Decided when the response starts: a request that began before the drain
+            # and ends during it closes its connection too.
+            response.headers["connection"] = "close"
+        # What Response.__call__ sends, without its coroutine.
+        await send(response.start())
+        await send({"type": "http.response.body", "body": response.body})
 
     async def _respond(
         self, request: Request, media: str | None, accept: str | None, request_id: str
     ) -> Response:
+        """The response to a GET or POST; a POST (most requests) is read and run here, not
+        in a coroutine of its own."""
         try:
             if request.method in {"GET", "HEAD"}:
                 if self.graphiql and self._wants_graphiql(request, accept):
                     return graphiql.page()
                 response = await self._get(request, media, request_id)
             else:
-                response = await self._post(request, media, request_id)
+                check_content_type(request.headers.get("content-type"))
+                accepted = self._media(media)
+                raw = await read_body(request, self.settings.max_body_bytes, self.body_deadline)
+                data = decode_body(raw)
+                if isinstance(data, list):
+                    response = await self._batch(request, data, accepted, request_id)
+                else:
+                    params = from_mapping(data)
+                    answer = await self._run(request, params, "POST", accepted, request_id, None)
+                    response = json_response(answer.body, answer.status, accepted, answer.headers)
         except RequestRefused as refusal:
             self._refused(refusal)
             status = refusal.status or document_error_status(media or JSON)
@@ -153,16 +173,6 @@ class GraphQLView:
         response.headers.update(answer.headers)
         return response
 
-    async def _post(self, request: Request, media: str | None, request_id: str) -> Response:
-        check_content_type(request.headers.get("content-type"))
-        media = self._media(media)
-        raw = await read_body(request, self.settings.max_body_bytes, self.body_deadline)
-        data = decode_body(raw)
-        if not isinstance(data, list):
-            answer = await self._run(request, from_mapping(data), "POST", media, request_id, None)
-            return json_response(answer.body, answer.status, media, answer.headers)
-        return await self._batch(request, data, media, request_id)
-
     async def _batch(
         self, request: Request, data: list[Any], media: str, request_id: str
     ) -> Response:
@@ -175,7 +185,7 @@ class GraphQLView:
         # One context for the whole batch: its operations share loaders and their batching.
         context = await self._context(request)
         results = await asyncio.gather(
-            *(self._run(request, p, "POST", media, request_id, context) for p in batch)
+            *(self._run_in_batch(request, p, media, request_id, context) for p in batch)
         )
         # The rate limit's headers as the batch leaves it: its last take.
         throttled = [a.headers for a in results if a.headers]
@@ -192,6 +202,17 @@ class GraphQLView:
         context.request = request
         return context
 
+    async def _run_in_batch(
+        self, request: Request, params: Params, media: str, request_id: str, context: Context
+    ) -> _Answer:
+        """One operation of a batch: a refused one does not sink the others."""
+        try:
+            return await self._run(request, params, "POST", media, request_id, context)
+        except RequestRefused as refusal:
+            self._refused(refusal)
+            status = refusal.status or document_error_status(media)
+            return _Answer(status, {"errors": [refusal.formatted()]})
+
     async def _run(
         self,
         request: Request,
@@ -201,26 +222,7 @@ class GraphQLView:
         request_id: str,
         context: Context | None,
     ) -> _Answer:
-        """One operation, from document text to response body; refusals become bodies."""
-        try:
-            return await self._run_checked(request, params, method, media, request_id, context)
-        except RequestRefused as refusal:
-            if context is None:
-                raise
-            self._refused(refusal)
-            # Within a batch, one refused operation does not sink the others.
-            status = refusal.status or document_error_status(media)
-            return _Answer(status, {"errors": [refusal.formatted()]})
-
-    async def _run_checked(
-        self,
-        request: Request,
-        params: Params,
-        method: str,
-        media: str,
-        request_id: str,
-        context: Context | None,
-    ) -> _Answer:
+        """One operation, from document text to response body (RequestRefused raised)."""
         transport = Transport.GET if method == "GET" else Transport.POST
 
         started = time.perf_counter()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import ExecutionResult, FieldNode, GraphQLError, OperationType
-from graphql.execution import get_variable_values
 from strawberry.types.execution import ExecutionResult as StreamResult
 from strawberry.types.execution import PreExecutionError
 
@@ -36,9 +35,8 @@ from wren.db import inflight
 from wren.db.routing import RoutedDatabase
 from wren.errors import RateLimited, WrenError
 from wren.observability import Telemetry
-from wren.pipeline.arguments import compile_arguments
-from wren.pipeline.cache_control import compile_policy
-from wren.pipeline.cost import QUERY_TOO_COSTLY, compile_cost
+from wren.pipeline.checks import compile_checks
+from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.deadline import Deadline
 from wren.pipeline.documents import Document, Documents
 from wren.pipeline.errors import RequestRefused, limit_error, mask
@@ -72,8 +70,13 @@ SUBSCRIPTIONS_ONLY = (
 
 
 def new_request_id() -> str:
-    """128 random bits in hex: a UUID4's form, at a fifth of `uuid.uuid4().hex`'s cost."""
-    return os.urandom(16).hex()
+    """128 random bits in hex: a UUID4's form, without a system call per request.
+
+    A request id names a request in logs and masked errors; it must be unique, not
+    unguessable. `random` is seeded from the system's entropy at start-up and again in
+    every forked worker.
+    """
+    return f"{random.getrandbits(128):032x}"
 
 
 class Transport(Enum):
@@ -118,6 +121,9 @@ class Prepared:
     # The cached document it came from (what the response cache's tag plan is kept with).
     source: Document | None = None
 
+
+# What a request that is not traced executes within (nullcontext is reusable).
+_UNTRACED = contextlib.nullcontext()
 
 # Root fields that a client with no valid token calls to get one.
 CREDENTIAL_MUTATIONS = frozenset({"signUp", "logIn", "refreshToken"})
@@ -207,7 +213,10 @@ class Pipeline:
     ) -> Prepared | Result:
         """The checked operation, or the Result that refuses it (RequestRefused for
         refusals that carry a status of their own)."""
-        text, persist_as = await self.persisted.document(params, redis)
+        text = self.persisted.plain(params)
+        persist_as = None
+        if text is None:
+            text, persist_as = await self.persisted.document(params, redis)
         if len(text) > self.settings.max_body_bytes:
             # HTTP bodies are bounded before they are read; a WebSocket message is not.
             error = limit_error(
@@ -230,13 +239,13 @@ class Pipeline:
             return Result(Stage.DOCUMENT, [_operation_error(document.node, params.operation_name)])
         if persist_as is not None:
             await self.persisted.store(redis(), persist_as, text)
-        cost = self.documents.compiled(document, operation, compile_cost).evaluate(params.variables)
+        checks = self.documents.compiled(document, operation, compile_checks)
+        cost = checks.cost.evaluate(params.variables)
         limit = self.settings.max_cost
         extensions: dict[str, Any] = {"cost": {"estimated": cost, "limit": limit}}
-        coerced = get_variable_values(
+        coerced = checks.variables.coerce(
             self.schema,
-            operation.variable_definitions or (),
-            params.variables or {},
+            params.variables,
             max_errors=MAX_VARIABLE_ERRORS,
             hide_suggestions=self.hide_suggestions,
         )
@@ -245,9 +254,7 @@ class Pipeline:
                 error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}
             return Result(Stage.DOCUMENT, coerced, extensions=extensions)
         # Arguments before the cost: `first: 100000` is an argument out of its range.
-        errors = self.documents.compiled(document, operation, compile_arguments).check(
-            coerced, hide_suggestions=self.hide_suggestions
-        )
+        errors = checks.arguments.check(coerced, hide_suggestions=self.hide_suggestions)
         if errors:
             return Result(Stage.DOCUMENT, errors, extensions=extensions)
         if cost is None or cost > limit:
@@ -260,7 +267,7 @@ class Pipeline:
             return Result(Stage.DOCUMENT, [error], extensions=extensions)
         policy = None
         if transport is Transport.GET or self.response_cache:
-            policy = self.documents.compiled(document, operation, compile_policy)
+            policy = checks.policy
         return Prepared(
             text, document.node, operation, params.variables, coerced, extensions, policy, document
         )
@@ -335,15 +342,21 @@ class Pipeline:
         prepared.extensions["cost"]["throttleStatus"] = throttle.status()
         return throttle
 
-    async def execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
+    async def execute(
+        self, prepared: Prepared, context: Context, request_id: str, *, cached: bool = True
+    ) -> Result:
         """Run a query or mutation within the deadline, or answer it from the response
-        cache; errors masked."""
+        cache (unless not `cached`); errors masked.
+
+        One coroutine, not one per step: each level of an await chain is created, and
+        passed through at every resumption, on every request.
+        """
         context.request_id = request_id
         refused = self._credentials(context, prepared.operation)
         if refused is not None:
             refused.extensions = prepared.extensions
             return refused
-        if self.response_cache:
+        if cached and self.response_cache:
             policy = prepared.cache_policy
             responses = context.responses
             if (
@@ -353,52 +366,6 @@ class Pipeline:
                 and (responses.private or not policy.private)
             ):
                 return await self._cached(prepared, context, request_id, responses, policy)
-        return await self._execute(prepared, context, request_id)
-
-    async def _cached(
-        self,
-        prepared: Prepared,
-        context: Context,
-        request_id: str,
-        responses: ResponseCache,
-        policy: CachePolicy,
-    ) -> Result:
-        """A cacheable query's answer: stored, shared with a concurrent request, or run and
-        stored (without errors only)."""
-        viewer = None
-        if policy.private:
-            viewer = "-" if context.viewer_id is None else str(context.viewer_id)
-        operation = prepared.operation
-        name = digest(
-            prepared.text,
-            operation.name.value if operation.name else None,
-            prepared.raw_variables,
-            viewer,
-        )
-        ran: Result | None = None
-
-        async def compute() -> tuple[bytes, list[str]] | None:
-            nonlocal ran
-            ran = await self._execute(prepared, context, request_id)
-            if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
-                return None
-            assert prepared.source is not None
-            plan = self.documents.compiled(prepared.source, operation, compile_tags)
-            tags = plan.tags(ran.data)
-            return orjson.dumps(ran.data), tags
-
-        raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)
-        result = ran
-        if result is None:
-            assert raw is not None
-            # The stored bytes go into the response body as they are.
-            data: Any = orjson.Fragment(raw)
-            result = Result(Stage.EXECUTED, data=data, extensions=dict(prepared.extensions))
-        if self.report_hits:
-            result.extensions = {**result.extensions, "responseCache": {"hit": hit}}
-        return result
-
-    async def _execute(self, prepared: Prepared, context: Context, request_id: str) -> Result:
         if prepared.operation.operation is OperationType.MUTATION:
             # What a mutation checks, and what its answer shows, is read where it is
             # written: the primary (a replica may not have the rows yet).
@@ -407,9 +374,9 @@ class Pipeline:
                 db.use_primary()
         timeout = self.settings.execution_timeout
         span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
-        with inflight.tracking() as reads, span or contextlib.nullcontext():
+        with inflight.tracking() as reads, span or _UNTRACED:
             try:
-                async with self.deadline():
+                with self.deadline():
                     outcome = await self.executor.run(
                         prepared.text,
                         prepared.document,
@@ -437,6 +404,49 @@ class Pipeline:
             # Refused by an extension before anything ran (its errors have no path).
             return Result(Stage.REQUEST, errors, extensions=extensions)
         return Result(Stage.EXECUTED, errors, outcome.data, extensions)
+
+    async def _cached(
+        self,
+        prepared: Prepared,
+        context: Context,
+        request_id: str,
+        responses: ResponseCache,
+        policy: CachePolicy,
+    ) -> Result:
+        """A cacheable query's answer: stored, shared with a concurrent request, or run and
+        stored (without errors only)."""
+        viewer = None
+        if policy.private:
+            viewer = "-" if context.viewer_id is None else str(context.viewer_id)
+        operation = prepared.operation
+        name = digest(
+            prepared.text,
+            operation.name.value if operation.name else None,
+            prepared.raw_variables,
+            viewer,
+        )
+        ran: Result | None = None
+
+        async def compute() -> tuple[bytes, list[str]] | None:
+            nonlocal ran
+            ran = await self.execute(prepared, context, request_id, cached=False)
+            if ran.stage is not Stage.EXECUTED or ran.errors or ran.data is None:
+                return None
+            assert prepared.source is not None
+            plan = self.documents.compiled(prepared.source, operation, compile_tags)
+            tags = plan.tags(ran.data)
+            return orjson.dumps(ran.data), tags
+
+        raw, hit = await responses.answer(name, responses.ttl(policy.max_age), compute)
+        result = ran
+        if result is None:
+            assert raw is not None
+            # The stored bytes go into the response body as they are.
+            data: Any = orjson.Fragment(raw)
+            result = Result(Stage.EXECUTED, data=data, extensions=dict(prepared.extensions))
+        if self.report_hits:
+            result.extensions = {**result.extensions, "responseCache": {"hit": hit}}
+        return result
 
     async def stream(
         self,

@@ -10,7 +10,10 @@ without a code. Directive arguments (`@include(if: $flag)`) are checked the same
 
 Compiled once per document and operation (each fragment walked once): literal arguments
 are checked then, arguments taking variables per request, one by one through
-graphql-core's own coercion.
+graphql-core's own coercion. An argument given a variable of exactly its own type (what
+clients write: `userByHandle(handle: $handle)` with `$handle: String!`) cannot fail that
+coercion, the variable being coerced to that type already: only its range is checked,
+on the variable's value, and an argument without a range is not looked at per request.
 """
 
 from __future__ import annotations
@@ -38,15 +41,17 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     get_named_type,
+    is_input_type,
 )
 from graphql.execution import get_argument_values
+from graphql.utilities import is_equal_type, type_from_ast
 
 from wren import validation
 from wren.errors import BadUserInput
 from wren.pipeline.selections import Walker
 
 if TYPE_CHECKING:
-    from graphql import ArgumentNode, ValueNode
+    from graphql import ArgumentNode, GraphQLInputType, ValueNode
     from graphql.execution import VariableValues
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -101,14 +106,30 @@ class _Variable:
 
 
 @dataclass(frozen=True, slots=True)
+class _Direct:
+    """An argument with a range given a variable of exactly its type: only the range."""
+
+    name: str
+    variable: str
+    node: ArgumentNode
+    check: Check
+
+    def error(self, variables: VariableValues, hide_suggestions: bool) -> GraphQLError | None:
+        value = variables.coerced.get(self.variable)  # absent: the argument's default
+        return _in_range(self.check, value, self.node, self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class ArgumentPlan:
     """The argument errors of an operation: fixed ones, and those its variables may cause."""
 
     fixed: tuple[GraphQLError, ...]
-    variables: tuple[_Variable, ...]
+    variables: tuple[_Variable | _Direct, ...]
 
     def check(self, variables: VariableValues, *, hide_suggestions: bool) -> list[GraphQLError]:
         """The errors with these (coerced) variables: empty when every argument is fine."""
+        if not self.variables:
+            return list(self.fixed)
         errors = list(self.fixed)
         for argument in self.variables:
             error = argument.error(variables, hide_suggestions)
@@ -119,12 +140,17 @@ class ArgumentPlan:
 
 class _Compiler(Walker[None]):
     def __init__(
-        self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        declared: Mapping[str, GraphQLInputType],
     ) -> None:
         super().__init__(fragments, None, schema)
         self.schema = schema
+        # The operation's variables and their types.
+        self.declared = declared
         self.fixed: list[GraphQLError] = []
-        self.variables: list[_Variable] = []
+        self.variables: list[_Variable | _Direct] = []
 
     def selection_set(
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
@@ -151,12 +177,19 @@ class _Compiler(Walker[None]):
         for argument in node.arguments or ():
             name = argument.name.value
             check = validation.argument_check(parent.name, node.name.value, name)
-            if _has_variable(argument.value):
+            value = argument.value
+            variable = value.name.value if isinstance(value, VariableNode) else None
+            declared = None if variable is None else self.declared.get(variable)
+            if declared is not None and is_equal_type(declared, definition.args[name].type):
+                assert variable is not None
+                if check is not None:
+                    self.variables.append(_Direct(name, variable, argument, check))
+            elif _has_variable(value):
                 single = GraphQLField(definition.type, {name: definition.args[name]})
                 carrier = FieldNode(name=node.name, arguments=(argument,), loc=node.loc)
                 self.variables.append(_Variable(name, argument, single, carrier, check))
-            elif isinstance(argument.value, IntValueNode):
-                error = _in_range(check, int(argument.value.value), argument, name)
+            elif isinstance(value, IntValueNode):
+                error = _in_range(check, int(value.value), argument, name)
                 if error is not None:
                     self.fixed.append(error)
         self.selection_set(node.selection_set, get_named_type(definition.type))
@@ -183,7 +216,12 @@ def compile_arguments(
     fragments: Mapping[str, FragmentDefinitionNode],
 ) -> ArgumentPlan:
     """The argument plan of one operation of a validated document."""
-    compiler = _Compiler(schema, fragments)
+    declared: dict[str, GraphQLInputType] = {}
+    for definition in operation.variable_definitions or ():
+        kind = type_from_ast(schema, definition.type)
+        if is_input_type(kind):
+            declared[definition.variable.name.value] = kind
+    compiler = _Compiler(schema, fragments, declared)
     compiler.directives(operation.directives)
     compiler.selection_set(operation.selection_set, schema.get_root_type(operation.operation))
     return ArgumentPlan(tuple(compiler.fixed), tuple(compiler.variables))

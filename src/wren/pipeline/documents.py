@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from wren.settings import Settings
 
     T = TypeVar("T")
-    # What is compiled once per operation: compile_cost, compile_arguments, compile_policy.
+    # What is compiled once per operation: compile_checks, compile_tags.
     Compile = Callable[
         [GraphQLSchema, OperationDefinitionNode, dict[str, FragmentDefinitionNode]], T
     ]
@@ -47,12 +47,19 @@ class Document:
     syntax_error: GraphQLError | None = None
     validation_errors: list[GraphQLError] | None = None
     fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
-    # What each compile function makes of each operation (cost, arguments, cache policy).
+    # What each compile function makes of each operation (checks, response cache tags).
     compiled: dict[tuple[Compile[object], str | None], object] = field(default_factory=dict)
+    # The operations requests selected by name (only those found: names are the client's).
+    operations: dict[str | None, OperationDefinitionNode] = field(default_factory=dict)
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         """The operation a request selects; None when missing or ambiguous."""
-        return None if self.node is None else get_operation_ast(self.node, name)
+        found = self.operations.get(name)
+        if found is None and self.node is not None:
+            found = get_operation_ast(self.node, name)
+            if found is not None:
+                self.operations[name] = found
+        return found
 
 
 def _with_code(error: GraphQLError, code: str) -> GraphQLError:

@@ -143,6 +143,11 @@ class Executor:
     ) -> Outcome:
         """Execute one query or mutation of a validated document (variables coerced)."""
         if not self.has_extensions:
+            plan = self._plan(document, operation)
+            if plan is not None:  # the fast path, a coroutine less
+                assert self.compiled is not None
+                data, errors = await self.compiled.run(plan, context, variables)
+                return Outcome(data, errors or None)
             result = await self._core(document, operation, context, raw_variables, variables)
             return Outcome(result.data, result.errors)
         execution, extensions = self._execution(text, document, operation, context, raw_variables)

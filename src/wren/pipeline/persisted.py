@@ -98,6 +98,14 @@ class PersistedDocuments:
             return
         self._remember(digest, text)
 
+    def plain(self, params: Params) -> str | None:
+        """The request's own document when there is nothing to look up or to persist
+        (no extensions, documents not only trusted ones): most requests, without a
+        coroutine."""
+        if params.extensions is None and not self.settings.trusted_documents:
+            return params.query
+        return None
+
     async def document(
         self, params: Params, redis: Callable[[], RedisClient]
     ) -> tuple[str, str | None]:
