@@ -76,6 +76,7 @@ class Record:
 
 
 CURRENT: ContextVar[Record | None] = ContextVar("wren_request", default=None)
+_LOW_64 = (1 << 64) - 1
 # The parent context of a request without traceparent: empty (a new trace), whatever
 # context is current around the app.
 _ROOT = otel_context.Context()
@@ -124,65 +125,82 @@ class Telemetry:
 
     # -- the request (HTTP view)
 
-    def begin(self, request_id: str, method: str, headers: Mapping[str, str]) -> Record:
-        """Start observing a request: its Record and span become current."""
-        record = Record(request_id, method)
-        parent = None
+    def begin(self, request_id: str, method: str, headers: Mapping[str, str]) -> Record | str:
+        """Start observing a request: its Record and span become current.
+
+        A request sampled out that nothing else observes (traces only, no traceparent) is
+        only its `traceresponse` header: no Record, no span, nothing current.
+        """
         tracer = self.tracer
-        if tracer is not None:
-            if "traceparent" in headers:
-                parent = PROPAGATOR.extract(headers)
-            elif self._ids is not None:
-                if not self._sampled(method, record):
-                    if self.metrics is not None or self.access_log:
-                        record._tokens = (CURRENT.set(record), None)
-                    # Else nothing below needs the record: the seams see no request at all.
-                    return record
-                parent = _ROOT
-            span = tracer.start_span(
-                f"{method} /graphql",
-                context=parent,
-                kind=SpanKind.SERVER,
-                attributes={"http.request.method": method, "http.route": "/graphql"},
-            )
-            record.span = span
-            record.recording = span.is_recording()
-            record._tokens = (
-                CURRENT.set(record),
-                otel_context.attach(trace.set_span_in_context(span, parent)),
-            )
-        else:
+        if tracer is None:
+            record = Record(request_id, method)
             record._tokens = (CURRENT.set(record), None)
             if self.access_log:
                 record.trace_id = _incoming_trace_id(headers.get("traceparent"))
+            return record
+        parent = None
+        if "traceparent" in headers:
+            parent = PROPAGATOR.extract(headers)
+        elif self._ids is not None:
+            header = self._sampled_out(method)
+            if header is not None:
+                if self.metrics is None and not self.access_log:
+                    return header  # nothing below needs a record: the seams see no request
+                record = Record(request_id, method, header=header)
+                record.trace_id = header[3:35]
+                record._tokens = (CURRENT.set(record), None)
+                return record
+            parent = _ROOT
+        record = Record(request_id, method)
+        span = tracer.start_span(
+            f"{method} /graphql",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "http.route": "/graphql"},
+        )
+        record.span = span
+        record.recording = span.is_recording()
+        record._tokens = (
+            CURRENT.set(record),
+            otel_context.attach(trace.set_span_in_context(span, parent)),
+        )
         return record
 
-    def _sampled(self, method: str, record: Record) -> bool:
-        """Sample a root request on a fresh trace id (preset for its span if sampled)."""
-        assert self._ids is not None
-        assert self.provider is not None
-        trace_id = random.getrandbits(128)  # as the SDK's RandomIdGenerator
-        while not trace_id:
-            trace_id = random.getrandbits(128)
+    def _sampled_out(self, method: str) -> str | None:
+        """Sample a root request on a fresh trace id: its `traceresponse` header when
+        sampled out, else None (the trace id is then preset for its span).
+
+        One draw of 192 random bits (as the SDK's RandomIdGenerator, from `random`) is
+        the trace id (its high 128) and the span id of the header (its low 64); the
+        sampler's bound is compared with the trace id's low 64 bits, as the SDK's
+        TraceIdRatioBased does. Both ids in one `hex()`: formatting them apart with
+        `:032x` and `:016x` cost more than the draw.
+        """
+        bits = random.getrandbits(192)
+        trace_id = bits >> 64
+        if not trace_id or not bits & _LOW_64:  # one in 2**64: ids are never zero
+            return self._sampled_out(method)
         bound = self._bound
         if bound is not None:
-            sampled = trace_id & 0xFFFFFFFFFFFFFFFF < bound
+            sampled = trace_id & _LOW_64 < bound
         else:
+            assert self.provider is not None
             sampled = self.provider.sampler.should_sample(
                 _ROOT, trace_id, f"{method} /graphql", SpanKind.SERVER
             ).decision.is_sampled()  # type: ignore[no-untyped-call]
         if sampled:
+            assert self._ids is not None
             self._ids.preset(trace_id)
-            return True
-        span_id = random.getrandbits(64) or 1
+            return None
+        ids = bits.to_bytes(24, "big").hex()
         # The `traceresponse` header (W3C Trace Context Level 2), unsampled.
-        record.trace_id = trace_id_text = f"{trace_id:032x}"
-        record.header = f"00-{trace_id_text}-{span_id:016x}-00"
-        return False
+        return f"00-{ids[:32]}-{ids[32:]}-00"
 
-    def finish(self, record: Record, status: int, seconds: float) -> str | None:
+    def finish(self, record: Record | str, status: int, seconds: float) -> str | None:
         """End a request: its span, its metrics, its access line; the `traceresponse`
         header's value when it was traced."""
+        if isinstance(record, str):
+            return record  # sampled out, and nothing else observed (see `begin`)
         if record._tokens is not None:
             var_token, otel_token = record._tokens
             CURRENT.reset(var_token)
