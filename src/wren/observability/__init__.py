@@ -28,7 +28,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -36,7 +35,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from wren.observability import logs
-from wren.observability.metrics import LIMIT_CODES, Metrics
+from wren.observability.metrics import LIMIT_CODES, SYNC_EVERY, Metrics
 from wren.observability.tracing import (
     PROPAGATOR,
     PresetIds,
@@ -56,23 +55,29 @@ T = TypeVar("T")
 __all__ = ["CURRENT", "Record", "Telemetry"]
 
 
-@dataclass(slots=True, eq=False)
 class Record:
-    """What one request did, as the seams report it."""
+    """What one request did, as the seams report it.
 
-    request_id: str
-    method: str
+    A plain class whose defaults are class attributes: making one sets two attributes
+    (the dataclass it was set eleven and built two lists, a twentieth of what metrics
+    cost a small request); the seams assign what they change.
+    """
+
     span: Span | None = None
     recording: bool = False
     statements: int = 0
     db_seconds: float = 0.0
-    operations: list[tuple[str | None, str | None]] = field(default_factory=list)
+    operations: tuple[tuple[str | None, str | None], ...] = ()
     cost: int = 0
-    codes: list[str] = field(default_factory=list)
+    codes: tuple[str, ...] = ()
     cache_hits: int = 0
     trace_id: str | None = None
     header: str | None = None  # traceresponse of a request sampled out before any span
     _tokens: tuple[Token[Record | None], object] | None = None
+
+    def __init__(self, request_id: str, method: str) -> None:
+        self.request_id = request_id
+        self.method = method
 
 
 CURRENT: ContextVar[Record | None] = ContextVar("wren_request", default=None)
@@ -146,7 +151,8 @@ class Telemetry:
             if header is not None:
                 if self.metrics is None and not self.access_log:
                     return header  # nothing below needs a record: the seams see no request
-                record = Record(request_id, method, header=header)
+                record = Record(request_id, method)
+                record.header = header
                 record.trace_id = header[3:35]
                 record._tokens = (CURRENT.set(record), None)
                 return record
@@ -219,11 +225,15 @@ class Telemetry:
             span.end()
         metrics = self.metrics
         if metrics is not None:
-            metrics.child(metrics.http_duration, record.method, "/graphql", str(status)).observe(
-                seconds
-            )
+            observed = metrics.requests.get((record.method, status))
+            if observed is None:
+                observed = metrics.request(record.method, status)
+            observed.append(seconds)
             for code in record.codes:
                 self._count_error(metrics, code)
+            metrics.unsynced += 1
+            if metrics.unsynced >= SYNC_EVERY:
+                metrics.add_observed()
         if self.access_log:
             name, kind = record.operations[0] if record.operations else (None, None)
             logs.access(
@@ -240,7 +250,7 @@ class Telemetry:
                     "sql_statements": record.statements,
                     "db_ms": round(record.db_seconds * 1000, 3),
                     "cache_hits": record.cache_hits,
-                    "error_codes": record.codes,
+                    "error_codes": list(record.codes),
                 }
             )
         return header
@@ -258,7 +268,7 @@ class Telemetry:
         """Count errors of an operation that has no request Record (WebSocket)."""
         record = CURRENT.get()
         if record is not None:
-            record.codes.extend(codes)
+            record.codes += tuple(codes)
         elif self.metrics is not None:
             for code in codes:
                 self._count_error(self.metrics, code)
@@ -280,17 +290,22 @@ class Telemetry:
         record = CURRENT.get()
         metrics = self.metrics
         if metrics is not None:
-            label = metrics.names.label(name) if validated else metrics.names.known(name)
-            metrics.child(metrics.operation_duration, label, kind).observe(seconds)
-            if cost is not None:
-                metrics.child(metrics.operation_cost, kind).observe(cost)
+            series = metrics.operations.get((name, kind)) if validated else None
+            if series is None:
+                series = metrics.operation(name, kind, validated)
             if record is not None:
-                metrics.child(metrics.operation_statements, label, kind).observe(record.statements)
-                metrics.child(metrics.operation_db_time, label, kind).observe(record.db_seconds)
+                series.append((seconds, cost, record.statements, record.db_seconds))
+            else:  # (WebSocket) bounded here, as requests are in `finish`
+                series.append((seconds, cost, None, None))
+                metrics.unsynced += 1
+                if metrics.unsynced >= SYNC_EVERY:
+                    metrics.add_observed()
         if record is not None:
-            record.operations.append((name, kind))
-            record.cost += cost or 0
-            record.codes.extend(codes)
+            record.operations += ((name, kind),)
+            if cost:
+                record.cost += cost
+            if codes:
+                record.codes += tuple(codes)
             span = record.span
             if record.recording and span is not None and len(record.operations) == 1:
                 span.update_name(f"{kind} {name}" if name else kind)
@@ -341,8 +356,15 @@ class Telemetry:
         record = CURRENT.get()
         if record is None:
             return await run(*args)
+        if not record.recording:  # counted and timed only
+            started = time.perf_counter()
+            try:
+                return await run(*args)
+            finally:
+                record.statements += 1
+                record.db_seconds += time.perf_counter() - started
         span = None
-        if record.recording and self.tracer is not None:
+        if self.tracer is not None:
             summary = self._summaries.get(sql)
             if summary is None:
                 summary = self._summaries[sql] = _summary(sql)
@@ -373,7 +395,7 @@ class Telemetry:
     def checkout_waited(self, seconds: float) -> None:
         """A pooled connection came after `seconds`."""
         if self.metrics is not None:
-            self.metrics.pool_wait.observe(seconds)
+            self.metrics.pool_wait.append(seconds)
 
     def checkout_timed_out(self) -> None:
         """A checkout gave up after the pool timeout."""
@@ -389,15 +411,16 @@ class Telemetry:
         span, the batch function itself.
         """
         metrics = self.metrics
-        tracer = self.tracer if recording() else None
+        record = CURRENT.get()
+        tracer = self.tracer if record is not None and record.recording else None
         if metrics is None and tracer is None:
             return batch
-        sizes = None if metrics is None else metrics.child(metrics.batch_size, name)
+        sizes = None if metrics is None else metrics.batch_sizes(name)
         span_name = f"loader {name}"
 
         async def observed(keys: list[Any]) -> list[Any]:
             if sizes is not None:
-                sizes.observe(len(keys))
+                sizes.append(len(keys))
             if tracer is None:
                 return await batch(keys)
             with tracer.start_as_current_span(
