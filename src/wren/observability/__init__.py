@@ -229,8 +229,9 @@ class Telemetry:
             if observed is None:
                 observed = metrics.request(record.method, status)
             observed.append(seconds)
-            for code in record.codes:
-                self._count_error(metrics, code)
+            if record.codes:
+                for code in record.codes:
+                    self._count_error(metrics, code)
             metrics.unsynced += 1
             if metrics.unsynced >= SYNC_EVERY:
                 metrics.add_observed()
@@ -415,14 +416,23 @@ class Telemetry:
         tracer = self.tracer if record is not None and record.recording else None
         if metrics is None and tracer is None:
             return batch
-        sizes = None if metrics is None else metrics.batch_sizes(name)
+        sizes = None
+        if metrics is not None:
+            sizes = (metrics.batches.get(name) or metrics.batch_sizes(name)).append
+            if tracer is None:
+                append = sizes
+
+                async def sized(keys: list[Any]) -> list[Any]:
+                    append(len(keys))
+                    return await batch(keys)
+
+                return sized
         span_name = f"loader {name}"
+        assert tracer is not None
 
         async def observed(keys: list[Any]) -> list[Any]:
             if sizes is not None:
-                sizes.append(len(keys))
-            if tracer is None:
-                return await batch(keys)
+                sizes(len(keys))
             with tracer.start_as_current_span(
                 span_name,
                 attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},

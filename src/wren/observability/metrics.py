@@ -397,7 +397,7 @@ class Metrics:
         self.operations: dict[tuple[str | None, str], OperationSeries] = {}
         self.requests: dict[tuple[str, int], Observed] = {}
         self.unsynced = 0  # requests since the observations were last added
-        self._batches: dict[str, Observed] = {}
+        self.batches: dict[str, Observed] = {}
         self._sources: list[Callable[[], None]] = []
         self._last: dict[object, int] = {}
         self._lock = threading.Lock()
@@ -462,9 +462,9 @@ class Metrics:
 
     def batch_sizes(self, loader: str) -> Observed:
         """wren_loader_batch_size's child of a loader."""
-        found = self._batches.get(loader)
+        found = self.batches.get(loader)
         if found is None:
-            found = self._batches[loader] = self.child(self.batch_size, loader)
+            found = self.batches[loader] = self.child(self.batch_size, loader)
         return found
 
     def _observe(self, histogram: Histogram) -> Observed:
