@@ -4,13 +4,19 @@ Two kinds of measurements, chosen by cost:
 
     observed   once per request, operation, statement, loader batch or Redis call, where
                the value is only known there (durations, sizes, codes): a counter child,
-               or a histogram's `Observed` (plain ints added to the histogram when synced),
-               looked up in a dict of our own, never through `.labels()`
+               or a histogram's `Observed` (the value appended to a plain list, bucketed
+               and added to the histogram when synced), looked up in a dict of our own,
+               never through `.labels()`
     synced     counts the process keeps anyway as plain ints (document cache, fast-path
                fallbacks, cache results, events) and gauges (pool, breaker, subscriptions):
                copied into their metrics at scrape time (one process) or every second
                (`wren serve --workers N`, prometheus-client's multiprocess mode, where a
                scrape reads every worker's files)
+
+Histograms' observations are synced the same way, and by the event loop itself after
+SYNC_EVERY requests without a sync: a scrape of one process is exact; under several
+workers a scrape shows each worker's observations up to its last sync (at most a second
+old, and every one of a stopping worker's, added at shutdown).
 
 Names follow the OpenTelemetry semantic conventions where one exists (`http.server.request
 .duration` is `http_server_request_duration_seconds`, `db.client.connection.count` is
