@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 import os
 import random
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar, Token
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -73,7 +73,8 @@ class Record:
     cache_hits: int = 0
     trace_id: str | None = None
     header: str | None = None  # traceresponse of a request sampled out before any span
-    _tokens: tuple[Token[Record | None], object] | None = None
+    _token: Token[Record | None] | None = None  # CURRENT's, reset at the end
+    _context: object = None  # OpenTelemetry's context token, detached at the end
 
     def __init__(self, request_id: str, method: str) -> None:
         self.request_id = request_id
@@ -139,7 +140,7 @@ class Telemetry:
         tracer = self.tracer
         if tracer is None:
             record = Record(request_id, method)
-            record._tokens = (CURRENT.set(record), None)
+            record._token = CURRENT.set(record)
             if self.access_log:
                 record.trace_id = _incoming_trace_id(headers.get("traceparent"))
             return record
@@ -154,7 +155,7 @@ class Telemetry:
                 record = Record(request_id, method)
                 record.header = header
                 record.trace_id = header[3:35]
-                record._tokens = (CURRENT.set(record), None)
+                record._token = CURRENT.set(record)
                 return record
             parent = _ROOT
         record = Record(request_id, method)
@@ -166,10 +167,8 @@ class Telemetry:
         )
         record.span = span
         record.recording = span.is_recording()
-        record._tokens = (
-            CURRENT.set(record),
-            otel_context.attach(trace.set_span_in_context(span, parent)),
-        )
+        record._token = CURRENT.set(record)
+        record._context = otel_context.attach(trace.set_span_in_context(span, parent))
         return record
 
     def _sampled_out(self, method: str) -> str | None:
@@ -207,11 +206,10 @@ class Telemetry:
         header's value when it was traced."""
         if isinstance(record, str):
             return record  # sampled out, and nothing else observed (see `begin`)
-        if record._tokens is not None:
-            var_token, otel_token = record._tokens
-            CURRENT.reset(var_token)
-            if otel_token is not None:
-                otel_context.detach(otel_token)  # type: ignore[arg-type]
+        if record._token is not None:
+            CURRENT.reset(record._token)
+            if record._context is not None:
+                otel_context.detach(record._context)  # type: ignore[arg-type]
         span = record.span
         header = record.header
         if span is not None:
@@ -307,8 +305,8 @@ class Telemetry:
                 record.cost += cost
             if codes:
                 record.codes += tuple(codes)
-            span = record.span
-            if record.recording and span is not None and len(record.operations) == 1:
+            span = record.span if record.recording else None
+            if span is not None and len(record.operations) == 1:
                 span.update_name(f"{kind} {name}" if name else kind)
                 span.set_attribute("graphql.operation.type", kind)
                 if name:
@@ -358,12 +356,12 @@ class Telemetry:
         if record is None:
             return await run(*args)
         if not record.recording:  # counted and timed only
-            started = time.perf_counter()
+            started = perf_counter()
             try:
                 return await run(*args)
             finally:
                 record.statements += 1
-                record.db_seconds += time.perf_counter() - started
+                record.db_seconds += perf_counter() - started
         span = None
         if self.tracer is not None:
             summary = self._summaries.get(sql)
@@ -379,7 +377,7 @@ class Telemetry:
                     "db.query.text": sql,
                 },
             )
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             return await run(*args)
         except BaseException as error:
@@ -389,7 +387,7 @@ class Telemetry:
             raise
         finally:
             record.statements += 1
-            record.db_seconds += time.perf_counter() - started
+            record.db_seconds += perf_counter() - started
             if span is not None:
                 span.end()
 
@@ -455,7 +453,7 @@ class Telemetry:
                     "db.operation.name": call,
                 },
             )
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             return await run()
         except BaseException as error:
@@ -466,7 +464,7 @@ class Telemetry:
         finally:
             if self.metrics is not None:
                 self.metrics.child(self.metrics.redis_duration, call).observe(
-                    time.perf_counter() - started
+                    perf_counter() - started
                 )
             if span is not None:
                 span.end()
