@@ -122,13 +122,15 @@ def request_bytes(port: int, body: Mapping[str, object]) -> bytes:
     return head.encode() + data
 
 
-async def drive(port: int, payload: bytes, requests: int, connections: int) -> bytes:
-    """Send `requests` requests over `connections` connections; the last response body."""
+async def drive(port: int, payload: bytes, requests: int, connections: int) -> tuple[bytes, int]:
+    """Send `requests` requests over `connections` connections; the last response body,
+    and how many responses were sampled (their `traceresponse` flags `01`)."""
     left = requests
     last = b""
+    sampled = 0
 
     async def one_connection() -> None:
-        nonlocal left, last
+        nonlocal left, last, sampled
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while left > 0:
@@ -140,6 +142,8 @@ async def drive(port: int, payload: bytes, requests: int, connections: int) -> b
                 for line in head.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
+                    elif line[:14].lower() == b"traceresponse:" and line.endswith(b"-01"):
+                        sampled += 1
                 last = await reader.readexactly(length)
                 if status != b"200":
                     raise RuntimeError(f"status {status!r}: {last[:300]!r}")
@@ -147,7 +151,7 @@ async def drive(port: int, payload: bytes, requests: int, connections: int) -> b
             writer.close()
 
     await asyncio.gather(*(one_connection() for _ in range(connections)))
-    return last
+    return last, sampled
 
 
 def main() -> int:
@@ -229,13 +233,16 @@ def main() -> int:
             for name, body in payloads.items()
         }
         for (label, name), payload in requests.items():
-            body = asyncio.run(drive(servers[label].spec.port, payload, a.warmup, a.connections))
+            body, _ = asyncio.run(drive(servers[label].spec.port, payload, a.warmup, a.connections))
             if b'"errors"' in body:
                 raise SystemExit(f"{label} {name}: {body[:300]!r}")
         # (operation, setting) -> CPU microseconds per request, one per round
         cpu: dict[tuple[str, str], list[float]] = {key: [] for key in requests}
         # (callgrind) the same, the event loop's thread only
         main_thread: dict[tuple[str, str], list[float]] = {key: [] for key in requests}
+        # Responses sampled (traceresponse flags 01): a sampled request costs more than
+        # one sampled out, and how many of a few hundred are is chance.
+        samples = dict.fromkeys(requests, 0)
         order = list(servers)
         for n in range(a.rounds):
             for name in payloads:
@@ -244,7 +251,7 @@ def main() -> int:
                     if a.callgrind:
                         callgrind(pid, "on")
                     before = cpu_ns(pid)
-                    asyncio.run(
+                    _, sampled = asyncio.run(
                         drive(
                             servers[label].spec.port,
                             requests[label, name],
@@ -252,18 +259,23 @@ def main() -> int:
                             a.connections,
                         )
                     )
-                    line = ""
+                    line = f", {sampled} sampled" if sampled else ""
                     if a.callgrind:
                         callgrind(pid, "off")
                         used, loop = instructions(pid, logs, label)
                         main_thread[label, name].append(loop / a.requests)
-                        line = f" ({loop / a.requests:,.0f} in the event loop's thread)"
+                        line += f", {loop / a.requests:,.0f} in the event loop's thread"
                     else:
                         used = (cpu_ns(pid) - before) // 1000
                     cpu[label, name].append(used / a.requests)
                     print(f"{name} {label}: {used / a.requests:,.0f} {unit}{line}", file=sys.stderr)
+                    if sampled:
+                        samples[label, name] += sampled
             print(f"round {n + 1}/{a.rounds} done", file=sys.stderr)
         report(payloads, order, cpu, a, unit)
+        for (label, name), count in samples.items():
+            if count:
+                print(f"\n{name} {label}: {count} of {a.requests * a.rounds} requests sampled")
         if a.callgrind:
             print("\nThe event loop's thread only (without the span exporter's thread):\n")
             report(payloads, order, main_thread, a, unit, header=False)
