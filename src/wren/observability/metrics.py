@@ -137,7 +137,8 @@ class Observed:
 
     prometheus-client's `observe` checks the metric, takes a lock for the sum and another
     for the bucket it finds by walking the bounds in Python; counting buckets on the hot
-    path (a bisect and two additions) still cost a small request 2 % with metrics. Here
+    path (a bisect and two additions, after a child lookup) was still 280 of the 822
+    Python opcodes metrics added to a UserByHandle request (about 2.5 % of it). Here
     an observation is a list append; `add` sorts what was observed since it last ran
     and counts each bucket with one bisect per bound, all in C. Only the event loop's
     thread appends; `add` (a scrape's thread, or the loop) takes the first values and
