@@ -136,7 +136,10 @@ asyncio.run(main(json.loads(sys.argv[2])))
 
 
 class _Sink(BaseHTTPRequestHandler):
-    """An OTLP/HTTP receiver that takes every export and keeps nothing."""
+    """An OTLP/HTTP receiver that takes every export and keeps nothing, on keep-alive
+    connections as a collector's are (an exporter then connects once, not per export)."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))

@@ -27,7 +27,11 @@ figures before and after a change.
 --tool=callgrind`, instrumented only while their requests are measured, hash seed fixed):
 slower by fifty times, but the same count within 0.5 % from one run to the next, whatever
 else the machine runs. Kernel time is not counted (system calls are the same for every
-setting), the exporter's thread is.
+setting), the exporter's thread is, and is also given apart: the table after the first
+counts the event loop's thread only. The span exporter sends what it holds every 5 s of
+wall time (OTEL_BSP_SCHEDULE_DELAY), so under valgrind, fifty times slower, it exports
+about fifty times more often per request than at full speed, and how often depends on
+the machine's load: the first table's `traced` carries that, the second does not.
 """
 
 from __future__ import annotations
@@ -79,16 +83,26 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-def instructions(pid: int, dumps: Path, label: str) -> int:
-    """Dump a callgrind server's counts (since the last zeroing); their total."""
+def instructions(pid: int, dumps: Path, label: str) -> tuple[int, int]:
+    """Dump a callgrind server's counts (since the last zeroing): their total over every
+    thread, and the main thread's (the event loop's; the exporter's thread is apart).
+
+    With --separate-threads each dump is one file per thread, `<out>.<n>-<thread>`.
+    """
     subprocess.run(["callgrind_control", "-d", label, str(pid)], check=True, capture_output=True)
     for _ in range(50):
-        found = sorted(dumps.glob(f"{label}.{pid}.cg.*"), key=lambda f: f.stat().st_mtime)
-        if found:
-            for line in found[-1].read_text().splitlines():
+        found = sorted(dumps.glob(f"{label}.{pid}.cg.*"))
+        totals: dict[str, int] = {}
+        for dump in found:
+            for line in dump.read_text().splitlines():
                 if line.startswith("totals:"):  # the last line, once the dump is whole
-                    found[-1].unlink()
-                    return int(line.split()[1])
+                    totals[dump.name.rsplit("-", 1)[-1]] = int(line.split()[1])
+        if found and len(totals) == len(found):
+            time.sleep(0.5)  # every thread's file written
+            if len(sorted(dumps.glob(f"{label}.{pid}.cg.*"))) == len(found):
+                for dump in found:
+                    dump.unlink()
+                return sum(totals.values()), totals.get("01", 0)
         time.sleep(0.2)
     raise RuntimeError(f"no callgrind dump from {label}")
 
@@ -111,13 +125,15 @@ def request_bytes(port: int, body: Mapping[str, object]) -> bytes:
     return head.encode() + data
 
 
-async def drive(port: int, payload: bytes, requests: int, connections: int) -> bytes:
-    """Send `requests` requests over `connections` connections; the last response body."""
+async def drive(port: int, payload: bytes, requests: int, connections: int) -> tuple[bytes, int]:
+    """Send `requests` requests over `connections` connections; the last response body,
+    and how many responses were sampled (their `traceresponse` flags `01`)."""
     left = requests
     last = b""
+    sampled = 0
 
     async def one_connection() -> None:
-        nonlocal left, last
+        nonlocal left, last, sampled
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while left > 0:
@@ -129,6 +145,8 @@ async def drive(port: int, payload: bytes, requests: int, connections: int) -> b
                 for line in head.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
+                    elif line[:14].lower() == b"traceresponse:" and line.endswith(b"-01"):
+                        sampled += 1
                 last = await reader.readexactly(length)
                 if status != b"200":
                     raise RuntimeError(f"status {status!r}: {last[:300]!r}")
@@ -136,7 +154,7 @@ async def drive(port: int, payload: bytes, requests: int, connections: int) -> b
             writer.close()
 
     await asyncio.gather(*(one_connection() for _ in range(connections)))
-    return last
+    return last, sampled
 
 
 def main() -> int:
@@ -182,7 +200,14 @@ def main() -> int:
                 env = {**env, "PYTHONPATH": str(a.src.resolve())}
             if a.callgrind:
                 out = f"--callgrind-out-file={logs}/{label}.%p.cg"
-                cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", out, *cmd]
+                cmd = [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",
+                    "--separate-threads=yes",
+                    out,
+                    *cmd,
+                ]
                 # Fifty times slower: no deadline, no body timeout within reach.
                 env = {
                     **env,
@@ -214,11 +239,16 @@ def main() -> int:
             for name, body in payloads.items()
         }
         for (label, name), payload in requests.items():
-            body = asyncio.run(drive(servers[label].spec.port, payload, a.warmup, a.connections))
+            body, _ = asyncio.run(drive(servers[label].spec.port, payload, a.warmup, a.connections))
             if b'"errors"' in body:
                 raise SystemExit(f"{label} {name}: {body[:300]!r}")
         # (operation, setting) -> CPU microseconds per request, one per round
         cpu: dict[tuple[str, str], list[float]] = {key: [] for key in requests}
+        # (callgrind) the same, the event loop's thread only
+        main_thread: dict[tuple[str, str], list[float]] = {key: [] for key in requests}
+        # Responses sampled (traceresponse flags 01): a sampled request costs more than
+        # one sampled out, and how many of a few hundred are is chance.
+        samples = dict.fromkeys(requests, 0)
         order = list(servers)
         for n in range(a.rounds):
             for name in payloads:
@@ -227,7 +257,7 @@ def main() -> int:
                     if a.callgrind:
                         callgrind(pid, "on")
                     before = cpu_ns(pid)
-                    asyncio.run(
+                    _, sampled = asyncio.run(
                         drive(
                             servers[label].spec.port,
                             requests[label, name],
@@ -235,15 +265,26 @@ def main() -> int:
                             a.connections,
                         )
                     )
+                    line = f", {sampled} sampled" if sampled else ""
                     if a.callgrind:
                         callgrind(pid, "off")
-                        used = instructions(pid, logs, label)
+                        used, loop = instructions(pid, logs, label)
+                        main_thread[label, name].append(loop / a.requests)
+                        line += f", {loop / a.requests:,.0f} in the event loop's thread"
                     else:
                         used = (cpu_ns(pid) - before) // 1000
                     cpu[label, name].append(used / a.requests)
-                    print(f"{name} {label}: {used / a.requests:,.0f} {unit}", file=sys.stderr)
+                    print(f"{name} {label}: {used / a.requests:,.0f} {unit}{line}", file=sys.stderr)
+                    if sampled:
+                        samples[label, name] += sampled
             print(f"round {n + 1}/{a.rounds} done", file=sys.stderr)
         report(payloads, order, cpu, a, unit)
+        for (label, name), count in samples.items():
+            if count:
+                print(f"\n{name} {label}: {count} of {a.requests * a.rounds} requests sampled")
+        if a.callgrind:
+            print("\nThe event loop's thread only (without the span exporter's thread):\n")
+            report(payloads, order, main_thread, a, unit, header=False)
     finally:
         for server in servers.values():
             server.stop()
@@ -256,13 +297,16 @@ def report(
     cpu: dict[tuple[str, str], list[float]],
     a: argparse.Namespace,
     unit: str,
+    *,
+    header: bool = True,
 ) -> None:
     """The Markdown table: CPU per request, ratio to `off` within each round."""
     load = os.getloadavg()
-    print(
-        f"{a.rounds} rounds x {a.requests} requests per operation and setting, "
-        f"{a.connections} connections; load average {load[0]:.1f} at the end\n"
-    )
+    if header:
+        print(
+            f"{a.rounds} rounds x {a.requests} requests per operation and setting, "
+            f"{a.connections} connections; load average {load[0]:.1f} at the end\n"
+        )
     print("| operation | " + " | ".join(labels) + " |")
     print("|---|" + "---:|" * len(labels))
     for name in payloads:

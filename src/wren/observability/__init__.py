@@ -25,10 +25,9 @@ from __future__ import annotations
 import math
 import os
 import random
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -36,7 +35,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from wren.observability import logs
-from wren.observability.metrics import LIMIT_CODES, Metrics
+from wren.observability.metrics import LIMIT_CODES, SYNC_EVERY, Metrics
 from wren.observability.tracing import (
     PROPAGATOR,
     PresetIds,
@@ -56,26 +55,34 @@ T = TypeVar("T")
 __all__ = ["CURRENT", "Record", "Telemetry"]
 
 
-@dataclass(slots=True, eq=False)
 class Record:
-    """What one request did, as the seams report it."""
+    """What one request did, as the seams report it.
 
-    request_id: str
-    method: str
+    A plain class whose defaults are class attributes: making one sets two attributes
+    (the dataclass it was set eleven and built two lists, a twentieth of what metrics
+    cost a small request); the seams assign what they change.
+    """
+
     span: Span | None = None
     recording: bool = False
     statements: int = 0
     db_seconds: float = 0.0
-    operations: list[tuple[str | None, str | None]] = field(default_factory=list)
+    operations: tuple[tuple[str | None, str | None], ...] = ()
     cost: int = 0
-    codes: list[str] = field(default_factory=list)
+    codes: tuple[str, ...] = ()
     cache_hits: int = 0
     trace_id: str | None = None
     header: str | None = None  # traceresponse of a request sampled out before any span
-    _tokens: tuple[Token[Record | None], object] | None = None
+    _token: Token[Record | None] | None = None  # CURRENT's, reset at the end
+    _context: object = None  # OpenTelemetry's context token, detached at the end
+
+    def __init__(self, request_id: str, method: str) -> None:
+        self.request_id = request_id
+        self.method = method
 
 
 CURRENT: ContextVar[Record | None] = ContextVar("wren_request", default=None)
+_LOW_64 = (1 << 64) - 1
 # The parent context of a request without traceparent: empty (a new trace), whatever
 # context is current around the app.
 _ROOT = otel_context.Context()
@@ -124,70 +131,85 @@ class Telemetry:
 
     # -- the request (HTTP view)
 
-    def begin(self, request_id: str, method: str, headers: Mapping[str, str]) -> Record:
-        """Start observing a request: its Record and span become current."""
-        record = Record(request_id, method)
-        parent = None
+    def begin(self, request_id: str, method: str, headers: Mapping[str, str]) -> Record | str:
+        """Start observing a request: its Record and span become current.
+
+        A request sampled out that nothing else observes (traces only, no traceparent) is
+        only its `traceresponse` header: no Record, no span, nothing current.
+        """
         tracer = self.tracer
-        if tracer is not None:
-            if "traceparent" in headers:
-                parent = PROPAGATOR.extract(headers)
-            elif self._ids is not None:
-                if not self._sampled(method, record):
-                    if self.metrics is not None or self.access_log:
-                        record._tokens = (CURRENT.set(record), None)
-                    # Else nothing below needs the record: the seams see no request at all.
-                    return record
-                parent = _ROOT
-            span = tracer.start_span(
-                f"{method} /graphql",
-                context=parent,
-                kind=SpanKind.SERVER,
-                attributes={"http.request.method": method, "http.route": "/graphql"},
-            )
-            record.span = span
-            record.recording = span.is_recording()
-            record._tokens = (
-                CURRENT.set(record),
-                otel_context.attach(trace.set_span_in_context(span, parent)),
-            )
-        else:
-            record._tokens = (CURRENT.set(record), None)
+        if tracer is None:
+            record = Record(request_id, method)
+            record._token = CURRENT.set(record)
             if self.access_log:
                 record.trace_id = _incoming_trace_id(headers.get("traceparent"))
+            return record
+        parent = None
+        if "traceparent" in headers:
+            parent = PROPAGATOR.extract(headers)
+        elif self._ids is not None:
+            header = self._sampled_out(method)
+            if header is not None:
+                if self.metrics is None and not self.access_log:
+                    return header  # nothing below needs a record: the seams see no request
+                record = Record(request_id, method)
+                record.header = header
+                record.trace_id = header[3:35]
+                record._token = CURRENT.set(record)
+                return record
+            parent = _ROOT
+        record = Record(request_id, method)
+        span = tracer.start_span(
+            f"{method} /graphql",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "http.route": "/graphql"},
+        )
+        record.span = span
+        record.recording = span.is_recording()
+        record._token = CURRENT.set(record)
+        record._context = otel_context.attach(trace.set_span_in_context(span, parent))
         return record
 
-    def _sampled(self, method: str, record: Record) -> bool:
-        """Sample a root request on a fresh trace id (preset for its span if sampled)."""
-        assert self._ids is not None
-        assert self.provider is not None
-        trace_id = random.getrandbits(128)  # as the SDK's RandomIdGenerator
-        while not trace_id:
-            trace_id = random.getrandbits(128)
+    def _sampled_out(self, method: str) -> str | None:
+        """Sample a root request on a fresh trace id: its `traceresponse` header when
+        sampled out, else None (the trace id is then preset for its span).
+
+        One draw of 192 random bits (as the SDK's RandomIdGenerator, from `random`) is
+        the trace id (its high 128) and the span id of the header (its low 64); the
+        sampler's bound is compared with the trace id's low 64 bits, as the SDK's
+        TraceIdRatioBased does. Both ids in one `hex()`: formatting them apart with
+        `:032x` and `:016x` cost more than the draw.
+        """
+        bits = random.getrandbits(192)
+        trace_id = bits >> 64
+        if not trace_id or not bits & _LOW_64:  # one in 2**64: ids are never zero
+            return self._sampled_out(method)
         bound = self._bound
         if bound is not None:
-            sampled = trace_id & 0xFFFFFFFFFFFFFFFF < bound
+            sampled = trace_id & _LOW_64 < bound
         else:
+            assert self.provider is not None
             sampled = self.provider.sampler.should_sample(
                 _ROOT, trace_id, f"{method} /graphql", SpanKind.SERVER
             ).decision.is_sampled()  # type: ignore[no-untyped-call]
         if sampled:
+            assert self._ids is not None
             self._ids.preset(trace_id)
-            return True
-        span_id = random.getrandbits(64) or 1
+            return None
+        ids = bits.to_bytes(24, "big").hex()
         # The `traceresponse` header (W3C Trace Context Level 2), unsampled.
-        record.trace_id = trace_id_text = f"{trace_id:032x}"
-        record.header = f"00-{trace_id_text}-{span_id:016x}-00"
-        return False
+        return f"00-{ids[:32]}-{ids[32:]}-00"
 
-    def finish(self, record: Record, status: int, seconds: float) -> str | None:
+    def finish(self, record: Record | str, status: int, seconds: float) -> str | None:
         """End a request: its span, its metrics, its access line; the `traceresponse`
         header's value when it was traced."""
-        if record._tokens is not None:
-            var_token, otel_token = record._tokens
-            CURRENT.reset(var_token)
-            if otel_token is not None:
-                otel_context.detach(otel_token)  # type: ignore[arg-type]
+        if isinstance(record, str):
+            return record  # sampled out, and nothing else observed (see `begin`)
+        if record._token is not None:
+            CURRENT.reset(record._token)
+            if record._context is not None:
+                otel_context.detach(record._context)  # type: ignore[arg-type]
         span = record.span
         header = record.header
         if span is not None:
@@ -201,11 +223,16 @@ class Telemetry:
             span.end()
         metrics = self.metrics
         if metrics is not None:
-            metrics.child(metrics.http_duration, record.method, "/graphql", str(status)).observe(
-                seconds
-            )
-            for code in record.codes:
-                self._count_error(metrics, code)
+            observed = metrics.requests.get((record.method, status))
+            if observed is None:
+                observed = metrics.request(record.method, status)
+            observed.append(seconds)
+            if record.codes:
+                for code in record.codes:
+                    self._count_error(metrics, code)
+            metrics.unsynced += 1
+            if metrics.unsynced >= SYNC_EVERY:
+                metrics.add_observed()
         if self.access_log:
             name, kind = record.operations[0] if record.operations else (None, None)
             logs.access(
@@ -222,7 +249,7 @@ class Telemetry:
                     "sql_statements": record.statements,
                     "db_ms": round(record.db_seconds * 1000, 3),
                     "cache_hits": record.cache_hits,
-                    "error_codes": record.codes,
+                    "error_codes": list(record.codes),
                 }
             )
         return header
@@ -240,7 +267,7 @@ class Telemetry:
         """Count errors of an operation that has no request Record (WebSocket)."""
         record = CURRENT.get()
         if record is not None:
-            record.codes.extend(codes)
+            record.codes += tuple(codes)
         elif self.metrics is not None:
             for code in codes:
                 self._count_error(self.metrics, code)
@@ -262,19 +289,24 @@ class Telemetry:
         record = CURRENT.get()
         metrics = self.metrics
         if metrics is not None:
-            label = metrics.names.label(name) if validated else metrics.names.known(name)
-            metrics.child(metrics.operation_duration, label, kind).observe(seconds)
-            if cost is not None:
-                metrics.child(metrics.operation_cost, kind).observe(cost)
+            series = metrics.operations.get((name, kind)) if validated else None
+            if series is None:
+                series = metrics.operation(name, kind, validated)
             if record is not None:
-                metrics.child(metrics.operation_statements, label, kind).observe(record.statements)
-                metrics.child(metrics.operation_db_time, label, kind).observe(record.db_seconds)
+                series.append((seconds, cost, record.statements, record.db_seconds))
+            else:  # (WebSocket) bounded here, as requests are in `finish`
+                series.append((seconds, cost, None, None))
+                metrics.unsynced += 1
+                if metrics.unsynced >= SYNC_EVERY:
+                    metrics.add_observed()
         if record is not None:
-            record.operations.append((name, kind))
-            record.cost += cost or 0
-            record.codes.extend(codes)
-            span = record.span
-            if record.recording and span is not None and len(record.operations) == 1:
+            record.operations += ((name, kind),)
+            if cost:
+                record.cost += cost
+            if codes:
+                record.codes += tuple(codes)
+            span = record.span if record.recording else None
+            if span is not None and len(record.operations) == 1:
                 span.update_name(f"{kind} {name}" if name else kind)
                 span.set_attribute("graphql.operation.type", kind)
                 if name:
@@ -323,8 +355,15 @@ class Telemetry:
         record = CURRENT.get()
         if record is None:
             return await run(*args)
+        if not record.recording:  # counted and timed only
+            started = perf_counter()
+            try:
+                return await run(*args)
+            finally:
+                record.statements += 1
+                record.db_seconds += perf_counter() - started
         span = None
-        if record.recording and self.tracer is not None:
+        if self.tracer is not None:
             summary = self._summaries.get(sql)
             if summary is None:
                 summary = self._summaries[sql] = _summary(sql)
@@ -338,7 +377,7 @@ class Telemetry:
                     "db.query.text": sql,
                 },
             )
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             return await run(*args)
         except BaseException as error:
@@ -348,14 +387,14 @@ class Telemetry:
             raise
         finally:
             record.statements += 1
-            record.db_seconds += time.perf_counter() - started
+            record.db_seconds += perf_counter() - started
             if span is not None:
                 span.end()
 
     def checkout_waited(self, seconds: float) -> None:
         """A pooled connection came after `seconds`."""
         if self.metrics is not None:
-            self.metrics.pool_wait.observe(seconds)
+            self.metrics.pool_wait.append(seconds)
 
     def checkout_timed_out(self) -> None:
         """A checkout gave up after the pool timeout."""
@@ -371,17 +410,27 @@ class Telemetry:
         span, the batch function itself.
         """
         metrics = self.metrics
-        tracer = self.tracer if recording() else None
+        record = CURRENT.get()
+        tracer = self.tracer if record is not None and record.recording else None
         if metrics is None and tracer is None:
             return batch
-        sizes = None if metrics is None else metrics.child(metrics.batch_size, name)
+        sizes = None
+        if metrics is not None:
+            sizes = (metrics.batches.get(name) or metrics.batch_sizes(name)).append
+            if tracer is None:
+                append = sizes
+
+                async def sized(keys: list[Any]) -> list[Any]:
+                    append(len(keys))
+                    return await batch(keys)
+
+                return sized
         span_name = f"loader {name}"
+        assert tracer is not None
 
         async def observed(keys: list[Any]) -> list[Any]:
             if sizes is not None:
-                sizes.observe(len(keys))
-            if tracer is None:
-                return await batch(keys)
+                sizes(len(keys))
             with tracer.start_as_current_span(
                 span_name,
                 attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
@@ -404,7 +453,7 @@ class Telemetry:
                     "db.operation.name": call,
                 },
             )
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             return await run()
         except BaseException as error:
@@ -415,7 +464,7 @@ class Telemetry:
         finally:
             if self.metrics is not None:
                 self.metrics.child(self.metrics.redis_duration, call).observe(
-                    time.perf_counter() - started
+                    perf_counter() - started
                 )
             if span is not None:
                 span.end()

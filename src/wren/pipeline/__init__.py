@@ -34,7 +34,7 @@ from wren.cache.tags import compile_tags
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
 from wren.errors import RateLimited, WrenError
-from wren.observability import Telemetry
+from wren.observability import CURRENT, Telemetry
 from wren.pipeline.checks import compile_checks
 from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.deadline import Deadline
@@ -196,7 +196,9 @@ class Pipeline:
         """Observe an operation that ran, once: timed from `started` (perf_counter)."""
         telemetry = self.telemetry
         seconds = time.perf_counter() - started
-        if telemetry.observing or seconds > telemetry.slow_seconds:
+        # Traced only, a request sampled out has no Record: nothing to record but the slow line.
+        observed = telemetry.metrics is not None or CURRENT.get() is not None
+        if observed or seconds > telemetry.slow_seconds:
             operation = prepared.operation
             telemetry.operation(
                 operation.name.value if operation.name else None,
