@@ -390,11 +390,17 @@ class Loaders:
         return _loader(batch, self._db, queries.RECOMMENDATIONS)
 
     async def top_level_page(
-        self, listing: queries.Listing, first: int, after: Keyset | None
+        self,
+        listing: queries.Listing,
+        first: int,
+        after: Keyset | None,
+        columns: str | None = None,
     ) -> Page:
-        """A page of a list without a parent (all users, all posts)."""
+        """A page of a list without a parent (all users, all posts), read with other
+        `columns` when given (rows that carry their objects rendered, db/rendered.py)."""
+        statement = listing.top_level if columns is None else listing.top_level_selecting(columns)
         rows = await self._db.fetch(
-            listing.top_level,
+            statement,
             {
                 "lim": first + 1,
                 "at": after.at if after else None,

@@ -62,11 +62,11 @@ class Listing:
     @cached_property
     def top_level(self) -> TextClause:
         """One page of the whole list: params at, pk (cursor or NULL) and lim."""
-        return text(
-            f"SELECT {self.columns} FROM {self.source}"
-            f" WHERE {self._after('CAST(:at AS timestamptz)', 'CAST(:pk AS bigint)')}"
-            f" ORDER BY {self._order} LIMIT :lim"
-        )
+        return self.top_level_selecting(self.columns)
+
+    def top_level_selecting(self, columns: str) -> TextClause:
+        """top_level with other columns (the same statement for the same columns)."""
+        return _top_level(self, columns)
 
     @cached_property
     def per_parent(self) -> TextClause:
@@ -81,6 +81,15 @@ class Listing:
         too): a list's totalCount without a count statement of its own.
         """
         return _per_parent(self, columns, counted)
+
+
+@lru_cache(maxsize=256)  # a few per listing: one per shape of rendered selection
+def _top_level(listing: Listing, columns: str) -> TextClause:
+    return text(
+        f"SELECT {columns} FROM {listing.source}"
+        f" WHERE {listing._after('CAST(:at AS timestamptz)', 'CAST(:pk AS bigint)')}"
+        f" ORDER BY {listing._order} LIMIT :lim"
+    )
 
 
 @lru_cache(maxsize=256)  # a few per listing: one per shape of rendered selection
