@@ -28,12 +28,14 @@ _RENDERS = "__wren_renders__"
 
 class Selected(NamedTuple):
     """One response key of a selection: its field, whether the field was given
-    arguments, and what is selected below it (None for a leaf)."""
+    arguments, and what is selected below it (None for a leaf); `values`, the field's
+    argument values (defaults included) when none of them comes from a variable."""
 
     key: str
     name: str
     arguments: bool
     children: tuple[Selected, ...] | None
+    values: tuple[tuple[str, Any], ...] | None = None
 
 
 class Rendering(NamedTuple):

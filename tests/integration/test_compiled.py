@@ -68,6 +68,18 @@ READS: list[tuple[str, dict[str, Any]]] = [
           following { a: nodes { handle } b: nodes { id } } } } }""",
         {"after": None},
     ),
+    (  # lists nested in a rendered level's statement: literal `first`s (0, a default),
+        # edges, totalCount, __typename, aliases, empty lists; a literal cursor is not
+        """{ posts(first: 4) { totalCount pageInfo { hasNextPage endCursor } edges {
+          __typename cursor node { id createdAt
+            comments(first: 2) { __typename totalCount edges { cursor node { body
+              author { handle posts(first: 1) { totalCount nodes { title } } } } } }
+            none: comments(first: 0) { totalCount nodes { id } }
+            all: comments { nodes { id author { displayName } } } } } }
+          users(first: 3) { nodes { handle posts { edges { cursor } nodes { title likeCount
+            comments(first: 1, after: "azoxOjE") { nodes { id } } } } } } }""",
+        {},
+    ),
     (  # level forms on nested levels where users repeat, an empty list, a default argument
         """{ users(first: 4) { nodes { handle stats { postCount engagementScore }
           none: recommendedUsers(first: 0) { handle }
@@ -232,21 +244,31 @@ async def test_a_refused_document_is_logged_once_and_counted(
 
 
 def test_lists_of_columns_are_rendered_by_postgresql() -> None:
-    """Directory's comments come as JSON written by PostgreSQL: nothing is planned below
-    them, and the comments level reads the rendered statement. Posts with comments keep
-    their level built from rows; Profile's posts (like counts included) are rendered."""
+    """Directory's whole tree comes as JSON written by PostgreSQL: its connections below
+    the users have literal `first`s, so the users' statement renders them as subqueries
+    and nothing is planned below the users' nodes. With the posts' `first` from a
+    variable, the users' level is built from rows and the posts' level renders its nodes,
+    comments included. Profile's posts (like counts included) are rendered."""
     plan = CompiledQueries(CORE).plan(parse(operation("Directory")), None)
+    assert plan is not None
+    [users] = plan.fields
+    [user_nodes] = users.children or []
+    assert user_nodes.children is None
+    assert user_nodes.serialize is None
+    assert getattr(users.function, "__name__", "") == "rendered_level"
+    variable = (
+        "query($n: Int!) { users(first: 2) { nodes { handle posts(first: $n) { nodes { title"
+        " comments(first: 5) { nodes { body author { handle } } } } } } } }"
+    )
+    plan = CompiledQueries(CORE).plan(parse(variable), None)
     assert plan is not None
     [users] = plan.fields
     [user_nodes] = users.children or []
     _handle, posts = user_nodes.children or []
     [post_nodes] = posts.children or []
-    _title, comments = post_nodes.children or []
-    [comment_nodes] = comments.children or []
-    assert comment_nodes.children is None
-    assert comment_nodes.serialize is None
-    assert getattr(comments.function, "__name__", "") == "rendered"
-    assert getattr(posts.function, "__name__", "") == "level"  # its nodes have comments
+    assert post_nodes.children is None
+    assert getattr(posts.function, "__name__", "") == "rendered"
+    assert getattr(users.function, "__name__", "") == "level"  # the posts' `first` is a variable
     profile = CompiledQueries(CORE).plan(parse(operation("Profile")), None)
     assert profile is not None
     [user] = profile.fields

@@ -24,7 +24,7 @@ Headers = Callable[[str], dict[str, str]]
 TIMELINE = operation("Timeline")
 # Statements of one Timeline execution: posts, like counts, comments, comment totals (the
 # fast path counts the comments in their pages' statement: test_read_operations).
-TIMELINE_STATEMENTS = 3 if Settings(_env_file=None).compiled_queries else 4  # type: ignore[call-arg]
+TIMELINE_STATEMENTS = 1 if Settings(_env_file=None).compiled_queries else 4  # type: ignore[call-arg]
 DIRECTORY = operation("Directory")
 PROFILE = operation("Profile")
 LEADERBOARD = operation("Leaderboard")

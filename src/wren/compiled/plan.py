@@ -68,6 +68,10 @@ class FieldPlan:
     exact: type | None = None
     children: list[FieldPlan] | None = None
     renders: Renders | None = None  # how the level form may render what is below it
+    literals: tuple[tuple[str, Any], ...] | None = None  # arguments known without variables
+    # What is selected, as written: kept before a level form renders what is below it
+    # (which drops `children`), for the level forms above that render it too.
+    selected: Selected | None = None
 
 
 # Scalars whose serialization leaves a value of this exact Python type unchanged.
@@ -232,13 +236,16 @@ class _Compiler:
     def field_plan(self, parent: GraphQLObjectType, node: FieldNode, key: str) -> FieldPlan:
         name = node.name.value
         if name == "__typename":
-            return FieldPlan(key, TYPENAME, node, parent.name, name, parent.name, nullable=False)
+            plan = FieldPlan(key, TYPENAME, node, parent.name, name, parent.name, nullable=False)
+            plan.selected = _selected(plan)
+            return plan
         if name.startswith("__"):
             raise Unsupported("introspection")
         definition: GraphQLField = parent.fields[name]
         plan = self.resolution(definition, node, key)
         plan.node, plan.parent, plan.name = node, parent.name, name
         self.shape(plan, definition.type, node)
+        plan.selected = _selected(plan)
         if plan.renders is not None and plan.children is not None:
             _render(plan, plan.renders)
         return plan
@@ -267,6 +274,8 @@ class _Compiler:
                 raise Unsupported("non-scalar arguments")
             names[argument.graphql_name or argument.python_name] = argument.python_name
 
+        literals = _literals(definition, node)
+
         info = resolver.info_parameter
         passes_self = resolver.self_parameter is not None
         wrapped: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
@@ -279,6 +288,7 @@ class _Compiler:
             info_name=None if info is None else info.name,
             arguments=_arguments(definition, node, names, self.declared),
             renders=None if level is None else renders_of(wrapped),
+            literals=literals,
         )
 
     def shape(self, plan: FieldPlan, output: GraphQLOutputType, node: FieldNode) -> None:
@@ -299,10 +309,24 @@ class _Compiler:
             raise Unsupported("abstract or enum types")
 
 
+def _literals(definition: GraphQLField, node: FieldNode) -> tuple[tuple[str, Any], ...] | None:
+    """The field's argument values (GraphQL names, defaults included) when no variable
+    gives one, for a level form that renders the field in SQL; None otherwise (or when
+    they are invalid: the resolver then reports it where graphql-core would)."""
+    if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+        return None
+    try:
+        return tuple(get_argument_values(definition, node, None).items())
+    except GraphQLError:
+        return None
+
+
 def _selected(plan: FieldPlan) -> Selected:
+    if plan.selected is not None:
+        return plan.selected
     arguments = bool(plan.node is not None and plan.node.arguments)
     children = None if plan.children is None else tuple(map(_selected, plan.children))
-    return Selected(plan.key, plan.name, arguments, children)
+    return Selected(plan.key, plan.name, arguments, children, plan.literals)
 
 
 def _render(plan: FieldPlan, renders: Renders) -> None:

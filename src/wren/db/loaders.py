@@ -390,18 +390,25 @@ class Loaders:
         return _loader(batch, self._db, queries.RECOMMENDATIONS)
 
     async def top_level_page(
-        self, listing: queries.Listing, first: int, after: Keyset | None
+        self,
+        listing: queries.Listing,
+        first: int,
+        after: Keyset | None,
+        columns: str | None = None,
     ) -> Page:
-        """A page of a list without a parent (all users, all posts)."""
-        rows = await self._db.fetch(
-            listing.top_level,
-            {
-                "lim": first + 1,
-                "at": after.at if after else None,
-                "pk": after.id if after else None,
-            },
-        )
-        return _page(rows, first)
+        """A page of a list without a parent (all users, all posts), read with other
+        `columns` when given (rows that carry their objects rendered, db/rendered.py):
+        `first` is checked (validation.page_size) before it is written into a statement."""
+        params: dict[str, Any] = {
+            "at": after.at if after else None,
+            "pk": after.id if after else None,
+        }
+        if columns is None:
+            statement = listing.top_level
+            params["lim"] = first + 1
+        else:  # the limit written in (Listing.top_level_selecting says why)
+            statement = listing.top_level_selecting(columns, first + 1)
+        return _page(await self._db.fetch(statement, params), first)
 
     async def total(self, statement: Executable) -> int:
         """A single count (all users, all posts)."""

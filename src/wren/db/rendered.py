@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wren.level_form import Selected
+from wren.validation import MAX_FIRST
 
 Value = Callable[[str], str]  # table alias -> SQL expression of the value's JSON text
 
@@ -88,13 +89,15 @@ class Rendered:
     alias: str
     leaves: Mapping[str, Value]
     objects: Mapping[str, tuple[Rendered, str]] = field(default_factory=dict)
+    # Connection fields, rendered as a subquery each (filled in once both ends exist).
+    connections: dict[str, Nested] = field(default_factory=dict)
 
     def json(self, selection: Sequence[Selected]) -> str | None:
         """The SQL expression of the selection's JSON object, or None when a field of
         it is not a column of these rows (or takes arguments)."""
         parts: list[str] = []
         for selected in selection:
-            if selected.arguments:
+            if selected.arguments and selected.name not in self.connections:
                 return None
             if selected.name == "__typename":
                 value: str | None = f"'\"{self.type_name}\"'"
@@ -103,6 +106,8 @@ class Rendered:
             elif selected.children is not None and selected.name in self.objects:
                 rendered, alias = self.objects[selected.name]
                 value = rendered.at(alias).json(selected.children)
+            elif selected.children is not None and selected.name in self.connections:
+                value = self.connections[selected.name].json(self.alias, selected)
             else:
                 return None
             if value is None:
@@ -113,7 +118,75 @@ class Rendered:
 
     def at(self, alias: str) -> Rendered:
         """The same type read under another table alias."""
-        return Rendered(self.type_name, alias, self.leaves, self.objects)
+        return Rendered(self.type_name, alias, self.leaves, self.objects, self.connections)
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A connection field of a rendered object (first page, `first` a literal), written
+    as a correlated subquery of the object's row: each page read through the index on
+    (parent, sort key), as a level's statement reads it, but in the same statement as
+    the parents, so that a whole tree of lists is one statement.
+
+    Only `totalCount`, `nodes` and `edges` render (pageInfo needs a row past the page).
+    """
+
+    type_name: str  # the connection's GraphQL type
+    node: Rendered
+    source: str  # the rows' table and alias (the node's)
+    joins: Mapping[str, str]  # alias of a joined object -> its join, added when used
+    parent: str  # the rows' column holding the parent's id
+    at: str
+    pk: str
+    descending: bool
+
+    def json(self, outer: str, selected: Selected) -> str | None:
+        """The connection's JSON for the row under alias `outer`, or None."""
+        assert selected.children is not None
+        values = dict(selected.values) if selected.values is not None else None
+        if values is None or values.get("after") is not None:
+            return None
+        first = values.get("first")
+        if type(first) is not int or not 0 <= first <= MAX_FIRST:
+            return None
+        parts: list[str] = []
+        for child in selected.children:
+            if child.arguments:
+                return None
+            if child.name == "__typename":
+                value: str | None = f"'\"{self.type_name}\"'"
+            elif child.name == "totalCount":
+                table = self.source.split()[0]
+                column = self.parent.split(".")[1]
+                value = count_of(table, column)(outer)
+            elif child.name in ("nodes", "edges") and child.children is not None:
+                value = self._list(outer, first, child)
+            else:
+                return None
+            if value is None:
+                return None
+            parts.append(f"'{',' if parts else '{'}\"{child.key}\":' || {value}")
+        if not parts:
+            return None
+        return "(" + " || ".join(parts) + " || '}')"
+
+    def _list(self, outer: str, first: int, selected: Selected) -> str | None:
+        assert selected.children is not None
+        node = self.node
+        if selected.name == "edges":
+            node = edge(node, self.at, self.pk)
+        json = node.json(selected.children)
+        if json is None:
+            return None
+        used = _joined(self.node, selected.children, edges=selected.name == "edges")
+        joins = "".join(f" {join}" for alias, join in self.joins.items() if alias in used)
+        direction = "DESC" if self.descending else "ASC"
+        return (
+            f"(SELECT COALESCE('[' || string_agg(x.j, ',' ORDER BY x.at {direction},"
+            f" x.id {direction}) || ']', '[]') FROM (SELECT {self.at} AS at, {self.pk} AS id,"
+            f" {json} AS j FROM {self.source}{joins} WHERE {self.parent} = {outer}.id"
+            f" ORDER BY {self.at} {direction}, {self.pk} {direction} LIMIT {first}) x)"
+        )
 
 
 USER = Rendered(
@@ -156,3 +229,36 @@ def edge(node: Rendered, at: str, pk: str) -> Rendered:
     """An Edge of a list sorted by (at, pk), its node rendered as `node`."""
     leaves = {"cursor": lambda _alias: cursor(at, pk)}
     return Rendered(f"{node.type_name}Edge", "", leaves, {"node": (node, node.alias)})
+
+
+def _joined(node: Rendered, selection: Sequence[Selected], *, edges: bool) -> set[str]:
+    """The aliases of the objects joined to `node` that a selection of it reads."""
+    if edges:
+        found: set[str] = set()
+        for selected in selection:
+            if selected.name == "node" and selected.children is not None:
+                found |= _joined(node, selected.children, edges=False)
+        return found
+    return {node.objects[s.name][1] for s in selection if s.name in node.objects}
+
+
+USER.connections["posts"] = Nested(
+    "PostConnection",
+    POST,
+    "posts p",
+    {"a": "JOIN users a ON a.id = p.author_id"},
+    "p.author_id",
+    "p.created_at",
+    "p.id",
+    descending=True,
+)
+POST.connections["comments"] = Nested(
+    "CommentConnection",
+    COMMENT,
+    "comments c",
+    {"a": "JOIN users a ON a.id = c.author_id"},
+    "c.post_id",
+    "c.created_at",
+    "c.id",
+    descending=False,
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from wren.context import Info
-from wren.db import queries
+from wren.db import queries, rendered
 from wren.db.loaders import PageKey
 from wren.errors import Unauthenticated
 from wren.ids import from_global_id, pk_of
@@ -55,6 +55,9 @@ class Query:
         return None if row is None else User.from_row(row)
 
     @strawberry.field(description="Oldest account first.")
+    @Connection.root(
+        queries.USERS, rendered.USER, lambda loaders: loaders.total(queries.USER_TOTAL)
+    )
     async def users(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[User]:
@@ -73,6 +76,9 @@ class Query:
         return await _post(info, pk_of(id, "Post"))
 
     @strawberry.field(description="Newest first.")
+    @Connection.root(
+        queries.POSTS, rendered.POST, lambda loaders: loaders.total(queries.POST_TOTAL)
+    )
     async def posts(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[Post]:

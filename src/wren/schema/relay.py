@@ -19,11 +19,12 @@ from wren.db import rendered
 from wren.db.loaders import BatchFn, Page, PageKey
 from wren.db.queries import Listing
 from wren.ids import Keyset, decode_cursor, encode_cursor, to_global_id
-from wren.level_form import Selected
+from wren.level_form import Rendering, Selected, mark_level_form
 from wren.schema.levels import Lookup, Renderer, through
 from wren.schema.objects import construct
 
 NodeT = TypeVar("NodeT")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def page_args(first: int, after: str | None) -> tuple[int, Keyset | None]:
@@ -136,21 +137,12 @@ class Connection(Generic[NodeT]):
 
             def render(spec: _Spec) -> Lookup[Node, PageKey, Page, Connection[NodeT]]:
                 def build_rendered(key: PageKey, page: Page) -> Connection[NodeT]:
-                    return construct(
-                        cls,
-                        {
-                            "page": page,
-                            "node": _fragment_of("nodes"),
-                            "count": (
-                                partial(_known, page.total)
-                                if spec.counted
-                                else partial(counts.load, key.parent)
-                            ),
-                            "paged": paged,
-                            "at": "at",
-                            "edge": _fragment_of("edges") if spec.edges else None,
-                        },
+                    count = (
+                        partial(_known, page.total)
+                        if spec.counted
+                        else partial(counts.load, key.parent)
                     )
+                    return cls.from_rendered(page, spec, count, paged=paged)
 
                 batch = batch_of(spec.listing, spec.columns, counted=spec.counted)
                 return Lookup(key, pages.load, batch, build_rendered)
@@ -187,6 +179,62 @@ class Connection(Generic[NodeT]):
             return frozenset(keys), spec
 
         return renders
+
+    @classmethod
+    def from_rendered(
+        cls, page: Page, spec: _Spec, count: Callable[[], Awaitable[int] | int], *, paged: bool
+    ) -> Connection[NodeT]:
+        """A connection over a page of rows read with `spec.columns` (see renders)."""
+        return construct(
+            cls,
+            {
+                "page": page,
+                "node": _fragment_of("nodes"),
+                "count": count,
+                "paged": paged,
+                "at": "at",
+                "edge": _fragment_of("edges") if spec.edges else None,
+            },
+        )
+
+    @staticmethod
+    def root(
+        listing: Listing, node: rendered.Rendered, total: Callable[[Any], Awaitable[int]]
+    ) -> Callable[[F], F]:
+        """Mark a root field's resolver `(self, info, first, after)` that returns a
+        Connection over `listing`: on the fast path, a level form of the root object
+        (one) serves it, and renders below it as `renders` says (the whole tree below,
+        with nested connections, in the page's one statement); `total(loaders)` counts
+        the list when totalCount is selected."""
+        renders = Connection.renders(listing, node)
+
+        def mark(resolver: F) -> F:
+            async def level(
+                parents: list[Any], /, info: Any, first: int, after: str | None
+            ) -> list[Any]:
+                return [await resolver(None, info, first, after)]
+
+            def rendering(selection: tuple[Selected, ...]) -> Rendering | None:
+                found = renders(selection)
+                if found is None or not found[0]:
+                    return None
+                keys, spec = found
+
+                async def rendered_level(
+                    parents: list[Any], /, info: Any, first: int, after: str | None
+                ) -> list[Any]:
+                    loaders = info.context.loaders
+                    limit, cursor = page_args(first, after)
+                    page = await loaders.top_level_page(listing, limit, cursor, spec.columns)
+                    count = partial(total, loaders)
+                    return [Connection.from_rendered(page, spec, count, paged=cursor is not None)]
+
+                return Rendering(rendered_level, keys)
+
+            mark_level_form(resolver, level, rendering)
+            return resolver
+
+        return mark
 
     @classmethod
     def build(
