@@ -1,4 +1,4 @@
-"""Every use of a private Strawberry, SQLAlchemy or uvicorn API, in one place.
+"""Every use of a private Strawberry, SQLAlchemy, asyncpg or uvicorn API, in one place.
 
 Wren runs its own pipeline around Strawberry's schema (document cache, checks, a compiled
 fast path) and its reads straight on the pooled asyncpg connection, so it reaches a few
@@ -11,7 +11,7 @@ both versions for the same reason.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -20,7 +20,9 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from uvicorn.supervisors import multiprocess
 
 if TYPE_CHECKING:
+    import asyncpg
     import strawberry
+    from asyncpg.prepared_stmt import PreparedStatement
     from graphql import GraphQLField, GraphQLSchema
     from sqlalchemy.pool import Pool, PoolProxiedConnection
     from sqlalchemy.sql.compiler import SQLCompiler
@@ -44,10 +46,12 @@ __all__ = [
     "is_awaitable",
     "middleware",
     "needs_renewal",
+    "plain_connection",
     "pool_waiters",
     "positional_names",
     "pre_pings",
     "protocol_schema",
+    "run_prepared",
     "supervise_workers",
 ]
 
@@ -69,6 +73,29 @@ def needs_renewal(fairy: PoolProxiedConnection) -> bool:
     if recycle > -1 and time.time() - record.starttime > recycle:
         return True
     return bool(record._is_hard_or_soft_invalidated())
+
+
+def plain_connection(driver: asyncpg.Connection) -> bool:
+    """Whether an asyncpg connection caches statements and logs no query (`run_prepared`
+    skips both the cache and the query loggers)."""
+    return bool(driver._stmt_cache_enabled and not driver._query_loggers)  # type: ignore[attr-defined]
+
+
+def run_prepared(
+    driver: asyncpg.Connection, statement: PreparedStatement, args: Sequence[Any]
+) -> Awaitable[list[asyncpg.Record]]:
+    """The rows of a prepared statement of `driver`: Bind, Execute, Sync sent straight
+    through its protocol, as Connection.fetch and PreparedStatement.fetch end up doing."""
+    protocol = driver._protocol  # type: ignore[attr-defined]
+    rows: Awaitable[list[asyncpg.Record]] = protocol.bind_execute(
+        statement._state,  # type: ignore[attr-defined]
+        args,
+        "",  # the unnamed portal
+        0,  # no row limit
+        False,  # the rows only, not the status too
+        None,  # the connection's command_timeout
+    )
+    return rows
 
 
 def pool_waiters(pool: Pool) -> int:

@@ -17,6 +17,7 @@ from wren.db import inflight, integrity
 from wren.db.described import DescribedStatements
 from wren.db.kept import KeptConnections
 from wren.db.outage import Outage
+from wren.db.prepared import PreparedStatements
 from wren.db.replicas import (
     REPLAYED_POSITION,
     WRITTEN_POSITION,
@@ -201,7 +202,11 @@ class Database:
         )
         # Set by the app when replicas are configured (cache/marks.py).
         self.marks: WriteMarks | None = None
-        self._described = DescribedStatements() if pooler is Pooler.TRANSACTION else None
+        # How a read runs on its connection: a prepared statement kept per connection, or
+        # behind a transaction pooler an unnamed one described once per connection.
+        self._statements: PreparedStatements | DescribedStatements = (
+            DescribedStatements() if pooler is Pooler.TRANSACTION else PreparedStatements()
+        )
         # Per engine (the primary's and each replica's), its connections kept between reads.
         self._kept = KeptConnections(engine.sync_engine)
         self._kept_of: dict[AsyncEngine, KeptConnections] = {engine: self._kept}
@@ -367,10 +372,7 @@ class Database:
         try:
             for watcher in self._watchers if watched else ():
                 watcher(sql, args)
-            if self._described is None:
-                rows: list[Row] = await driver.fetch(sql, *args)
-            else:
-                rows = await self._described.fetch(driver, sql, args)
+            rows: list[Row] = await self._statements.fetch(driver, sql, args)
         except BaseException as error:
             # Back to the pool, not kept: after a failure (or a cancellation) the pool's
             # reset and checks see the connection before any other read does.
