@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from asyncio import current_task
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias, cast
@@ -321,13 +322,23 @@ class Database:
     async def _fetch(
         self, sql: str, args: list[Any], engine: AsyncEngine | None = None
     ) -> list[Row]:
-        with inflight.registered():
-            telemetry = self.telemetry
-            kept = self._kept if engine is None else self._kept_of[engine]
-            # A statement is counted (and traced) for a request being observed only.
-            if telemetry is None or CURRENT.get() is None:
-                return await self._read(sql, args, kept)
-            return await telemetry.statement(sql, self._read, sql, args, kept)
+        kept = self._kept if engine is None else self._kept_of[engine]
+        telemetry = self.telemetry
+        # A statement is counted (and traced) for a request being observed only.
+        if telemetry is None or CURRENT.get() is None:
+            read = self._read(sql, args, kept)
+        else:
+            read = telemetry.statement(sql, self._read, sql, args, kept)
+        # The task is the request's to cancel at its deadline while the read runs.
+        tasks = inflight.tracked()
+        task = None if tasks is None else current_task()
+        if tasks is None or task is None:
+            return await read
+        tasks.add(task)
+        try:
+            return await read
+        finally:
+            tasks.discard(task)
 
     def _observed_checkout(self, telemetry: Telemetry, pool: Pool) -> PoolProxiedConnection:
         """A pooled connection, its wait measured and counted while it lasts."""

@@ -28,19 +28,13 @@ def tracking() -> Iterator[set[asyncio.Task[Any]]]:
         _tasks.reset(token)
 
 
-@contextmanager
-def registered() -> Iterator[None]:
-    """Mark the current task as running a read of the tracked request, while it does."""
-    tasks = _tasks.get()
-    task = asyncio.current_task() if tasks is not None else None
-    if tasks is None or task is None:
-        yield
-        return
-    tasks.add(task)
-    try:
-        yield
-    finally:
-        tasks.discard(task)
+def tracked() -> set[asyncio.Task[Any]] | None:
+    """The set a read adds its task to while it runs (None: no request tracks reads).
+
+    Database._fetch adds and discards its task itself, around the read: a context
+    manager built on a generator cost more than the rest of the registration.
+    """
+    return _tasks.get()
 
 
 def cancel(tasks: set[asyncio.Task[Any]]) -> None:
