@@ -82,3 +82,19 @@ async def test_none_is_no_key() -> None:
 
     with pytest.raises(TypeError):
         BatchLoader(batch).load(None)
+
+
+async def test_a_value_that_is_an_exception_fails_its_key_and_a_wrong_length_every_key() -> None:
+    async def batch(keys: list[int]) -> list[Any]:
+        return [ValueError(key) if key == 2 else key for key in keys]
+
+    loader = BatchLoader(batch)
+    results = await asyncio.gather(loader.load(1), loader.load(2), return_exceptions=True)
+    assert results[0] == 1
+    assert isinstance(results[1], ValueError)
+
+    async def short(keys: list[int]) -> list[int]:
+        return keys[:1]
+
+    results = await asyncio.gather(*map(BatchLoader(short).load, [1, 2]), return_exceptions=True)
+    assert [type(r) for r in results] == [TypeError, TypeError]
