@@ -1,4 +1,4 @@
-"""Every use of a private Strawberry, SQLAlchemy or uvicorn API, in one place.
+"""Every use of a private Strawberry, SQLAlchemy, asyncpg or uvicorn API, in one place.
 
 Wren runs its own pipeline around Strawberry's schema (document cache, checks, a compiled
 fast path) and its reads straight on the pooled asyncpg connection, so it reaches a few
@@ -10,7 +10,8 @@ both versions for the same reason.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -19,8 +20,11 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from uvicorn.supervisors import multiprocess
 
 if TYPE_CHECKING:
+    import asyncpg
     import strawberry
+    from asyncpg.prepared_stmt import PreparedStatement
     from graphql import GraphQLField, GraphQLSchema
+    from sqlalchemy.pool import Pool, PoolProxiedConnection
     from sqlalchemy.sql.compiler import SQLCompiler
     from strawberry.extensions import SchemaExtension
     from strawberry.schema.base import BaseSchema
@@ -41,17 +45,70 @@ __all__ = [
     "implements_resolve",
     "is_awaitable",
     "middleware",
+    "needs_renewal",
+    "plain_connection",
+    "pool_waiters",
     "positional_names",
+    "pre_pings",
     "protocol_schema",
+    "run_prepared",
     "supervise_workers",
 ]
 
 # SQLAlchemy's bridge between asyncio and its synchronous pool (sqlalchemy.util): a read
-# checks a connection out, runs and checks it back in within one greenlet (db/engine.py).
-# (await_only and greenlet_spawn are imported above and re-exported.)
+# that finds no kept connection checks one out in a greenlet, and kept connections are
+# checked back in in one (db/engine.py, db/kept.py). (Imported above and re-exported.)
 
 is_awaitable: Callable[[Any], bool] = optimized_is_awaitable
 """Strawberry's faster `isawaitable` (typed as returning bool, it is a TypeGuard)."""
+
+
+def needs_renewal(fairy: PoolProxiedConnection) -> bool:
+    """Whether the pool would renew this checked-out connection at its next checkout: past
+    pool_recycle, invalidated by the pool or on its own, or already closed."""
+    record = fairy._connection_record
+    if record is None:
+        return True
+    recycle: int = fairy._pool._recycle
+    if recycle > -1 and time.time() - record.starttime > recycle:
+        return True
+    return bool(record._is_hard_or_soft_invalidated())
+
+
+def plain_connection(driver: asyncpg.Connection) -> bool:
+    """Whether an asyncpg connection caches statements and logs no query (`run_prepared`
+    skips both the cache and the query loggers)."""
+    return bool(driver._stmt_cache_enabled and not driver._query_loggers)  # type: ignore[attr-defined]
+
+
+def run_prepared(
+    driver: asyncpg.Connection, statement: PreparedStatement, args: Sequence[Any]
+) -> Awaitable[list[asyncpg.Record]]:
+    """The rows of a prepared statement of `driver`: Bind, Execute, Sync sent straight
+    through its protocol, as Connection.fetch and PreparedStatement.fetch end up doing."""
+    protocol = driver._protocol  # type: ignore[attr-defined]
+    rows: Awaitable[list[asyncpg.Record]] = protocol.bind_execute(
+        statement._state,  # type: ignore[attr-defined]
+        args,
+        "",  # the unnamed portal
+        0,  # no row limit
+        False,  # the rows only, not the status too
+        None,  # the connection's command_timeout
+    )
+    return rows
+
+
+def pool_waiters(pool: Pool) -> int:
+    """How many checkouts wait for a connection of the (full) pool: the getters of the
+    asyncio queue of an AsyncAdaptedQueuePool (0 for any other pool)."""
+    queue = getattr(pool, "_pool", None)
+    getters = getattr(getattr(queue, "__dict__", {}).get("_queue"), "_getters", None)
+    return len(getters) if getters else 0
+
+
+def pre_pings(pool: Pool) -> bool:
+    """Whether the pool pings every connection it checks out (pool_pre_ping)."""
+    return bool(pool._pre_ping)
 
 
 def bind_processors(compiled: SQLCompiler) -> Mapping[str, Any]:

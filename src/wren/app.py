@@ -210,6 +210,7 @@ def create_app(
                 max_lag=settings.replica_max_lag,
                 telemetry=telemetry,
             )
+            stack.push_async_callback(db.aclose)  # before the engines are disposed
             clients = create_clients(settings)
             stack.push_async_callback(clients.aclose)
             redis = clients.cache

@@ -65,13 +65,14 @@ async def test_a_read_is_described_once_per_connection(
 
     monkeypatch.setattr(asyncpg.Connection, "prepare", counting_prepare)
     engine = create_engine(transaction_settings(settings))
+    db = Database(engine, pooler=Pooler.TRANSACTION)
     try:
-        db = Database(engine, pooler=Pooler.TRANSACTION)
         statement = text("SELECT CAST(:n AS integer) AS n")
         for n in range(3):
             assert (await db.fetch(statement, {"n": n}))[0]["n"] == n
         named = await db.fetch(text("SELECT name FROM pg_prepared_statements"))
     finally:
+        await db.aclose()
         await engine.dispose()
     assert described.count("SELECT CAST($1 AS integer) AS n") == 1
     assert named == []
@@ -80,11 +81,12 @@ async def test_a_read_is_described_once_per_connection(
 async def test_a_connection_with_named_statements_is_refused(settings: Settings) -> None:
     # An engine built without the pooler setting, read as if behind a pooler.
     engine = create_engine(settings)
+    db = Database(engine, pooler=Pooler.TRANSACTION)
     try:
-        db = Database(engine, pooler=Pooler.TRANSACTION)
         with pytest.raises(RuntimeError, match="statement_cache_size=0"):
             await db.fetch(text("SELECT 1 AS one"))
     finally:
+        await db.aclose()
         await engine.dispose()
 
 
@@ -93,8 +95,8 @@ async def test_a_read_on_a_closed_connection_describes_again_on_a_new_one(
 ) -> None:
     engine = create_engine(transaction_settings(settings))
     backend = text("SELECT pg_backend_pid() AS pid")
+    db = Database(engine, pooler=Pooler.TRANSACTION)
     try:
-        db = Database(engine, pooler=Pooler.TRANSACTION)
         first = (await db.fetch(backend))[0]["pid"]
         admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
         try:
@@ -106,4 +108,5 @@ async def test_a_read_on_a_closed_connection_describes_again_on_a_new_one(
         assert second != first
         assert (await db.fetch(backend))[0]["pid"] == second
     finally:
+        await db.aclose()
         await engine.dispose()

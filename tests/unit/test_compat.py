@@ -188,3 +188,38 @@ def test_supervise_workers_makes_uvicorns_supervisor_start_that_class() -> None:
         )
     finally:
         multiprocess.Process = original  # type: ignore[misc]
+
+
+async def test_pool_waiters_counts_the_checkouts_a_full_pool_keeps_waiting() -> None:
+    from unittest.mock import MagicMock
+
+    from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+    pool = AsyncAdaptedQueuePool(MagicMock, pool_size=1, max_overflow=0, timeout=5)
+    assert _compat.pool_waiters(pool) == 0
+    held = await _compat.greenlet_spawn(pool.connect)
+    waiting = asyncio.ensure_future(_compat.greenlet_spawn(pool.connect))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert _compat.pool_waiters(pool) == 1
+    await _compat.greenlet_spawn(held.close)
+    (await waiting).close()
+    assert _compat.pool_waiters(pool) == 0
+
+
+def test_needs_renewal_follows_recycling_and_invalidation() -> None:
+    from unittest.mock import MagicMock
+
+    from sqlalchemy.pool import QueuePool
+
+    pool = QueuePool(MagicMock, pool_size=1, recycle=3600)
+    fairy = pool.connect()
+    assert not _compat.needs_renewal(fairy)
+    fairy._connection_record.starttime -= 7200  # type: ignore[attr-defined]
+    assert _compat.needs_renewal(fairy)
+    fairy._connection_record.starttime += 7200  # type: ignore[attr-defined]
+    fairy.invalidate(soft=True)
+    assert _compat.needs_renewal(fairy)
+    fairy.close()
+    assert not _compat.pre_pings(pool)
+    assert _compat.pre_pings(QueuePool(MagicMock, pre_ping=True))

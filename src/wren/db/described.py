@@ -24,8 +24,6 @@ from weakref import WeakKeyDictionary
 import asyncpg
 from asyncpg.prepared_stmt import PreparedStatement
 
-from wren._compat import await_only
-
 # Distinct read statements are module-level constants, a few dozen.
 _MAX_KEPT = 256
 
@@ -39,14 +37,14 @@ class DescribedStatements:
             WeakKeyDictionary()
         )
 
-    def fetch(self, driver: asyncpg.Connection, sql: str, args: list[Any]) -> list[Any]:
-        """Run `sql` on `driver` in one round trip once described there (in a greenlet)."""
+    async def fetch(self, driver: asyncpg.Connection, sql: str, args: list[Any]) -> list[Any]:
+        """Run `sql` on `driver` in one round trip once described there."""
         kept = self._kept.get(driver)
         if kept is None:
             kept = self._kept[driver] = {}
         statement = kept.get(sql)
         if statement is None:
-            statement = await_only(driver.prepare(sql))
+            statement = await driver.prepare(sql)
             if statement.get_name():
                 raise RuntimeError(
                     "named prepared statements behind a transaction pooler: the engine must"
@@ -56,7 +54,7 @@ class DescribedStatements:
                 kept.clear()
             kept[sql] = statement
         try:
-            rows: list[Any] = await_only(statement.fetch(*args))
+            rows: list[Any] = await statement.fetch(*args)
         except asyncpg.PostgresError:
             # Its tables may have changed (a migration): describe it again next time.
             kept.pop(sql, None)

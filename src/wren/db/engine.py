@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
+from asyncio import current_task
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias, cast
 
 import asyncpg
 from sqlalchemy import Executable, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from wren._compat import await_only, bind_processors, greenlet_spawn, positional_names
+from wren._compat import bind_processors, greenlet_spawn, positional_names
 from wren.db import inflight, integrity
 from wren.db.described import DescribedStatements
+from wren.db.kept import KeptConnections
 from wren.db.outage import Outage
+from wren.db.prepared import PreparedStatements
 from wren.db.replicas import (
     REPLAYED_POSITION,
     WRITTEN_POSITION,
@@ -30,7 +33,7 @@ from wren.observability import CURRENT
 from wren.settings import Pooler, Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.pool import PoolProxiedConnection
+    from sqlalchemy.pool import Pool, PoolProxiedConnection, QueuePool
 
     from wren.cache.marks import WriteMarks
     from wren.observability import Telemetry
@@ -145,6 +148,10 @@ class _Compiled(NamedTuple):
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
 
 
+# What a read fails with when the connection under it may have gone (is_closed says).
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
 class _ConnectionLost(Exception):
     """The pooled connection a read ran on turned out to be closed (it is invalidated)."""
 
@@ -160,7 +167,9 @@ class Database:
     directly: a statement is compiled once to PostgreSQL's positional form, and each call
     is one prepared-statement execution whose rows are asyncpg records. Going through
     SQLAlchemy's execution layer cost about 1 ms of CPU more per 400 rows (its cursor
-    adaptation and Row objects), the largest single cost of a big page. Writes keep the
+    adaptation and Row objects), the largest single cost of a big page. A read's
+    connection stays checked out for the next read while it is busy enough (kept.py):
+    most reads then take one without a greenlet or a pool call. Writes keep the
     engine's transactions (`transaction`). Behind a transaction pooler (`pooler`), reads
     run unnamed statements described once per connection (see described.py).
 
@@ -194,7 +203,16 @@ class Database:
         )
         # Set by the app when replicas are configured (cache/marks.py).
         self.marks: WriteMarks | None = None
-        self._described = DescribedStatements() if pooler is Pooler.TRANSACTION else None
+        # How a read runs on its connection: a prepared statement kept per connection, or
+        # behind a transaction pooler an unnamed one described once per connection.
+        self._statements: PreparedStatements | DescribedStatements = (
+            DescribedStatements() if pooler is Pooler.TRANSACTION else PreparedStatements()
+        )
+        # Per engine (the primary's and each replica's), its connections kept between reads.
+        self._kept = KeptConnections(engine.sync_engine)
+        self._kept_of: dict[AsyncEngine, KeptConnections] = {engine: self._kept}
+        for _, replica in replicas:
+            self._kept_of[replica] = KeptConnections(replica.sync_engine)
         self._compiled: dict[Executable, _Compiled] = {}
         # What a read can fail with: the driver's errors, SQLAlchemy's adaptation of them
         # (a pool checkout raises those), and a connection found closed.
@@ -304,26 +322,30 @@ class Database:
     async def _fetch(
         self, sql: str, args: list[Any], engine: AsyncEngine | None = None
     ) -> list[Row]:
-        with inflight.registered():
-            telemetry = self.telemetry
-            target = engine or self.engine
-            # A statement is counted (and traced) for a request being observed only.
-            if telemetry is None or CURRENT.get() is None:
-                rows: list[Row] = await greenlet_spawn(self._fetch_in_greenlet, sql, args, target)
-            else:
-                rows = await telemetry.statement(
-                    sql, greenlet_spawn, self._fetch_in_greenlet, sql, args, target
-                )
-            return rows
+        kept = self._kept if engine is None else self._kept_of[engine]
+        telemetry = self.telemetry
+        # A statement is counted (and traced) for a request being observed only.
+        if telemetry is None or CURRENT.get() is None:
+            read = self._read(sql, args, kept)
+        else:
+            read = telemetry.statement(sql, self._read, sql, args, kept)
+        # The task is the request's to cancel at its deadline while the read runs.
+        tasks = inflight.tracked()
+        task = None if tasks is None else current_task()
+        if tasks is None or task is None:
+            return await read
+        tasks.add(task)
+        try:
+            return await read
+        finally:
+            tasks.discard(task)
 
-    def _observed_checkout(
-        self, telemetry: Telemetry, engine: AsyncEngine
-    ) -> PoolProxiedConnection:
+    def _observed_checkout(self, telemetry: Telemetry, pool: Pool) -> PoolProxiedConnection:
         """A pooled connection, its wait measured and counted while it lasts."""
         self.pending += 1
         started = time.perf_counter()
         try:
-            fairy = engine.sync_engine.pool.connect()
+            fairy = pool.connect()
         except sa_exc.TimeoutError:
             telemetry.checkout_timed_out()
             raise
@@ -332,46 +354,65 @@ class Database:
         telemetry.checkout_waited(time.perf_counter() - started)
         return fairy
 
-    def _fetch_in_greenlet(
-        self, sql: str, args: list[Any], engine: AsyncEngine, watched: bool = True
-    ) -> list[Row]:
-        """Check a connection out of the engine's pool, run the read, check it back in.
-
-        One greenlet for the whole read (SQLAlchemy's pool awaits through greenlets): an
-        engine-level connection took three and built a Connection per read. The pool and
-        its settings (size, overflow, timeout, recycling, pings) are the engine's own.
-        Nothing here opens a transaction, so checking the connection in sends nothing.
-        """
+    def _checkout(self, pool: Pool) -> PoolProxiedConnection:
+        """A connection checked out of `pool` (in a greenlet: SQLAlchemy's pool awaits
+        through them). Its settings (size, overflow, timeout, recycling, pings) apply."""
         telemetry = self.telemetry
         if telemetry is None or telemetry.metrics is None:  # (waits are a metric only)
-            fairy = engine.sync_engine.pool.connect()
+            return pool.connect()
+        return self._observed_checkout(telemetry, pool)
+
+    async def _read(
+        self, sql: str, args: list[Any], kept: KeptConnections, watched: bool = True
+    ) -> list[Row]:
+        """Run the read on a kept connection, or on one checked out of the pool, and keep
+        the connection for the next read (kept.py).
+
+        Taking a kept connection is plain asyncio: no greenlet, no pool call. Nothing here
+        opens a transaction, so a connection needs no reset between reads.
+        """
+        fairy = kept.take()
+        if fairy is None:
+            fairy = await greenlet_spawn(self._checkout, kept.pool)
         else:
-            fairy = self._observed_checkout(telemetry, engine)
+            telemetry = self.telemetry
+            if telemetry is not None and telemetry.metrics is not None:
+                telemetry.checkout_waited(0.0)  # obtained at once: one wait per read
+        driver = fairy.driver_connection
+        assert driver is not None
         try:
-            driver = fairy.driver_connection
-            assert driver is not None
             for watcher in self._watchers if watched else ():
                 watcher(sql, args)
-            try:
-                if self._described is None:
-                    rows: list[Row] = await_only(driver.fetch(sql, *args))
-                else:
-                    rows = self._described.fetch(driver, sql, args)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-                if not driver.is_closed():
-                    raise
-                fairy.invalidate(error)
+            rows: list[Row] = await self._statements.fetch(driver, sql, args)
+        except BaseException as error:
+            # Back to the pool, not kept: after a failure (or a cancellation) the pool's
+            # reset and checks see the connection before any other read does.
+            if isinstance(error, _DRIVER_ERRORS) and driver.is_closed():
+                await kept.invalidate(fairy, error)
                 raise _ConnectionLost from error
-            return rows
-        finally:
-            fairy.close()
+            kept.release(fairy)
+            raise
+        kept.give(fairy)
+        return rows
+
+    def pool_counts(self) -> tuple[int, int]:
+        """The primary pool's connections (idle, used); one kept between reads is idle."""
+        pool = cast("QueuePool", self.engine.sync_engine.pool)
+        idle = self._kept.idle
+        return pool.checkedin() + idle, pool.checkedout() - idle
+
+    async def aclose(self) -> None:
+        """Check the connections kept between reads back in (before the engines' dispose)."""
+        for kept in self._kept_of.values():
+            await kept.aclose()
 
     async def _position(self, engine: AsyncEngine, sql: str) -> int | None:
         """One WAL position (a replica check, not shown to watchers), on `engine`'s pool."""
+        kept = self._kept_of[engine]
         try:
-            rows = await greenlet_spawn(self._fetch_in_greenlet, sql, [], engine, False)
+            rows = await self._read(sql, [], kept, False)
         except _ConnectionLost:  # a pooled connection the server closed (a restart): again
-            rows = await greenlet_spawn(self._fetch_in_greenlet, sql, [], engine, False)
+            rows = await self._read(sql, [], kept, False)
         value = rows[0][0]
         return None if value is None else int(value)
 
@@ -392,6 +433,9 @@ class Database:
         With `positions`, the WAL position after the commit is appended to it (replicas
         that have replayed it hold the write).
         """
+        kept = self._kept
+        if kept.idle and cast("QueuePool", self.engine.sync_engine.pool).checkedin() == 0:
+            await kept.hand_back()  # the write takes the connection a read left idle
         try:
             async with self.engine.connect() as conn:
                 async with conn.begin():

@@ -34,21 +34,13 @@ class tracking:  # noqa: N801 - used as the function it was: `with inflight.trac
         _tasks.reset(self._token)
 
 
-class registered:  # noqa: N801 - used as the function it was: `with inflight.registered():`
-    """Mark the current task as running a read of the tracked request, while it does."""
+def tracked() -> set[asyncio.Task[Any]] | None:
+    """The set a read adds its task to while it runs (None: no request tracks reads).
 
-    __slots__ = ("_registry", "_task")
-
-    def __enter__(self) -> None:
-        tasks = _tasks.get()
-        self._registry = tasks
-        self._task = asyncio.current_task() if tasks is not None else None
-        if tasks is not None and self._task is not None:
-            tasks.add(self._task)
-
-    def __exit__(self, *_: object) -> None:
-        if self._registry is not None and self._task is not None:
-            self._registry.discard(self._task)
+    Database._fetch adds and discards its task itself, around the read: a context
+    manager built on a generator cost more than the rest of the registration.
+    """
+    return _tasks.get()
 
 
 def cancel(tasks: set[asyncio.Task[Any]]) -> None:

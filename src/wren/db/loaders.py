@@ -8,7 +8,7 @@ a request only pays for the ones it uses.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Coroutine, Hashable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -16,6 +16,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import Executable
 
 from wren.db import queries
+from wren.db.dataloader import BatchLoader
 from wren.db.engine import Reader, Row
 from wren.ids import Keyset
 
@@ -138,11 +139,7 @@ def _loader(batch: BatchFn, db: Reader, statement: Executable) -> DataLoader[Any
     if db.telemetry is not None:
         batch = db.telemetry.batch(_NAMES.get(statement, "other"), batch)
     # Keys are ints, strings and NamedTuples: all hashable as they are.
-    return DataLoader(batch_load_fn=batch, get_cache_key=_identity)
-
-
-def _identity(key: Hashable) -> Hashable:
-    return key
+    return BatchLoader(batch)
 
 
 def _page_params(keys: list[PageKey]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from functools import reduce
 from operator import add
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -50,7 +50,6 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
-    from sqlalchemy.pool import QueuePool
 
     from wren.cache.responses import ResponseCache
     from wren.cache.store import CacheStore
@@ -525,9 +524,9 @@ def watch(
     used = child(metrics.pool_count, "used")
 
     def source() -> None:
-        pool = cast("QueuePool", db.engine.sync_engine.pool)
-        idle.set(pool.checkedin())
-        used.set(pool.checkedout())
+        idle_count, used_count = db.pool_counts()
+        idle.set(idle_count)
+        used.set(used_count)
         metrics.pool_max.set(metrics.pool_max_value)
         metrics.pool_pending.set(db.pending)
         metrics.breaker_open.set(1 if store.breaker.is_open else 0)
