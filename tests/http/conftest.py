@@ -76,6 +76,9 @@ def live_server(settings: Settings, **environment: str) -> Iterator[str]:
         **os.environ,
         "WREN_DATABASE_URL": settings.database_url or "",
         "WREN_REDIS_URL": settings.redis_url or "",
+        # The run's own keys: log-in throttles, caches and locks of other runs on the
+        # shared Redis (earlier suites, benchmarks, a development server) never reach it.
+        "WREN_CACHE_NAMESPACE": settings.cache_namespace,
         "WREN_PERSISTED_PREFIX": settings.persisted_key_prefix,
         "WREN_PERSISTED_QUERY_TTL": str(settings.persisted_query_ttl),
         "WREN_POOL_SIZE": "8",
