@@ -221,10 +221,10 @@ class Telemetry:
             span.end()
         metrics = self.metrics
         if metrics is not None:
-            observed = metrics.requests.get((record.method, status))
-            if observed is None:
-                observed = metrics.request(record.method, status)
-            observed.append(seconds)
+            method = record.method
+            (metrics.requests.get((method, status)) or metrics.request(method, status)).append(
+                seconds
+            )
             if record.codes:
                 for code in record.codes:
                     self._count_error(metrics, code)
@@ -419,10 +419,12 @@ class Telemetry:
         sizes = None
         if metrics is not None:
             sizes = (metrics.batches.get(name) or metrics.batch_sizes(name)).append
-        record = CURRENT.get()
-        if record is None or not record.recording or self.tracer is None:
-            return batch, sizes
         tracer = self.tracer
+        if tracer is None:
+            return batch, sizes
+        record = CURRENT.get()
+        if record is None or not record.recording:
+            return batch, sizes
         span_name = f"loader {name}"
 
         async def traced(keys: list[Any]) -> list[Any]:
