@@ -83,11 +83,12 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-def instructions(pid: int, dumps: Path, label: str) -> tuple[int, int]:
+def instructions(pid: int, dumps: Path, label: str, keep: Path | None = None) -> tuple[int, int]:
     """Dump a callgrind server's counts (since the last zeroing): their total over every
     thread, and the main thread's (the event loop's; the exporter's thread is apart).
 
-    With --separate-threads each dump is one file per thread, `<out>.<n>-<thread>`.
+    With --separate-threads each dump is one file per thread, `<out>.<n>-<thread>`; with
+    `keep`, moved there (for callgrind_annotate) instead of deleted.
     """
     subprocess.run(["callgrind_control", "-d", label, str(pid)], check=True, capture_output=True)
     for _ in range(50):
@@ -101,7 +102,10 @@ def instructions(pid: int, dumps: Path, label: str) -> tuple[int, int]:
             time.sleep(0.5)  # every thread's file written
             if len(sorted(dumps.glob(f"{label}.{pid}.cg.*"))) == len(found):
                 for dump in found:
-                    dump.unlink()
+                    if keep is not None:
+                        dump.rename(keep / dump.name)
+                    else:
+                        dump.unlink()
                 return sum(totals.values()), totals.get("01", 0)
         time.sleep(0.2)
     raise RuntimeError(f"no callgrind dump from {label}")
@@ -173,6 +177,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8100, help="the first server's; then +1 ...")
     ap.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
     ap.add_argument("--cpus", default="0", help="the servers' CPUs (taskset)")
+    ap.add_argument("--keep", type=Path, help="(callgrind) move the dumps into this folder")
     ap.add_argument("--src", type=Path, help="serve this checkout's src/ (e.g. ../base/src)")
     a = ap.parse_args()
     unit = "instructions" if a.callgrind else "us"
@@ -268,7 +273,7 @@ def main() -> int:
                     line = f", {sampled} sampled" if sampled else ""
                     if a.callgrind:
                         callgrind(pid, "off")
-                        used, loop = instructions(pid, logs, label)
+                        used, loop = instructions(pid, logs, label, a.keep)
                         main_thread[label, name].append(loop / a.requests)
                         line += f", {loop / a.requests:,.0f} in the event loop's thread"
                     else:

@@ -33,10 +33,17 @@ def _identity(key: Any) -> Any:
 class BatchLoader(DataLoader[K, V]):
     """A DataLoader whose keys are their cache keys, each batch run in one task."""
 
-    def __init__(self, batch_load_fn: Callable[[list[K]], Coroutine[Any, Any, list[V]]]) -> None:
+    def __init__(
+        self,
+        batch_load_fn: Callable[[list[K]], Coroutine[Any, Any, list[V]]],
+        sizes: Callable[[int], None] | None = None,
+    ) -> None:
         # (DataLoader.__init__ is not called: these are all the attributes its methods use.)
         self.loop = asyncio.get_running_loop()
         self.batch_load_fn = batch_load_fn
+        # Told each batch's size (the batch size histogram's append, with metrics): here
+        # rather than in a wrapper of the batch function, one coroutine less per batch.
+        self.sizes = sizes
         self.get_cache_key = _identity
         self._cache: dict[Any, asyncio.Future[V]] = {}
         self._queue: list[Loader] = []
@@ -65,6 +72,8 @@ class BatchLoader(DataLoader[K, V]):
         queue = self._queue
         self._queue = []
         keys = [key for key, _ in queue]
+        if self.sizes is not None:
+            self.sizes(len(keys))
         try:
             values = await self.batch_load_fn(keys)
             if len(values) != len(keys):

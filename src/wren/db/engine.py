@@ -190,6 +190,9 @@ class Database:
         # Reports every statement, checkout and loader batch; None when nothing observes.
         self.telemetry = telemetry if telemetry is not None and telemetry.observing else None
         self.pending = 0  # reads waiting for a pooled connection (counted when observed)
+        # The pool wait histogram's observations (with metrics only): one per read.
+        metrics = None if self.telemetry is None else self.telemetry.metrics
+        self._waits = None if metrics is None else metrics.pool_wait
         self.routing = RoutingCounters()
         self.replicas = (
             ReplicaSet(
@@ -324,21 +327,31 @@ class Database:
     ) -> list[Row]:
         kept = self._kept if engine is None else self._kept_of[engine]
         telemetry = self.telemetry
-        # A statement is counted (and traced) for a request being observed only.
-        if telemetry is None or CURRENT.get() is None:
-            read = self._read(sql, args, kept)
-        else:
+        # A statement is counted (and traced) for a request being observed only; counted
+        # and timed here when its span does not record (no coroutine around the read).
+        record = None if telemetry is None else CURRENT.get()
+        if record is not None and record.recording:
+            assert telemetry is not None
             read = telemetry.statement(sql, self._read, sql, args, kept)
+            record = None
+        else:
+            read = self._read(sql, args, kept)
+        started = 0.0 if record is None else time.perf_counter()
         # The task is the request's to cancel at its deadline while the read runs.
         tasks = inflight.tracked()
         task = None if tasks is None else current_task()
-        if tasks is None or task is None:
-            return await read
-        tasks.add(task)
         try:
-            return await read
+            if tasks is None or task is None:
+                return await read
+            tasks.add(task)
+            try:
+                return await read
+            finally:
+                tasks.discard(task)
         finally:
-            tasks.discard(task)
+            if record is not None:
+                record.statements += 1
+                record.db_seconds += time.perf_counter() - started
 
     def _observed_checkout(self, telemetry: Telemetry, pool: Pool) -> PoolProxiedConnection:
         """A pooled connection, its wait measured and counted while it lasts."""
@@ -374,10 +387,8 @@ class Database:
         fairy = kept.take()
         if fairy is None:
             fairy = await greenlet_spawn(self._checkout, kept.pool)
-        else:
-            telemetry = self.telemetry
-            if telemetry is not None and telemetry.metrics is not None:
-                telemetry.checkout_waited(0.0)  # obtained at once: one wait per read
+        elif self._waits is not None:
+            self._waits.at_once += 1  # obtained at once: one wait (of 0 s) per read
         driver = fairy.driver_connection
         assert driver is not None
         try:

@@ -136,8 +136,10 @@ _NAMES = _statement_names()
 
 def _loader(batch: BatchFn, db: Reader, statement: Executable) -> DataLoader[Any, Any]:
     # Observed (size, span) when telemetry is on; named after the batch's first statement.
-    if db.telemetry is not None:
-        batch = db.telemetry.batch(_NAMES.get(statement, "other"), batch)
+    telemetry = db.telemetry
+    if telemetry is not None:
+        batch, sizes = telemetry.loader_batch(_NAMES.get(statement, "other"), batch)
+        return BatchLoader(batch, sizes)
     # Keys are ints, strings and NamedTuples: all hashable as they are.
     return BatchLoader(batch)
 

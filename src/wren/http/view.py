@@ -84,7 +84,7 @@ class GraphQLView:
         if not telemetry.observing:
             response = await self._respond(request, media, accept, request_id)
         else:
-            record = telemetry.begin(request_id, request.method, headers)
+            record = telemetry.begin(request_id, scope["method"], headers)
             try:
                 response = await self._respond(request, media, accept, request_id)
             except BaseException:  # cancelled: the span ends and its context is left all the same

@@ -206,13 +206,11 @@ class Telemetry:
         header's value when it was traced."""
         if isinstance(record, str):
             return record  # sampled out, and nothing else observed (see `begin`)
-        if record._token is not None:
-            CURRENT.reset(record._token)
-            if record._context is not None:
-                otel_context.detach(record._context)  # type: ignore[arg-type]
+        CURRENT.reset(record._token)  # type: ignore[arg-type]  # (`begin` set it)
         span = record.span
         header = record.header
         if span is not None:
+            otel_context.detach(record._context)  # type: ignore[arg-type]
             context = span.get_span_context()
             header = traceresponse(context)
             if record.recording:
@@ -223,10 +221,10 @@ class Telemetry:
             span.end()
         metrics = self.metrics
         if metrics is not None:
-            observed = metrics.requests.get((record.method, status))
-            if observed is None:
-                observed = metrics.request(record.method, status)
-            observed.append(seconds)
+            method = record.method
+            (metrics.requests.get((method, status)) or metrics.request(method, status)).append(
+                seconds
+            )
             if record.codes:
                 for code in record.codes:
                     self._count_error(metrics, code)
@@ -300,21 +298,28 @@ class Telemetry:
                 if metrics.unsynced >= SYNC_EVERY:
                     metrics.add_observed()
         if record is not None:
-            record.operations += ((name, kind),)
-            if cost:
-                record.cost += cost
             if codes:
                 record.codes += tuple(codes)
-            span = record.span if record.recording else None
-            if span is not None and len(record.operations) == 1:
-                span.update_name(f"{kind} {name}" if name else kind)
-                span.set_attribute("graphql.operation.type", kind)
-                if name:
-                    span.set_attribute("graphql.operation.name", name)
-                if cost is not None:
-                    span.set_attribute("wren.graphql.cost", cost)
+            # The operations and their cost are for the access line and the span only.
+            if self.access_log or record.recording:
+                self._operation_of(record, name, kind, cost)
         if seconds > self.slow_seconds:
             self.slow(name, kind, seconds, cost, codes, request_id, record)
+
+    @staticmethod
+    def _operation_of(record: Record, name: str | None, kind: str, cost: int | None) -> None:
+        """An operation of the request, for its access line and its span."""
+        record.operations += ((name, kind),)
+        if cost:
+            record.cost += cost
+        span = record.span if record.recording else None
+        if span is not None and len(record.operations) == 1:
+            span.update_name(f"{kind} {name}" if name else kind)
+            span.set_attribute("graphql.operation.type", kind)
+            if name:
+                span.set_attribute("graphql.operation.name", name)
+            if cost is not None:
+                span.set_attribute("wren.graphql.cost", cost)
 
     def slow(
         self,
@@ -401,43 +406,52 @@ class Telemetry:
         if self.metrics is not None:
             self.metrics.pool_timeouts.inc()
 
-    def batch(
+    def loader_batch(
         self, name: str, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
-    ) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
-        """A loader's batch function that reports its size (and a span when traced).
+    ) -> tuple[Callable[[list[Any]], Coroutine[Any, Any, list[Any]]], Callable[[int], None] | None]:
+        """A loader's batch function (wrapped in a span when traced) and what its sizes are
+        appended to (with metrics; the loader reports them: db/dataloader.py).
 
-        Loaders are made per request, inside it: with neither metrics nor a recording
-        span, the batch function itself.
+        Loaders are made per request, inside it: with no recording span, the batch
+        function itself.
         """
         metrics = self.metrics
-        record = CURRENT.get()
-        tracer = self.tracer if record is not None and record.recording else None
-        if metrics is None and tracer is None:
-            return batch
         sizes = None
         if metrics is not None:
             sizes = (metrics.batches.get(name) or metrics.batch_sizes(name)).append
-            if tracer is None:
-                append = sizes
-
-                async def sized(keys: list[Any]) -> list[Any]:
-                    append(len(keys))
-                    return await batch(keys)
-
-                return sized
+        tracer = self.tracer
+        if tracer is None:
+            return batch, sizes
+        record = CURRENT.get()
+        if record is None or not record.recording:
+            return batch, sizes
         span_name = f"loader {name}"
-        assert tracer is not None
 
-        async def observed(keys: list[Any]) -> list[Any]:
-            if sizes is not None:
-                sizes(len(keys))
+        async def traced(keys: list[Any]) -> list[Any]:
             with tracer.start_as_current_span(
                 span_name,
                 attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
             ):
                 return await batch(keys)
 
-        return observed
+        return traced, sizes
+
+    def batch(
+        self, name: str, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+    ) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
+        """A batch function run without a loader, that reports its own size (and a span
+        when traced)."""
+        batch, sizes = self.loader_batch(name, batch)
+        if sizes is None:
+            return batch
+        append = sizes
+        inner = batch
+
+        async def sized(keys: list[Any]) -> list[Any]:
+            append(len(keys))
+            return await inner(keys)
+
+        return sized
 
     async def redis_call(self, call: str, run: Callable[[], Awaitable[T]]) -> T:
         """Run one Redis call of the cache, timed and traced."""

@@ -33,8 +33,6 @@ import os
 import threading
 from bisect import bisect_right
 from collections.abc import Callable
-from functools import reduce
-from operator import add
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -143,15 +141,21 @@ class Observed:
     thread appends; `add` (a scrape's thread, or the loop) takes the first values and
     deletes exactly those (each one C call under the GIL), so an observation made during
     a sync is added by the next one, never lost.
+
+    A value known to be 0 (the pool wait of a read that found a connection kept for it,
+    one per read) is counted instead (`at_once += 1`, by the event loop only): `add` adds
+    those counted since it last ran, by the difference from the count it last saw.
     """
 
-    __slots__ = ("_bounds", "_histogram", "_values", "append")
+    __slots__ = ("_added_at_once", "_bounds", "_histogram", "_values", "append", "at_once")
 
     def __init__(self, histogram: Histogram) -> None:
         self._histogram = histogram
         self._bounds: list[float] = histogram._upper_bounds  # see tests/unit/test_metrics.py
         self._values: list[float] = []
         self.append = self._values.append  # the hot path's observe
+        self.at_once = 0  # observations of 0 (see above)
+        self._added_at_once = 0
 
     def observe(self, value: float) -> None:
         """One observation (in the bucket whose bound is the first at least `value`)."""
@@ -161,24 +165,28 @@ class Observed:
         """Add the observations made since the last call to the histogram."""
         values = self._values
         count = len(values)
-        if not count:
+        at_once = self.at_once
+        zeros = at_once - self._added_at_once
+        if not count and not zeros:
             return
+        self._added_at_once = at_once
         taken = values[:count]
         del values[:count]
-        self.add_values(taken)
+        self.add_values(taken, zeros)
 
-    def add_values(self, taken: list[float]) -> None:
-        """Add these observations to the histogram: per bucket, and their sum (in order,
-        as the histogram's own `observe` would have summed them)."""
+    def add_values(self, taken: list[float], zeros: int = 0) -> None:
+        """Add these observations (and `zeros` of 0) to the histogram: per bucket, and
+        their sum (`sum`, in C: a tenth of what `reduce(add, ...)` took)."""
         buckets = self._histogram._buckets
         taken_sorted = sorted(taken)
         below = 0
         for i, bound in enumerate(self._bounds):
-            upto = bisect_right(taken_sorted, bound)
+            upto = bisect_right(taken_sorted, bound) + (zeros if bound >= 0 else 0)
             if upto != below:
                 buckets[i].inc(upto - below)
                 below = upto
-        self._histogram._sum.inc(reduce(add, taken, 0.0))
+        if taken:
+            self._histogram._sum.inc(sum(taken, 0.0))
 
 
 class OperationSeries:

@@ -202,7 +202,7 @@ class Pipeline:
             operation = prepared.operation
             telemetry.operation(
                 operation.name.value if operation.name else None,
-                operation.operation.value,
+                operation.operation._value_,  # (`.value` is a property: a call)
                 validated=True,
                 cost=prepared.extensions["cost"]["estimated"],
                 seconds=seconds,
