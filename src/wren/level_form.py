@@ -10,7 +10,9 @@ A level form may also render: given, when a plan is compiled, what is selected b
 field (`Selected`), it may answer with a `Rendering`, another level form whose values
 carry some of those response keys already finished as JSON (orjson fragments built by
 PostgreSQL in the level's one statement). The fast path then neither builds nor completes
-anything below those keys: their values go into the response as they are.
+anything below those keys: their values go into the response as they are. A rendering
+may also give the field's whole value (a root lookup such as `userByHandle` whose
+selection is only columns): then nothing at all is completed below the field.
 
 The schema sets the mark (`wren.schema.levels` derives both forms of a field from one
 definition) and the fast path reads it (`wren.compiled`): this module is all the two
@@ -40,10 +42,12 @@ class Selected(NamedTuple):
 
 class Rendering(NamedTuple):
     """A level form to call instead, and the keys below the field whose values it gives
-    as finished JSON."""
+    as finished JSON; or, `whole`, a level form whose values are the field's own JSON
+    (an object with everything selected below it, or None), nothing below it planned."""
 
     form: Callable[..., Any]
     keys: frozenset[str]
+    whole: bool = False
 
 
 Renders = Callable[[tuple[Selected, ...]], Rendering | None]

@@ -32,6 +32,13 @@ READS: list[tuple[str, dict[str, Any]]] = [
     (operation("UserByHandle"), {"handle": "alice"}),
     (operation("UserByHandle"), {"handle": "nobody"}),
     (operation("Profile"), {"handle": "alice"}),
+    (  # rendered whole by PostgreSQL: any case, aliases, __typename, a null, a date, a list
+        """query($h: String!) { u: userByHandle(handle: $h) { __typename bio createdAt
+          name: displayName id posts(first: 1) { nodes { title } } }
+          none: userByHandle(handle: "nobody") { id } }""",
+        {"h": "DaVe"},
+    ),
+    ('{ userByHandle(handle: "Alice") { bio handle } }', {}),
     (operation("Leaderboard"), {"first": 4}),
     (
         """query($id: ID!) { user(id: $id) { __typename handle
@@ -274,3 +281,19 @@ def test_lists_of_columns_are_rendered_by_postgresql() -> None:
     [user] = profile.fields
     profile_posts = next(f for f in user.children or [] if f.key == "posts")
     assert getattr(profile_posts.function, "__name__", "") == "rendered"
+
+
+def test_a_user_by_handle_of_columns_is_rendered_whole() -> None:
+    """UserByHandle's user comes as PostgreSQL's JSON with nothing planned below it;
+    Profile's (stats, recommendations: no columns) is built and completed."""
+    plan = CompiledQueries(CORE).plan(parse(operation("UserByHandle")), None)
+    assert plan is not None
+    [user] = plan.fields
+    assert user.children is None
+    assert user.serialize is None
+    assert getattr(user.function, "__name__", "") == "rendered_by_handle"
+    profile = CompiledQueries(CORE).plan(parse(operation("Profile")), None)
+    assert profile is not None
+    [user] = profile.fields
+    assert user.children is not None
+    assert getattr(user.function, "__name__", "") == "level"

@@ -98,6 +98,19 @@ def test_a_write_invalidates_its_objects_and_their_type() -> None:
     assert changed("Comment", []) == []
 
 
+def test_a_user_rendered_whole_is_named_by_its_id() -> None:
+    """A root lookup rendered as one fragment (schema/query.py) is read back: the answer
+    is tagged with the user's id, as when the user is built, not with every User."""
+    import orjson
+
+    bob = to_global_id("User", 2)
+    user = orjson.Fragment(f'{{"id":"{bob}","handle":"bob","displayName":"Bob"}}')
+    assert tags(operation("UserByHandle"), {"userByHandle": user}) == ["User:2"]
+    built = {"id": bob, "handle": "bob", "displayName": "Bob"}
+    assert tags(operation("UserByHandle"), {"userByHandle": built}) == ["User:2"]
+    assert tags(operation("UserByHandle"), {"userByHandle": None}) == ["User"]
+
+
 def test_json_written_by_postgresql_takes_the_types_it_may_show() -> None:
     """Rendered items (db/rendered.py) are orjson fragments: not read back, they tag the
     answer with every type they may show (a write to any comment or user invalidates)."""

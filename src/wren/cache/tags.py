@@ -128,11 +128,17 @@ class TagPlan:
             found.update(self.types)  # nothing found: a write may create it
         elif type(value) is list:
             for item in value:
-                self.walk(item, found)
+                if type(item) is orjson.Fragment:
+                    # Items written by PostgreSQL (db/rendered.py): not read back, so the
+                    # answer takes the type tag of every object they may show, as unnamed
+                    # objects do.
+                    found.update(self.every_type())
+                else:
+                    self.walk(item, found)
         elif type(value) is orjson.Fragment:
-            # JSON written by PostgreSQL (db/rendered.py): not read back, so the answer
-            # takes the type tag of every object it may show there, as unnamed objects do.
-            found.update(self.every_type())
+            # One object rendered whole (a root lookup, schema/query.py): small, so read
+            # back (only when an answer is stored) and named as a built one is.
+            self.walk(orjson.loads(orjson.dumps(value)), found)
         else:
             named = False
             for key in self.ids:

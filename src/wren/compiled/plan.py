@@ -331,10 +331,17 @@ def _selected(plan: FieldPlan) -> Selected:
 
 def _render(plan: FieldPlan, renders: Renders) -> None:
     """Let a level form render what is below its field: the keys it renders become
-    values taken as they are (finished JSON), with nothing below them to complete."""
+    values taken as they are (finished JSON), with nothing below them to complete (or,
+    for a whole rendering, the field's value is, with nothing planned below it)."""
     assert plan.children is not None
     rendering = renders(tuple(map(_selected, plan.children)))
     if rendering is None:
+        return
+    if rendering.whole:
+        # A null in a non-null position would not be reported: only a nullable field's
+        # value is taken whole.
+        if plan.nullable and not plan.is_list:
+            plan.function, plan.children = rendering.form, None
         return
     plan.function = rendering.form
     for child in plan.children:

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader
+from orjson import Fragment
 from sqlalchemy import Executable
 
 from wren.db import queries
@@ -259,6 +260,25 @@ class Loaders:
     def user_by_handle(self) -> DataLoader[str, Row | None]:
         """User row by lower-cased handle."""
         return self._by_key(queries.USERS_BY_HANDLE, "handles", lambda row: row["handle"].lower())
+
+    def user_by_handle_rendered(self, json: str) -> DataLoader[str, Fragment | None]:
+        """User by lower-cased handle, as the JSON object `json` writes of its row
+        (queries.users_by_handle_rendering): one loader per rendered selection."""
+        rendered: dict[str, DataLoader[str, Fragment | None]]
+        rendered = self.__dict__.setdefault("_users_by_handle_rendered", {})
+        loader = rendered.get(json)
+        if loader is None:
+            statement = queries.users_by_handle_rendering(json)
+            fetch = self._db.fetch  # not self: a closure over self would make a cycle
+
+            async def batch(keys: list[str]) -> list[Fragment | None]:
+                rows = await fetch(statement, {"handles": keys})
+                found = {row[0]: Fragment(row[1]) for row in rows}
+                return [found.get(key) for key in keys]
+
+            # Observed under USERS_BY_HANDLE's name: the same lookup, other columns.
+            loader = rendered[json] = _loader(batch, self._db, queries.USERS_BY_HANDLE)
+        return loader
 
     @cached_property
     def post(self) -> DataLoader[int, Row | None]:

@@ -157,6 +157,18 @@ USERS_BY_ID = select(*_USER_FIELDS).where(users.c.id == any_(_IDS))
 USERS_BY_HANDLE = select(*_USER_FIELDS).where(
     func.lower(users.c.handle) == any_(bindparam("handles", type_=ARRAY(users.c.handle.type)))
 )
+
+
+@lru_cache(maxsize=64)  # one per shape of rendered selection
+def users_by_handle_rendering(json: str) -> TextClause:
+    """USERS_BY_HANDLE with each user's row rendered as the JSON `json` (an expression
+    over `u`, db/rendered.py) beside its lower-cased handle: two columns to decode."""
+    return text(
+        f"SELECT lower(u.handle) AS key, {json} AS j FROM users u"
+        " WHERE lower(u.handle) = ANY(CAST(:handles AS text[]))"
+    )
+
+
 _AUTHOR = users.alias("a")
 _AUTHOR_FIELDS = (
     _AUTHOR.c.handle.label("author_handle"),

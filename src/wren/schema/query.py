@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import strawberry
 
 from wren.context import Info
@@ -9,11 +12,14 @@ from wren.db import queries, rendered
 from wren.db.loaders import PageKey
 from wren.errors import Unauthenticated
 from wren.ids import from_global_id, pk_of
+from wren.level_form import Rendering, Selected, mark_level_form
 from wren.schema.comment import Comment
 from wren.schema.post import Post
 from wren.schema.ratelimit import RateLimit
 from wren.schema.relay import Connection, Node, page_args
 from wren.schema.user import User
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 async def _user(info: Info, pk: int | None) -> User | None:
@@ -29,6 +35,30 @@ async def _post(info: Info, pk: int | None) -> Post | None:
 async def _comment(info: Info, pk: int) -> Comment | None:
     row = await info.context.loaders.comment.load(pk)
     return None if row is None else Comment.from_row(row)
+
+
+def _rendered_by_handle(resolver: F) -> F:
+    """Mark `userByHandle`'s resolver: on the fast path, when everything selected of the
+    user is a column (db/rendered.py), the user comes as the JSON object PostgreSQL
+    writes in the lookup's statement (one text column to decode, no User built, no leaf
+    completed); otherwise a level form of the root object (one) calls the resolver."""
+
+    async def level(parents: list[Any], /, info: Info, handle: str) -> list[Any]:
+        return [await resolver(None, info, handle)]
+
+    def rendering(selection: tuple[Selected, ...]) -> Rendering | None:
+        json = rendered.USER.json(selection)
+        if json is None:
+            return None
+
+        async def rendered_by_handle(parents: list[Any], /, info: Info, handle: str) -> list[Any]:
+            loader = info.context.loaders.user_by_handle_rendered(json)
+            return [await loader.load(handle.lower())]
+
+        return Rendering(rendered_by_handle, frozenset(), whole=True)
+
+    mark_level_form(resolver, level, rendering)
+    return resolver
 
 
 @strawberry.type(description="Everything that can be read.")
@@ -50,6 +80,7 @@ class Query:
         return await _user(info, pk_of(id, "User"))
 
     @strawberry.field(description="A user by handle (case-insensitive); null when there is none.")
+    @_rendered_by_handle
     async def user_by_handle(self, info: Info, handle: str) -> User | None:
         row = await info.context.loaders.user_by_handle.load(handle.lower())
         return None if row is None else User.from_row(row)
