@@ -21,13 +21,10 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
-    ListValueNode,
     NamedTypeNode,
-    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    ValueNode,
     VariableNode,
     is_input_type,
     is_required_argument,
@@ -37,6 +34,7 @@ from graphql.utilities import get_operation_ast, is_equal_type, type_from_ast
 
 from wren import _compat
 from wren.level_form import Renders, Selected, level_form_of, renders_of
+from wren.literals import has_variable
 
 # RESOLVER: called per object; LEVEL: a level form, called once for all the objects.
 TYPENAME, ATTRIBUTE, RESOLVER, LEVEL = 0, 1, 2, 3
@@ -116,7 +114,7 @@ def _arguments(
         name, value = argument.name.value, argument.value
         kind = declared.get(value.name.value) if isinstance(value, VariableNode) else None
         if kind is None or not is_equal_type(kind, definition.args[name].type):
-            if _has_variable(value):
+            if has_variable(value):
                 return _coerced(definition, node, names)
             continue
         assert isinstance(value, VariableNode)
@@ -163,16 +161,6 @@ def _coerced(definition: GraphQLField, node: FieldNode, names: dict[str, str]) -
         return {names[k]: v for k, v in values.items()}
 
     return arguments
-
-
-def _has_variable(value: ValueNode) -> bool:
-    if isinstance(value, VariableNode):
-        return True
-    if isinstance(value, ListValueNode):
-        return any(_has_variable(item) for item in value.values)
-    if isinstance(value, ObjectValueNode):
-        return any(_has_variable(item.value) for item in value.fields)
-    return False
 
 
 class _Compiler:

@@ -35,8 +35,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     IntValueNode,
-    ListValueNode,
-    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -48,25 +46,16 @@ from graphql.utilities import is_equal_type, type_from_ast
 
 from wren import validation
 from wren.errors import BadUserInput
+from wren.literals import has_variable
 from wren.pipeline.selections import Walker
 
 if TYPE_CHECKING:
-    from graphql import ArgumentNode, GraphQLInputType, ValueNode
+    from graphql import ArgumentNode, GraphQLInputType
     from graphql.execution import VariableValues
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 
 Check = Callable[[int, str], int]
-
-
-def _has_variable(value: ValueNode) -> bool:
-    if isinstance(value, VariableNode):
-        return True
-    if isinstance(value, ListValueNode):
-        return any(_has_variable(item) for item in value.values)
-    if isinstance(value, ObjectValueNode):
-        return any(_has_variable(item.value) for item in value.fields)
-    return False
 
 
 def _refusal(message: str, node: ArgumentNode, argument: str) -> GraphQLError:
@@ -184,7 +173,7 @@ class _Compiler(Walker[None]):
                 assert variable is not None
                 if check is not None:
                     self.variables.append(_Direct(name, variable, argument, check))
-            elif _has_variable(value):
+            elif has_variable(value):
                 single = GraphQLField(definition.type, {name: definition.args[name]})
                 carrier = FieldNode(name=node.name, arguments=(argument,), loc=node.loc)
                 self.variables.append(_Variable(name, argument, single, carrier, check))
@@ -201,7 +190,7 @@ class _Compiler(Walker[None]):
                 continue
             for argument in node.arguments or ():
                 name = argument.name.value
-                if name not in directive.args or not _has_variable(argument.value):
+                if name not in directive.args or not has_variable(argument.value):
                     continue
                 single = GraphQLDirective(
                     directive.name, directive.locations, {name: directive.args[name]}
