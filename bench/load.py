@@ -16,7 +16,7 @@ from bench.database import PG, Dataset
 from bench.operations import SOAK_OPS, WARM_AFTER_COLD, Payload, payload_for
 from bench.options import Options
 from bench.paths import HERE, LAST_CPU
-from bench.procstat import group_memory, other_cpu, proc_stats, wait_idle
+from bench.procstat import cpu_times, group_memory, other_cpu, proc_stats, steal_pct, wait_idle
 from bench.servers import Server, ServerSpec
 
 WRK_LUA = HERE / "wrk.lua"
@@ -106,12 +106,13 @@ def load_pass(
             write_lua(lua, [payload], dataset.handles, headers)
             run_wrk(spec.url, lua, options.warmup, options.connections, None)
             wait_idle(server.pgid)
-            before = proc_stats()
+            before, times = proc_stats(), cpu_times()
             raw = rawdir / f"{spec.name}-{op}.txt"
             result = run_wrk(spec.url, lua, options.duration, options.connections, raw)
             result["other_cpu_pct"] = round(
                 other_cpu(before, proc_stats(), server.pgid, result["duration_us"] / 1e6), 1
             )
+            result["steal_pct"] = round(steal_pct(times, cpu_times()), 1)
             rss, hwm = group_memory(server.pgid)
             result.update(rss_mib=round(rss / 1024, 1), peak_rss_mib=round(hwm / 1024, 1))
             row.update(result)
@@ -128,7 +129,7 @@ def load_pass(
                 f"   {spec.name} {op}: {result['rps']:.1f} req/s  "
                 f"p50 {result['p50_us'] / 1000:.1f} ms  p99 {result['p99_us'] / 1000:.1f} ms  "
                 f"errors {result['non2xx'] + result['graphql_errors']}  "
-                f"other CPU {result['other_cpu_pct']}%",
+                f"other CPU {result['other_cpu_pct']}%  steal {result['steal_pct']}%",
                 flush=True,
             )
     finally:

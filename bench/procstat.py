@@ -25,6 +25,21 @@ def proc_stats() -> ProcStats:
     return snap
 
 
+def cpu_times() -> tuple[int, int]:
+    """(steal, total) ticks of all CPUs since boot, from /proc/stat's first line."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice: guest time is
+    # already counted in user and nice.
+    return fields[7], sum(fields[:8])
+
+
+def steal_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """% of this machine's CPU time the hypervisor gave to others meanwhile (noise no
+    process here shows: a shared host's load)."""
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total else 0.0
+
+
 def other_cpu(before: ProcStats, after: ProcStats, pgid: int, seconds: float) -> float:
     """CPU % used meanwhile by processes other than the server, wrk and PostgreSQL."""
     ticks = 0

@@ -33,17 +33,20 @@ def render(results: list[Row], meta: dict[str, Any], wrk_cpu: int = LAST_CPU) ->
         "SQL and round trips per request: 10 sequential requests after warm-up, counted by "
         "pg_stat_statements and by a protocol-counting proxy (Sync + Query messages). "
         "`data = floor`: same data as the floor's answer, cursors aside (opaque per server). "
-        "`other CPU %`: unrelated processes on this host meanwhile (noise). "
+        "`other CPU %`: unrelated processes on this host meanwhile (noise); `steal %`: the "
+        "share of this machine's CPU time its hypervisor gave to other machines meanwhile "
+        "(noise no process here shows). "
         "LeaderboardCold: sequential requests, Wren's cache keys deleted before each.",
         "",
         "| server | operation | req/s | x PostGraphile | x naive | p50 ms | p99 ms | p99/p50 "
-        "| errors | SQL/req | round trips/req | peak RSS MiB | data = floor | other CPU % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|",
+        "| errors | SQL/req | round trips/req | peak RSS MiB | data = floor | other CPU % "
+        "| steal % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|",
     ]
     for r in results:
         if "rps" not in r:
             reason = r.get("skipped") or r.get("error", "n/a")
-            lines.append(f"| {r['server']} | {r['operation']} | {reason} |" + " |" * 11)
+            lines.append(f"| {r['server']} | {r['operation']} | {reason} |" + " |" * 12)
             continue
         if not r["requests"]:
             lines.append(
@@ -51,7 +54,7 @@ def render(results: list[Row], meta: dict[str, Any], wrk_cpu: int = LAST_CPU) ->
                 f"{meta['duration']} s) |"
                 + " |" * 6
                 + f" {r.get('sql_per_request', '')} |"
-                + " |" * 4
+                + " |" * 5
             )
             continue
         op = "Timeline" if r["operation"] == "TimelineDeep" else r["operation"]
@@ -69,7 +72,8 @@ def render(results: list[Row], meta: dict[str, Any], wrk_cpu: int = LAST_CPU) ->
             f"{r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | "
             f"{r['p99_us'] / max(r['p50_us'], 1):.1f} | {errors} | "
             f"{r.get('sql_per_request', '')} | {r.get('round_trips_per_request', '')} | "
-            f"{r.get('peak_rss_mib', '')} | {same} | {r.get('other_cpu_pct', '')} |"
+            f"{r.get('peak_rss_mib', '')} | {same} | {r.get('other_cpu_pct', '')} | "
+            f"{r.get('steal_pct', '')} |"
         )
     deep = ref.get(("wren", "TimelineDeep"))
     first = ref.get(("wren", "Timeline"))
