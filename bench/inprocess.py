@@ -27,10 +27,8 @@ timed request (untimed), so that with WREN_RESPONSE_CACHE every one is a miss.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +38,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench import appchild  # noqa: E402
 from bench.paths import CONTRACT_OPS  # noqa: E402
 
 VARIABLES: dict[str, dict[str, Any]] = {
@@ -62,12 +61,8 @@ def _document(name: str) -> str:
 
 
 _CHILD = r"""
-import asyncio, json, os, statistics, sys, time
+import os, statistics, time
 import json as _json
-sys.path.insert(0, sys.argv[1] + "/src")
-import httpx
-from wren.app import create_app
-from wren.settings import Settings
 
 class Direct:
     # POST /graphql as a server would call the app: one ASGI call, no HTTP client.
@@ -119,19 +114,11 @@ async def measure(http, spec, app):
     return out
 
 async def main(spec):
-    settings = Settings(_env_file=None, database_url=spec["db"], redis_url=spec["redis"],
-                        environment="production", jwt_secret="x" * 40, log_level="warning")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        if spec["direct"]:
-            out = await measure(Direct(app), spec, app)
-        else:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
-                out = await measure(http, spec, app)
+    async with app_client(spec) as (app, http):
+        out = await measure(Direct(app) if spec["direct"] else http, spec, app)
     print(json.dumps(out))
 
-asyncio.run(main(json.loads(sys.argv[2])))
+asyncio.run(main(spec))
 """
 
 
@@ -169,16 +156,13 @@ def _variant(text: str, sink: str) -> tuple[str, dict[str, str]]:
 
 
 def _round(root: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, float]:
-    python = root / ".venv" / "bin" / "python"
-    done = subprocess.run(
-        [str(python), "-c", _CHILD, str(root), json.dumps(spec)],
-        capture_output=True,
-        text=True,
+    result: dict[str, float] = appchild.run(
+        _CHILD,
+        root / "src",
+        spec,
+        python=root / ".venv" / "bin" / "python",
         env={**os.environ, **env},
     )
-    if done.returncode:
-        raise SystemExit(f"{root}: {done.stderr.strip().splitlines()[-1]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 

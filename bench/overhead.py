@@ -18,7 +18,8 @@ and the median (and range) over rounds of its ratio to `off` in the same round. 
 benchmark database (`bench/run.py` creates it).
 
 `--ops Typename` measures `{ __typename }` (bench/inprocess.py's own operation): what a
-request costs before any SQL.
+request costs before any SQL. `--ops Feed` logs in as user1 on each server once started
+and sends every request with that viewer's token.
 
 `--src ../base/src` serves another checkout's code (with this one's dependencies), for
 figures before and after a change.
@@ -51,7 +52,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.client import viewer_token
 from bench.inprocess import OWN_OPS, VARIABLES, _sink
+from bench.operations import OPERATIONS
 from bench.paths import CONTRACT_OPS, LAST_CPU, VENV
 from bench.servers import Server, ServerSpec
 
@@ -118,12 +121,13 @@ def callgrind(pid: int, switch: str) -> None:
     subprocess.run(["callgrind_control", "-i", switch, str(pid)], check=True, capture_output=True)
 
 
-def request_bytes(port: int, body: Mapping[str, object]) -> bytes:
-    """One keep-alive POST /graphql."""
+def request_bytes(port: int, body: Mapping[str, object], token: str | None = None) -> bytes:
+    """One keep-alive POST /graphql (with a viewer's bearer token when given)."""
     data = json.dumps(body, separators=(",", ":")).encode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     head = (
         f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nAccept: application/json\r\n"
+        f"Content-Type: application/json\r\nAccept: application/json\r\n{auth}"
         f"Content-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
@@ -186,7 +190,7 @@ def main() -> int:
         name: {
             "query": OWN_OPS.get(name)
             or (CONTRACT_OPS / "operations" / f"{name}.graphql").read_text(),
-            "variables": VARIABLES[name],
+            "variables": VARIABLES[name] if name in VARIABLES else OPERATIONS[name][1],
         }
         for name in a.ops.split(",")
     }
@@ -231,6 +235,9 @@ def main() -> int:
                     "WREN_LOG_LEVEL": "warning",
                     "WREN_REDIS_URL": a.redis_url,
                     "WREN_JWT_SECRET": secret,
+                    # Feed's token is taken once per server and used for the whole run,
+                    # which under callgrind outlasts the default 15 minutes.
+                    "WREN_JWT_TTL": "7200",
                     # No slow-operation lines (a log line is not what is measured).
                     "WREN_SLOW_OPERATION_MS": "0",
                     **env,
@@ -238,8 +245,14 @@ def main() -> int:
             )
             servers[label] = Server(spec, logs / f"{label}.log")
             servers[label].start(a.db, timeout=600 if a.callgrind else 90)
+        tokens = {
+            label: viewer_token(server.spec.url) if "Feed" in payloads else None
+            for label, server in servers.items()
+        }
+        if "Feed" in payloads and not all(tokens.values()):
+            raise SystemExit("Feed needs a viewer token: logIn as user1 failed")
         requests = {
-            (label, name): request_bytes(server.spec.port, body)
+            (label, name): request_bytes(server.spec.port, body, tokens[label])
             for label, server in servers.items()
             for name, body in payloads.items()
         }

@@ -17,25 +17,18 @@ the cores with the server.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench import appchild  # noqa: E402
 from bench.inprocess import VARIABLES, _document  # noqa: E402
 
 _CHILD = r"""
-import asyncio, json, os, sys
-sys.path.insert(0, sys.argv[1])
+import os
 import asyncpg
-import httpx
-from wren.app import create_app
-from wren.settings import Settings
-
-spec = json.loads(sys.argv[2])
 
 def backend_cpu(pids):
     # A backend gone meanwhile (its connection closed) would make the figure wrong: refuse.
@@ -66,46 +59,41 @@ def local_ports():
     return ports
 
 async def main():
-    settings = Settings(_env_file=None, database_url=spec["db"], redis_url=spec["redis"],
-                        environment="production", jwt_secret="x" * 40, log_level="warning")
-    app = create_app(settings)
     admin = await asyncpg.connect(spec["admin"])
     out = {}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
-            for name, (text, variables) in spec["ops"].items():
-                body = {"query": text, "variables": variables}
-                for _ in range(spec["warmup"]):
-                    r = await http.post("/graphql", json=body)
-                    assert r.status_code == 200 and "errors" not in r.json(), r.text
-                ports = local_ports()
-                pids = [row["pid"] for row in await admin.fetch(
-                    "SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])"
-                    " AND pid <> pg_backend_pid()",
-                    list(ports))]
-                await admin.execute(
-                    "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
-                    " WHERE datname = $1), 0)", spec["dbname"])
-                before = backend_cpu(pids)
-                for _ in range(spec["requests"]):
-                    await http.post("/graphql", json=body)
-                cpu = backend_cpu(pids) - before
-                rows = await admin.fetch(
-                    "SELECT calls, total_exec_time, rows,"
-                    " left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS q"
-                    " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
-                    " WHERE datname = $1) AND query NOT LIKE '%pg_stat_statements%'"
-                    " ORDER BY total_exec_time DESC", spec["dbname"])
-                out[name] = {
-                    "backends": len(pids),
-                    "cpu_ms": cpu / 1e6 / spec["requests"],
-                    "statements": [
-                        {"calls": r["calls"], "ms_per_call": r["total_exec_time"] / r["calls"],
-                         "rows_per_call": r["rows"] / r["calls"], "query": r["q"]}
-                        for r in rows if r["calls"] >= spec["requests"] // 2
-                    ],
-                }
+    async with app_client(spec) as (app, http):
+        for name, (text, variables) in spec["ops"].items():
+            body = {"query": text, "variables": variables}
+            for _ in range(spec["warmup"]):
+                r = await http.post("/graphql", json=body)
+                assert r.status_code == 200 and "errors" not in r.json(), r.text
+            ports = local_ports()
+            pids = [row["pid"] for row in await admin.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])"
+                " AND pid <> pg_backend_pid()",
+                list(ports))]
+            await admin.execute(
+                "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
+                " WHERE datname = $1), 0)", spec["dbname"])
+            before = backend_cpu(pids)
+            for _ in range(spec["requests"]):
+                await http.post("/graphql", json=body)
+            cpu = backend_cpu(pids) - before
+            rows = await admin.fetch(
+                "SELECT calls, total_exec_time, rows,"
+                " left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS q"
+                " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
+                " WHERE datname = $1) AND query NOT LIKE '%pg_stat_statements%'"
+                " ORDER BY total_exec_time DESC", spec["dbname"])
+            out[name] = {
+                "backends": len(pids),
+                "cpu_ms": cpu / 1e6 / spec["requests"],
+                "statements": [
+                    {"calls": r["calls"], "ms_per_call": r["total_exec_time"] / r["calls"],
+                     "rows_per_call": r["rows"] / r["calls"], "query": r["q"]}
+                    for r in rows if r["calls"] >= spec["requests"] // 2
+                ],
+            }
     await admin.close()
     print(json.dumps(out))
 
@@ -133,14 +121,7 @@ def main() -> int:
         "dbname": args.db.rsplit("/", 1)[1],
         "redis": args.redis_url,
     }
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(args.src.resolve()), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = appchild.run(_CHILD, args.src, spec)
     for op, figures in result.items():
         print(f"{op}: PostgreSQL backends' CPU {figures['cpu_ms']:.3f} ms/request")
         for s in figures["statements"]:

@@ -23,7 +23,6 @@ to itself) is made once, and must be analyzed, or its plans are not the real one
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -33,14 +32,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench import appchild  # noqa: E402
 from bench.inprocess import VARIABLES, _document  # noqa: E402
 
 _CAPTURE = r"""
-import asyncio, datetime, json, sys
-sys.path.insert(0, sys.argv[1])
-import httpx
-from wren.app import create_app
-from wren.settings import Settings
+import datetime
 
 def literal(v):
     if v is None:
@@ -60,24 +56,19 @@ def literal(v):
     raise TypeError(type(v))
 
 async def main(spec):
-    settings = Settings(_env_file=None, database_url=spec["db"], redis_url=spec["redis"],
-                        environment="production", jwt_secret="x" * 40, log_level="warning")
-    app = create_app(settings)
     out = {}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
-            for name, (text, variables) in spec["ops"].items():
-                body = {"query": text, "variables": variables}
-                await http.post("/graphql", json=body)  # warm: caches filled
-                calls = []
-                with app.state.resources.db.watching(lambda sql, p: calls.append((sql, p))):
-                    response = await http.post("/graphql", json=body)
-                assert response.status_code == 200 and b'"errors"' not in response.content
-                out[name] = [(sql, [literal(v) for v in params or ()]) for sql, params in calls]
+    async with app_client(spec) as (app, http):
+        for name, (text, variables) in spec["ops"].items():
+            body = {"query": text, "variables": variables}
+            await http.post("/graphql", json=body)  # warm: caches filled
+            calls = []
+            with app.state.resources.db.watching(lambda sql, p: calls.append((sql, p))):
+                response = await http.post("/graphql", json=body)
+            assert response.status_code == 200 and b'"errors"' not in response.content
+            out[name] = [(sql, [literal(v) for v in params or ()]) for sql, params in calls]
     print(json.dumps(out))
 
-asyncio.run(main(json.loads(sys.argv[2])))
+asyncio.run(main(spec))
 """
 
 
@@ -125,14 +116,7 @@ def main() -> int:
         "db": args.db,
         "redis": args.redis_url,
     }
-    done = subprocess.run(
-        [sys.executable, "-c", _CAPTURE, str(args.src.resolve()), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    captured: dict[str, list[tuple[str, list[str]]]] = json.loads(done.stdout.splitlines()[-1])
+    captured: dict[str, list[tuple[str, list[str]]]] = appchild.run(_CAPTURE, args.src, spec)
     for op, calls in captured.items():
         few, many = (
             instructions(args.data, args.database, script(calls, n), args.postgres) for n in (5, 25)

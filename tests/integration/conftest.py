@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,23 @@ from tests.integration import world
 from tests.sessions import session_token
 from wren.app import Resources
 from wren.cache import invalidation
+from wren.db.engine import Database, create_engine
 from wren.settings import Settings
+
+
+@asynccontextmanager
+async def database(
+    settings: Settings, url: str | None = None, **overrides: Any
+) -> AsyncIterator[Database]:
+    """A Database on an engine of its own (at `url`, with these settings changed), closed
+    and disposed after."""
+    engine = create_engine(settings.model_copy(update=overrides), url)
+    db = Database(engine)
+    try:
+        yield db
+    finally:
+        await db.aclose()
+        await engine.dispose()
 
 
 @pytest.fixture

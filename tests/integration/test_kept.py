@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 
+from tests.integration.conftest import database
 from wren.db import kept
-from wren.db.engine import Database, create_engine
+from wren.db.engine import Database
 from wren.settings import Settings
 
 BACKEND = text("SELECT pg_backend_pid() AS pid")
-
-
-@asynccontextmanager
-async def database(settings: Settings, **overrides: Any) -> AsyncIterator[Database]:
-    """A Database on an engine of its own, with these pool settings."""
-    engine = create_engine(settings.model_copy(update=overrides))
-    db = Database(engine)
-    try:
-        yield db
-    finally:
-        await db.aclose()
-        await engine.dispose()
 
 
 def checkouts(db: Database) -> list[int]:

@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 
+from tests.integration.conftest import database
 from wren import _compat
-from wren.db.engine import Database, create_engine
 from wren.settings import Settings
 
 NAMED = text("SELECT statement FROM pg_prepared_statements")
 
 
-@asynccontextmanager
-async def database(settings: Settings, url: str | None = None) -> AsyncIterator[Database]:
-    """A Database with one connection."""
-    engine = create_engine(settings.model_copy(update={"pool_size": 1}), url)
-    db = Database(engine)
-    try:
-        yield db
-    finally:
-        await db.aclose()
-        await engine.dispose()
-
-
 async def test_a_read_is_prepared_once_per_connection(settings: Settings) -> None:
     statement = text("SELECT CAST(:n AS integer) + 1 AS n")
-    async with database(settings) as db:
+    async with database(settings, pool_size=1) as db:
         assert [(await db.fetch(statement, {"n": n}))[0]["n"] for n in range(3)] == [1, 2, 3]
         named = [row["statement"] for row in await db.fetch(NAMED)]
     assert named.count("SELECT CAST($1 AS integer) + 1 AS n") == 1
@@ -45,7 +31,7 @@ async def test_a_read_whose_result_type_changed_is_prepared_again(
     try:
         await admin.execute(f"CREATE TABLE {table} (a integer)")
         await admin.execute(f"INSERT INTO {table} VALUES (7)")
-        async with database(settings) as db:
+        async with database(settings, pool_size=1) as db:
             read = text(f"SELECT * FROM {table}")
             assert (await db.fetch(read))[0]["a"] == 7
             await admin.execute(f"ALTER TABLE {table} ALTER a TYPE text")
@@ -59,7 +45,7 @@ async def test_a_read_whose_result_type_changed_is_prepared_again(
 async def test_without_a_statement_cache_no_statement_is_named(
     settings: Settings, database_url: str
 ) -> None:
-    async with database(settings, f"{database_url}?statement_cache_size=0") as db:
+    async with database(settings, f"{database_url}?statement_cache_size=0", pool_size=1) as db:
         for _ in range(2):
             assert (await db.fetch(text("SELECT 1 AS one")))[0]["one"] == 1
         assert await db.fetch(NAMED) == []

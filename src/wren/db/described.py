@@ -14,35 +14,29 @@ one round trip as without a pooler (PostgreSQL parses and plans it each time, as
 any unnamed statement). asyncpg parses an unnamed statement again with every execution
 whenever its statement cache is off (`tests/integration/test_described.py` checks that
 it still does); a named statement here means the cache is on, and is refused.
+
+How statements are kept per connection (weakly, bounded) is db/statements.py's, shared
+with db/prepared.py; what differs is this module's: an unnamed statement run through
+`PreparedStatement.fetch` (which sends its Parse again), dropped after a PostgreSQL error
+and described again by the next read, not within this one.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import asyncpg
-from asyncpg.prepared_stmt import PreparedStatement
 
-# Distinct read statements are module-level constants, a few dozen.
-_MAX_KEPT = 256
+from wren.db.statements import KeptStatements
 
 
-class DescribedStatements:
+class DescribedStatements(KeptStatements):
     """Per asyncpg connection, the unnamed statements described on it, by SQL text."""
-
-    def __init__(self) -> None:
-        # Weak: a connection closed by the pool takes its statements with it.
-        self._kept: WeakKeyDictionary[asyncpg.Connection, dict[str, PreparedStatement]] = (
-            WeakKeyDictionary()
-        )
 
     async def fetch(self, driver: asyncpg.Connection, sql: str, args: list[Any]) -> list[Any]:
         """Run `sql` on `driver` in one round trip once described there."""
         kept = self._kept.get(driver)
-        if kept is None:
-            kept = self._kept[driver] = {}
-        statement = kept.get(sql)
+        statement = None if kept is None else kept.get(sql)
         if statement is None:
             statement = await driver.prepare(sql)
             if statement.get_name():
@@ -50,13 +44,11 @@ class DescribedStatements:
                     "named prepared statements behind a transaction pooler: the engine must"
                     " be built with statement_cache_size=0 (create_engine does it)"
                 )
-            if len(kept) >= _MAX_KEPT:
-                kept.clear()
-            kept[sql] = statement
+            self._keep(driver, sql, statement)
         try:
             rows: list[Any] = await statement.fetch(*args)
         except asyncpg.PostgresError:
             # Its tables may have changed (a migration): describe it again next time.
-            kept.pop(sql, None)
+            self._drop(driver, sql)
             raise
         return rows

@@ -18,59 +18,48 @@ A kept statement fails like asyncpg's cached ones when a migration changes what 
 reads: after InvalidCachedStatementError (the result type changed) it is prepared again
 and run once more, as asyncpg does; after any other failure it is dropped, and the next
 read prepares it again.
+
+How statements are kept per connection (weakly, bounded) is db/statements.py's, shared
+with db/described.py; what is kept, how it runs and which failures drop it are this
+module's: here a named statement run through the protocol, prepared again after
+InvalidCachedStatementError, dropped after any other failure.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import asyncpg
 from asyncpg.prepared_stmt import PreparedStatement
 
 from wren._compat import plain_connection, run_prepared
-
-# Distinct read statements are module-level constants, a few dozen.
-_MAX_KEPT = 256
+from wren.db.statements import KeptStatements
 
 
-class PreparedStatements:
+class PreparedStatements(KeptStatements):
     """Per asyncpg connection, its prepared read statements, by SQL text."""
-
-    def __init__(self) -> None:
-        # Weak: a connection closed by the pool takes its statements with it.
-        self._kept: WeakKeyDictionary[asyncpg.Connection, dict[str, PreparedStatement]] = (
-            WeakKeyDictionary()
-        )
 
     async def fetch(self, driver: asyncpg.Connection, sql: str, args: list[Any]) -> list[Any]:
         """The rows of `sql` run on `driver` as its kept prepared statement."""
         if not plain_connection(driver):
             return await driver.fetch(sql, *args)
         kept = self._kept.get(driver)
-        if kept is None:
-            kept = self._kept[driver] = {}
-        statement = kept.get(sql)
+        statement = None if kept is None else kept.get(sql)
         if statement is None:
-            statement = await self._prepare(driver, kept, sql)
+            statement = await self._prepare(driver, sql)
         try:
             rows: list[Any] = await run_prepared(driver, statement, args)
         except asyncpg.InvalidCachedStatementError:
             # The result type changed under it (a migration): prepared again, once.
-            statement = await self._prepare(driver, kept, sql)
+            statement = await self._prepare(driver, sql)
             rows = await run_prepared(driver, statement, args)
         except BaseException:
-            kept.pop(sql, None)  # whatever it was (a schema change, a cancellation)
+            self._drop(driver, sql)  # whatever it was (a schema change, a cancellation)
             raise
         return rows
 
-    @staticmethod
-    async def _prepare(
-        driver: asyncpg.Connection, kept: dict[str, PreparedStatement], sql: str
-    ) -> PreparedStatement:
-        kept.pop(sql, None)
+    async def _prepare(self, driver: asyncpg.Connection, sql: str) -> PreparedStatement:
+        self._drop(driver, sql)
         statement = await driver.prepare(sql)
-        if len(kept) >= _MAX_KEPT:
-            kept.clear()
-        kept[sql] = statement
+        self._keep(driver, sql, statement)
         return statement
