@@ -1,0 +1,230 @@
+"""The HTTP/1.1 protocol `wren serve` runs: uvicorn's httptools protocol, with a cheaper
+response.
+
+uvicorn's `RequestResponseCycle.send`, for every response, copies the server's default
+headers (date, server) into a new list, runs two regular expressions per header (name and
+value), lower-cases each name, and writes the head and the body with two transport writes:
+two `send` system calls, and with TCP_NODELAY two TCP segments, for a response that fits
+in one. Here the same response is checked and written with:
+
+- the default headers encoded once (they change once a second, when uvicorn replaces
+  the list), checked when encoded;
+- one search of each regular expression over all of a response's names (joined, since
+  the name pattern matches single bytes) and over all its values (joined with a tab,
+  which a value may hold): a header is refused exactly when uvicorn refuses it;
+- the head kept until the first body message and written with it, in one write (an
+  app that returns after the head and no body has its connection closed with nothing
+  written, where uvicorn wrote the head first: a broken response either way).
+
+Everything else (the parser, the scope, keep-alive, pipelining, 100-continue, flow
+control, chunked bodies, HEAD, the 500 after an exception) is uvicorn's own code, but
+for `on_headers_complete`, copied to build this cycle instead of uvicorn's (swapping the
+class of the cycle uvicorn made costs more than it saves: CPython 3.11 then keeps the
+object's attributes in a dict of its own, slower to read). Bounded in pyproject.toml,
+exercised by tests/unit/test_http_protocol.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from typing import TYPE_CHECKING
+
+import httptools
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application, ASGISendEvent
+
+_NO_BODY = (204, 304)
+
+# The default headers' list (replaced by uvicorn once a second) and its encoded lines.
+_defaults: tuple[object, bytes] = (None, b"")
+
+
+def _encoded_defaults(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The server's default header lines, encoded once per list."""
+    global _defaults
+    if _defaults[0] is headers:
+        return _defaults[1]
+    for name, value in headers:
+        if HEADER_RE.search(name):
+            raise RuntimeError("Invalid HTTP header name.")
+        if HEADER_VALUE_RE.search(value):
+            raise RuntimeError("Invalid HTTP header value.")
+    block = b"".join(b"%s: %s\r\n" % (name.lower(), value) for name, value in headers)
+    _defaults = (headers, block)
+    return block
+
+
+class ResponseCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, with the response head checked in two searches
+    and written together with the first body message."""
+
+    # The response's head, until the first body message takes it along.
+    head: bytes | None = None
+
+    async def send(self, message: ASGISendEvent) -> None:
+        """Send one ASGI message of the response (as uvicorn's `send`)."""
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()
+        if self.disconnected:
+            return
+        if not self.response_started:
+            self._start(message)
+        elif not self.response_complete:
+            self._body(message)
+        else:
+            raise RuntimeError(
+                f"Unexpected ASGI message '{message['type']}' sent, after response already "
+                "completed."
+            )
+
+    def _start(self, message: ASGISendEvent) -> None:
+        if message["type"] != "http.response.start":
+            raise RuntimeError(
+                f"Expected ASGI message 'http.response.start', but got '{message['type']}'."
+            )
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        status_code: int = message["status"]
+        if self.access_log:
+            self.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                get_client_addr(self.scope),
+                self.scope["method"],
+                get_path_with_query_string(self.scope),
+                self.scope["http_version"],
+                status_code,
+            )
+        content = [STATUS_LINE[status_code], _encoded_defaults(self.default_headers)]
+        names: list[bytes] = []
+        values: list[bytes] = []
+        has_connection_close = False
+        for raw_name, value in message.get("headers", ()):
+            name = raw_name.lower()
+            names.append(name)
+            values.append(value)
+            if name == b"content-length":
+                if self.chunked_encoding is None:
+                    self.expected_content_length = int(value.decode())
+                    self.chunked_encoding = False
+            elif name == b"transfer-encoding":
+                if value.lower() == b"chunked":
+                    self.expected_content_length = 0
+                    self.chunked_encoding = True
+            elif name == b"connection" and b"close" in [
+                token.lower().strip() for token in value.split(b",")
+            ]:
+                self.keep_alive = False
+                has_connection_close = True
+            content += (name, b": ", value, b"\r\n")
+        if HEADER_RE.search(b"".join(names)):
+            raise RuntimeError("Invalid HTTP header name.")
+        if HEADER_VALUE_RE.search(b"\t".join(values)):
+            raise RuntimeError("Invalid HTTP header value.")
+        if not self.keep_alive and not has_connection_close:
+            content.append(b"connection: close\r\n")
+        if (
+            self.chunked_encoding is None
+            and self.scope["method"] != "HEAD"
+            and status_code not in _NO_BODY
+        ):
+            # Neither content-length nor transfer-encoding given.
+            self.chunked_encoding = True
+            content.append(b"transfer-encoding: chunked\r\n")
+        content.append(b"\r\n")
+        self.head = b"".join(content)
+
+    def _body(self, message: ASGISendEvent) -> None:
+        if message["type"] != "http.response.body":
+            raise RuntimeError(
+                f"Expected ASGI message 'http.response.body', but got '{message['type']}'."
+            )
+        body: bytes = message.get("body", b"")
+        more_body: bool = message.get("more_body", False)
+        head = self.head
+        self.head = None
+        if self.scope["method"] == "HEAD":
+            self.expected_content_length = 0
+            out = b""
+        elif self.chunked_encoding:
+            out = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+            if not more_body:
+                out += b"0\r\n\r\n"
+        else:
+            if len(body) > self.expected_content_length:
+                raise RuntimeError("Response content longer than Content-Length")
+            self.expected_content_length -= len(body)
+            out = body
+        if head is not None:
+            out = head + out
+        if out:
+            self.transport.write(out)
+        if not more_body:
+            if self.expected_content_length != 0:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.response_complete = True
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol whose requests run in a ResponseCycle."""
+
+    def on_headers_complete(self) -> None:
+        """uvicorn's `on_headers_complete` (0.54), making a ResponseCycle."""
+        http_version = self.parser.get_http_version()
+        method = self.parser.get_method()
+        self.scope["method"] = method.decode("ascii")
+        if http_version != "1.1":
+            self.scope["http_version"] = http_version
+        if self.parser.should_upgrade() and self._should_upgrade():
+            return
+        parsed_url = httptools.parse_url(self.url)
+        raw_path = parsed_url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        self.scope["path"] = self.root_path + path
+        self.scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+        self.scope["query_string"] = parsed_url.query or b""
+        app: ASGI3Application
+        if self.limit_concurrency is not None and (
+            len(self.connections) >= self.limit_concurrency
+            or len(self.tasks) >= self.limit_concurrency
+        ):
+            app = service_unavailable
+            self.logger.warning("Exceeded concurrency limit.")
+        else:
+            app = self.app
+        existing_cycle = self.cycle
+        self.cycle = ResponseCycle(
+            scope=self.scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=self.expect_100_continue,
+            keep_alive=http_version != "1.0" and self.parser.should_keep_alive(),
+            on_response=self.on_response_complete,
+        )
+        if existing_cycle is None or existing_cycle.response_complete:
+            self._start_asgi_task(self.cycle, app)
+        else:
+            # Pipelined requests wait for the one before.
+            self.flow.pause_reading()
+            self.pipeline.appendleft((self.cycle, app))
