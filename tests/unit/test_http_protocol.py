@@ -139,3 +139,66 @@ async def test_a_chunked_response_sends_its_head_with_the_first_chunk() -> None:
     )
     assert len(transport.writes) == 2
     assert transport.writes[0].endswith(b"transfer-encoding: chunked\r\n\r\n3\r\nhel\r\n")
+
+
+async def connection(app: Any) -> tuple[HttpProtocol, Transport]:
+    config = Config(app, log_level="critical", lifespan="off", timeout_keep_alive=5)
+    state = ServerState()
+    state.default_headers = list(DEFAULTS)
+    protocol = HttpProtocol(config, state, {}, asyncio.get_running_loop())
+    transport = Transport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def answer(protocol: HttpProtocol, request: bytes) -> None:
+    protocol.data_received(request)
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_one_keep_alive_timer_for_many_requests() -> None:
+    protocol, _transport = await connection(app_sending(start(200, LENGTH), body(b"hello")))
+    await answer(protocol, GET)
+    timer = protocol.timeout_keep_alive_task
+    assert timer is not None
+    await answer(protocol, GET)
+    await answer(protocol, GET)
+    assert protocol.timeout_keep_alive_task is timer
+    assert not timer.cancelled()
+    protocol.connection_lost(None)
+    assert timer.cancelled()
+
+
+async def test_the_keep_alive_timer_closes_a_connection_idle_for_the_timeout() -> None:
+    protocol, transport = await connection(app_sending(start(200, LENGTH), body(b"hello")))
+    await answer(protocol, GET)
+    assert protocol.idle_since is not None
+    # Fired while the connection has been idle for the whole timeout: closed.
+    protocol.idle_since -= 5
+    protocol.timeout_keep_alive_handler()
+    assert transport.closed
+    assert protocol.timeout_keep_alive_task is None
+
+
+async def test_the_keep_alive_timer_waits_for_the_rest_of_the_timeout() -> None:
+    protocol, transport = await connection(app_sending(start(200, LENGTH), body(b"hello")))
+    await answer(protocol, GET)
+    first = protocol.timeout_keep_alive_task
+    assert first is not None
+    first.cancel()
+    # Fired early (a later response made the connection idle again): re-armed, open.
+    protocol.timeout_keep_alive_handler()
+    assert not transport.closed
+    again = protocol.timeout_keep_alive_task
+    assert again is not None
+    assert again is not first
+    again.cancel()
+    # Fired while a request is under way: lapses, and its response arms a new one.
+    protocol.idle_since = None
+    protocol.timeout_keep_alive_handler()
+    assert protocol.timeout_keep_alive_task is None
+    await answer(protocol, GET)
+    assert protocol.timeout_keep_alive_task is not None
+    assert not transport.closed
+    protocol.connection_lost(None)

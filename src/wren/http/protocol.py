@@ -180,7 +180,62 @@ class ResponseCycle(RequestResponseCycle):
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol whose requests run in a ResponseCycle."""
+    """uvicorn's httptools protocol whose requests run in a ResponseCycle, with one
+    keep-alive timer per connection.
+
+    uvicorn cancels its keep-alive timer when a request arrives and makes a new one when
+    the response completes: a timer made and cancelled per request. Here the timer is
+    made when a response leaves the connection idle and none is armed, and when it fires
+    it closes the connection if it has been idle for `timeout_keep_alive` seconds since,
+    re-arms for the rest of that time if a later response made it idle again, or lapses
+    if a request is in progress (the next response arms it): the same timeout.
+    """
+
+    # When the last response left the connection idle; None while a request is under way.
+    idle_since: float | None = None
+
+    def _unset_keepalive_if_required(self) -> None:
+        """Data arrived (or the connection is closing): no longer idle; the armed timer,
+        if any, stays and finds it so."""
+        self.idle_since = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """uvicorn's, and the timer cancelled."""
+        super().connection_lost(exc)
+        timer = self.timeout_keep_alive_task
+        if timer is not None:
+            timer.cancel()
+            self.timeout_keep_alive_task = None
+
+    def on_response_complete(self) -> None:
+        """uvicorn's (0.54), arming the keep-alive timer only when none is."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self.idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def timeout_keep_alive_handler(self) -> None:
+        """Close the connection if idle for the whole timeout, else wait for the rest."""
+        self.timeout_keep_alive_task = None
+        idle_since = self.idle_since
+        if idle_since is None:
+            return
+        rest = idle_since + self.timeout_keep_alive - self.loop.time()
+        if rest > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                rest, self.timeout_keep_alive_handler
+            )
+        elif not self.transport.is_closing():
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
         """uvicorn's `on_headers_complete` (0.54), making a ResponseCycle."""
