@@ -151,7 +151,7 @@ async def connection(app: Any) -> tuple[HttpProtocol, Transport]:
     return protocol, transport
 
 
-async def answer(protocol: HttpProtocol, request: bytes) -> None:
+async def answer(protocol: HttpToolsProtocol, request: bytes) -> None:
     protocol.data_received(request)
     for _ in range(5):
         await asyncio.sleep(0)
@@ -202,3 +202,46 @@ async def test_the_keep_alive_timer_waits_for_the_rest_of_the_timeout() -> None:
     assert protocol.timeout_keep_alive_task is not None
     assert not transport.closed
     protocol.connection_lost(None)
+
+
+def recording(scopes: list[Any]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append((scope["client"], scope["scheme"]))
+        await send(start(200, LENGTH))
+        await send(body(b"hello"))
+
+    return app
+
+
+class FromPeer(Transport):
+    peer = ("127.0.0.1", 5000)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": self.peer}.get(name, default)
+
+
+FORWARDED = (
+    b"GET /x HTTP/1.1\r\nhost: t\r\n"
+    b"x-forwarded-for: 203.0.113.9, 127.0.0.1\r\nx-forwarded-proto: https\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("peer", ["127.0.0.1", "198.51.100.7"])
+async def test_forwarded_headers_as_uvicorns_middleware_applies_them(peer: str) -> None:
+    seen: dict[type[HttpToolsProtocol], list[Any]] = {}
+    for protocol_class in (HttpToolsProtocol, HttpProtocol):
+        scopes: list[Any] = []
+        config = Config(recording(scopes), log_level="critical", lifespan="off")
+        protocol = protocol_class(config, ServerState(), {}, asyncio.get_running_loop())
+        transport = FromPeer()
+        transport.peer = (peer, 5000)
+        protocol.connection_made(transport)
+        await answer(protocol, FORWARDED)
+        await answer(protocol, GET)
+        protocol.connection_lost(None)
+        seen[protocol_class] = scopes
+    assert seen[HttpProtocol] == seen[HttpToolsProtocol]
+    trusted = peer == "127.0.0.1"
+    assert seen[HttpProtocol][0] == (
+        (("203.0.113.9", 0), "https") if trusted else ((peer, 5000), "http")
+    )

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httptools
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware, _TrustedHosts
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
@@ -42,7 +43,9 @@ from uvicorn.protocols.http.httptools_impl import (
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 if TYPE_CHECKING:
-    from uvicorn._types import ASGI3Application, ASGISendEvent
+    from uvicorn._types import ASGI3Application, ASGISendEvent, HTTPScope
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
 
 _NO_BODY = (204, 304)
 
@@ -179,6 +182,26 @@ class ResponseCycle(RequestResponseCycle):
             self.on_response()
 
 
+def _apply_forwarded(scope: HTTPScope, trusted: _TrustedHosts) -> None:
+    """ProxyHeadersMiddleware's rewrite (uvicorn 0.54) of an HTTP request from a trusted
+    proxy: the scheme from X-Forwarded-Proto, the client from X-Forwarded-For."""
+    proto: bytes | None = None
+    forwarded_for: list[bytes] = []
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-proto":
+            proto = value
+        elif name == b"x-forwarded-for":
+            forwarded_for.append(value)
+    if proto is not None:
+        scheme = proto.decode("latin1").strip()
+        if scheme in {"http", "https", "ws", "wss"}:
+            scope["scheme"] = scheme
+    if forwarded_for:
+        host, port = trusted.get_trusted_client_address(b", ".join(forwarded_for).decode("latin1"))
+        if host:
+            scope["client"] = (host, port)
+
+
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol whose requests run in a ResponseCycle, with one
     keep-alive timer per connection.
@@ -193,6 +216,32 @@ class HttpProtocol(HttpToolsProtocol):
 
     # When the last response left the connection idle; None while a request is under way.
     idle_since: float | None = None
+    # Whether the peer is a trusted proxy (its X-Forwarded-* headers are applied).
+    trusted_peer = False
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        # uvicorn's ProxyHeadersMiddleware (--proxy-headers) rewrites every request's
+        # scope in a coroutine of its own, asking whether the peer is trusted each time:
+        # the same rewrite is done here, the trust decided once per connection.
+        # (WebSockets keep the middleware: their protocol runs config.loaded_app.)
+        self.forwarded: _TrustedHosts | None = None
+        app = self.app
+        if isinstance(app, ProxyHeadersMiddleware):
+            self.forwarded = app.trusted_hosts
+            self.app = app.app
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """uvicorn's, and whether the peer is a trusted proxy."""
+        super().connection_made(transport)
+        if self.forwarded is not None:
+            self.trusted_peer = (self.client[0] if self.client else None) in self.forwarded
 
     def _unset_keepalive_if_required(self) -> None:
         """Data arrived (or the connection is closing): no longer idle; the armed timer,
@@ -254,6 +303,9 @@ class HttpProtocol(HttpToolsProtocol):
         self.scope["path"] = self.root_path + path
         self.scope["raw_path"] = self.root_path.encode("ascii") + raw_path
         self.scope["query_string"] = parsed_url.query or b""
+        if self.trusted_peer:
+            assert self.forwarded is not None
+            _apply_forwarded(self.scope, self.forwarded)
         app: ASGI3Application
         if self.limit_concurrency is not None and (
             len(self.connections) >= self.limit_concurrency
