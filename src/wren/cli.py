@@ -108,16 +108,18 @@ def serve(
     metrics = settings.metrics_port is not None
     if metrics and (workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR")):
         _multiprocess_metrics()
+    from wren.http.protocol import HttpProtocol
+
     # uvloop and httptools explicitly (uvicorn's "auto" silently falls back to the pure
-    # Python loop and parser when they are missing); no access log line per request in
-    # production.
+    # Python loop and parser when they are missing), httptools' protocol with Wren's
+    # cheaper response (wren.http.protocol); no access log line per request in production.
     options = {
         "host": host or settings.host,
         "port": port or settings.port,
         "log_level": settings.log_level,
         "proxy_headers": True,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": HttpProtocol,
         # Subscriptions: the websockets package's current (sans-I/O) implementation.
         "ws": "websockets-sansio",
         # A WebSocket message holds what an HTTP body holds: the same bound (uvicorn's

@@ -70,7 +70,8 @@ def _drop_persisted_documents(settings: Settings) -> Iterator[None]:
 
 @contextmanager
 def live_server(settings: Settings, **environment: str) -> Iterator[str]:
-    """The /graphql URL of the app served by uvicorn in a process of its own."""
+    """The /graphql URL of the app served by uvicorn in a process of its own, with the
+    HTTP protocol `wren serve` runs (wren.http.protocol)."""
     port = free_port()
     env = {
         **os.environ,
@@ -87,6 +88,7 @@ def live_server(settings: Settings, **environment: str) -> Iterator[str]:
     command = [
         sys.executable, "-m", "uvicorn", "wren.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "--http", "wren.http.protocol:HttpProtocol",
     ]  # fmt: skip
     server = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"

@@ -23,7 +23,8 @@ FIRST_PARTY = {"wren", "tests", "bench", "deploy"}
 #   strawberry-graphql: Schema._schema, Schema._get_middleware_manager, SchemaExtensionsRunner
 #   graphql-core: graphql.execution.values (get_variable_values, get_argument_values)
 #   sqlalchemy: SQLCompiler._bind_processors and positiontup, sqlalchemy.util.greenlet_spawn
-#   uvicorn: the worker class of uvicorn.supervisors.multiprocess
+#   uvicorn: the worker class of uvicorn.supervisors.multiprocess; the httptools protocol
+#     and its response cycle (wren.http.protocol)
 INTERNALS_USED = {"strawberry-graphql", "graphql-core", "sqlalchemy", "uvicorn"}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.M)
 

@@ -38,3 +38,12 @@ def test_a_missing_header() -> None:
     assert "accept" not in headers
     with pytest.raises(KeyError):
         headers["accept"]
+
+
+def test_the_whole_list_as_starlettes() -> None:
+    scope = {"type": "http", "headers": RAW}
+    ours, theirs = IndexedHeaders(scope), Headers(scope=scope)
+    assert ours.raw == theirs.raw
+    assert ours.items() == theirs.items()
+    assert ours.keys() == theirs.keys()
+    assert 1 not in ours

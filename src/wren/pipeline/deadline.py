@@ -41,8 +41,7 @@ class Deadline:
         """A scope for the current task."""
         return Scope(self)
 
-    def _enter(self, scope: Scope) -> None:
-        loop = asyncio.get_running_loop()
+    def _enter(self, scope: Scope, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is not loop:
             # A new event loop (tests run several): what the old one left is gone with it.
             self._open.clear()
@@ -81,11 +80,14 @@ class Scope:
         self.expired = False
 
     def __enter__(self) -> Scope:
-        task = asyncio.current_task()
+        # One lookup of the running loop (CPython 3.11's makes a getpid system call
+        # each time; `current_task()` without its loop would make a second).
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
         self.task = task
         self.cancelling = task.cancelling()
-        self.deadline._enter(self)
+        self.deadline._enter(self, loop)
         return self
 
     def __exit__(
