@@ -15,7 +15,8 @@ meaning:
   idle for less than KEEP_IDLE seconds, then checked back in; and a transaction that
   would find the pool empty has one checked in first (`hand_back`), so no write waits
   for, or opens, a connection while a read left one idle here; and while anything waits
-  for a connection of the full pool, a read checks its own in instead of keeping it;
+  for a connection of the full pool, a read checks its own in instead of keeping it (the
+  pool hands it to the oldest waiter, handoff.py);
 - pool_recycle and invalidation: a connection past its recycle age, or invalidated (the
   pool's or its own), is checked back in instead of reused, and the pool renews it;
 - pool_pre_ping: with it on nothing is kept, so every read checks out and pings;
@@ -27,7 +28,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from wren._compat import greenlet_spawn, needs_renewal, pool_waiters, pre_pings
+from wren._compat import greenlet_spawn, needs_renewal, pre_pings
+from wren.db.handoff import waiting
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -72,7 +74,7 @@ class KeptConnections:
 
     def give(self, fairy: PoolProxiedConnection) -> None:
         """Keep a connection a read is done with (it sent nothing that needs a reset)."""
-        if not self.enabled or pool_waiters(self._engine.pool):
+        if not self.enabled or waiting(self._engine.pool):
             # Someone waits for a connection of the full pool: it gets this one.
             self._release([fairy])
             return
