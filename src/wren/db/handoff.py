@@ -7,10 +7,10 @@ later; a checkout arriving meanwhile (a new request's read) takes it at once wit
 `get_nowait`, and the woken waiter finds the queue empty and waits again at the back
 (asyncio.Queue.get, CPython 3.11). Under steady load, with more clients than
 connections, a new request arrives at nearly every return, so some waiters were overtaken
-again and again: with 32 clients on the default pool of 20, Timeline's slowest 1% of
-requests spent 341 of their 373 ms waiting for a connection, overtaken by up to 170 later
-reads each, while half the requests never waited (p99 11x p50 on a loaded machine; a
-pool of 40, where nobody waits, narrowed it to 1.9x).
+again and again: with 32 clients on the default pool of 20, a trace of every checkout
+showed the slowest 1% of Timeline requests spending 220 of their 248 ms waiting for a
+connection, overtaken by up to 171 later reads each, while half the requests never
+waited (README.md, "tail latency").
 
 Here a returned connection goes straight to the oldest waiter (its future holds it), and
 the queue holds connections only while nobody waits: a newcomer then finds it empty and
