@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from tests.integration.test_kept import database
+from tests.integration.conftest import database
 from wren.settings import Settings
 
 NUMBER = text("SELECT CAST(:n AS int) AS n")

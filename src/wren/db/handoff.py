@@ -27,7 +27,7 @@ waits behind the others. Everything else is the pool's own logic and keeps its m
 - dispose, invalidation, pre-ping and recycling happen in the pool around this queue.
 
 Reads, writes and transactions all check out through it, in one line. `waiting` is what
-kept.py asks before keeping a connection between reads.
+kept.py asks before keeping a connection between reads (it keeps none on another pool).
 """
 
 from __future__ import annotations
@@ -125,6 +125,11 @@ class HandOffQueue:
 
 # create_async_engine(poolclass=HandOffPool): an AsyncAdaptedQueuePool on this queue.
 HandOffPool = queue_pool(HandOffQueue)
+
+
+def serves_in_order(pool: Pool) -> bool:
+    """Whether the pool hands its connections over here (and `waiting` can count)."""
+    return isinstance(pool_queue(pool), HandOffQueue)
 
 
 def waiting(pool: Pool) -> int:

@@ -29,7 +29,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from wren._compat import greenlet_spawn, needs_renewal, pre_pings
-from wren.db.handoff import waiting
+from wren.db.handoff import serves_in_order, waiting
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -46,8 +46,9 @@ class KeptConnections:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        # Nothing is kept when every checkout must ping (pool_pre_ping).
-        self.enabled = not pre_pings(engine.pool)
+        # Nothing is kept when every checkout must ping (pool_pre_ping), nor on a pool that
+        # cannot say whether checkouts wait for it (only the hand-off queue can).
+        self.enabled = not pre_pings(engine.pool) and serves_in_order(engine.pool)
         self._idle: list[tuple[PoolProxiedConnection, float]] = []
         self._sweep: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
