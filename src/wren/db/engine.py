@@ -406,7 +406,8 @@ class Database:
                 raise _ConnectionLost from error
             kept.release(fairy)
             raise
-        kept.give(fairy)
+        if not kept.give(fairy):  # someone waits for the full pool: it gets this one
+            await kept.hand_over(fairy)
         return rows
 
     def pool_counts(self) -> tuple[int, int]:

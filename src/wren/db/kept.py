@@ -73,16 +73,22 @@ class KeptConnections:
             self._release([fairy])
         return None
 
-    def give(self, fairy: PoolProxiedConnection) -> None:
-        """Keep a connection a read is done with (it sent nothing that needs a reset)."""
+    def give(self, fairy: PoolProxiedConnection) -> bool:
+        """Keep a connection a read is done with (it sent nothing that needs a reset); False
+        when it goes back to the pool instead, now (`hand_over`)."""
         if not self.enabled or waiting(self._engine.pool):
-            # Someone waits for a connection of the full pool: it gets this one.
-            self._release([fairy])
-            return
+            return False
         loop = asyncio.get_running_loop()
         self._idle.append((fairy, loop.time()))
         if self._sweep is None:
             self._sweep = loop.call_later(KEEP_IDLE, self._swept)
+        return True
+
+    async def hand_over(self, fairy: PoolProxiedConnection) -> None:
+        """Check a connection in within the read's own task: the oldest waiter of the full
+        pool gets it (handoff.py) without a turn of the event loop between. A read's checkin
+        does not wait (no transaction to roll back), so nothing can interrupt it."""
+        await greenlet_spawn(_check_in, [fairy], None)
 
     def release(self, fairy: PoolProxiedConnection) -> None:
         """Check a connection back in instead of keeping it."""
