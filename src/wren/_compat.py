@@ -14,7 +14,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_only, greenlet_spawn
+from sqlalchemy.util.queue import Empty as QueueEmpty
+from sqlalchemy.util.queue import Full as QueueFull
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from uvicorn.supervisors import multiprocess
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 _DEFINITION = "strawberry-definition"
 
 __all__ = [
+    "QueueEmpty",
+    "QueueFull",
     "await_only",
     "bind_processors",
     "core_schema",
@@ -47,17 +52,19 @@ __all__ = [
     "middleware",
     "needs_renewal",
     "plain_connection",
-    "pool_waiters",
+    "pool_queue",
     "positional_names",
     "pre_pings",
     "protocol_schema",
+    "queue_pool",
     "run_prepared",
     "supervise_workers",
 ]
 
 # SQLAlchemy's bridge between asyncio and its synchronous pool (sqlalchemy.util): a read
 # that finds no kept connection checks one out in a greenlet, and kept connections are
-# checked back in in one (db/engine.py, db/kept.py). (Imported above and re-exported.)
+# checked back in in one (db/engine.py, db/kept.py); the pool's queue waits through it
+# (db/handoff.py). (Imported above and re-exported.)
 
 is_awaitable: Callable[[Any], bool] = optimized_is_awaitable
 """Strawberry's faster `isawaitable` (typed as returning bool, it is a TypeGuard)."""
@@ -98,12 +105,20 @@ def run_prepared(
     return rows
 
 
-def pool_waiters(pool: Pool) -> int:
-    """How many checkouts wait for a connection of the (full) pool: the getters of the
-    asyncio queue of an AsyncAdaptedQueuePool (0 for any other pool)."""
-    queue = getattr(pool, "_pool", None)
-    getters = getattr(getattr(queue, "__dict__", {}).get("_queue"), "_getters", None)
-    return len(getters) if getters else 0
+def queue_pool(queue: type[Any]) -> type[AsyncAdaptedQueuePool]:
+    """An AsyncAdaptedQueuePool keeping its idle connections in `queue`: QueuePool builds
+    it as `queue(pool_size, use_lifo=...)` and calls `get(wait, timeout)`, `put(record,
+    False)`, `qsize()`, raising sqlalchemy.util.queue's Empty and Full (`QueueEmpty`,
+    `QueueFull`) for its overflow and timeout logic (db/handoff.py)."""
+    name = f"{queue.__name__}Pool"
+    return type(
+        name, (AsyncAdaptedQueuePool,), {"_queue_class": queue, "__module__": queue.__module__}
+    )
+
+
+def pool_queue(pool: Pool) -> object:
+    """The queue a QueuePool keeps its idle connections in (None for other pools)."""
+    return getattr(pool, "_pool", None)
 
 
 def pre_pings(pool: Pool) -> bool:

@@ -128,3 +128,15 @@ async def test_reads_waiting_for_a_full_pool_get_the_connection_in_turn(
         *rows, written = await asyncio.gather(*(db.fetch(sleep) for _ in range(6)), write())
         assert time.monotonic() - started < 1.5
         assert len({r[0]["pid"] for r in rows} | {written}) == 1
+
+
+async def test_nothing_is_kept_on_a_pool_that_cannot_tell_its_waiters(settings: Settings) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+    assert settings.database_url is not None
+    plain = create_async_engine(settings.database_url, poolclass=AsyncAdaptedQueuePool)
+    assert not kept.KeptConnections(plain.sync_engine).enabled
+    async with database(settings) as db:
+        assert kept.KeptConnections(db.engine.sync_engine).enabled
+    await plain.dispose()

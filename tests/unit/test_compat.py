@@ -7,6 +7,7 @@ import inspect
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import pytest
 import strawberry
 from graphql import GraphQLSchema, parse
 from strawberry.extensions import SchemaExtension
@@ -190,21 +191,52 @@ def test_supervise_workers_makes_uvicorns_supervisor_start_that_class() -> None:
         multiprocess.Process = original  # type: ignore[misc]
 
 
-async def test_pool_waiters_counts_the_checkouts_a_full_pool_keeps_waiting() -> None:
+async def test_queue_pool_builds_and_calls_its_queue_as_queuepool_does() -> None:
     from unittest.mock import MagicMock
 
+    from sqlalchemy import exc as sa_exc
     from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-    pool = AsyncAdaptedQueuePool(MagicMock, pool_size=1, max_overflow=0, timeout=5)
-    assert _compat.pool_waiters(pool) == 0
-    held = await _compat.greenlet_spawn(pool.connect)
-    waiting = asyncio.ensure_future(_compat.greenlet_spawn(pool.connect))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert _compat.pool_waiters(pool) == 1
-    await _compat.greenlet_spawn(held.close)
-    (await waiting).close()
-    assert _compat.pool_waiters(pool) == 0
+    built: list[tuple[int, bool]] = []
+    calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    class Recording(list[Any]):
+        def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+            built.append((maxsize, use_lifo))
+            self.maxsize, self.use_lifo = maxsize, use_lifo
+
+        def qsize(self) -> int:
+            return len(self)
+
+        def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+            calls.append(("put", (block,)))
+            if len(self) >= self.maxsize:
+                raise _compat.QueueFull
+            self.append(item)
+
+        def get(self, block: bool = True, timeout: float | None = None) -> Any:
+            calls.append(("get", (block, timeout)))
+            if not self:
+                raise _compat.QueueEmpty
+            return self.pop()
+
+    cls = _compat.queue_pool(Recording)
+    assert issubclass(cls, AsyncAdaptedQueuePool)
+    pool = cls(MagicMock, pool_size=1, max_overflow=1, timeout=2.5, use_lifo=True)
+    assert _compat.pool_queue(pool) == []
+    assert built == [(1, True)]
+    first = await _compat.greenlet_spawn(pool.connect)  # empty, room to open: no wait
+    second = await _compat.greenlet_spawn(pool.connect)  # the overflow one
+    with pytest.raises(sa_exc.TimeoutError):  # full: waits (and the queue says Empty)
+        await _compat.greenlet_spawn(pool.connect)
+    assert calls == [("get", (False, 2.5)), ("get", (False, 2.5)), ("get", (True, 2.5))]
+    await _compat.greenlet_spawn(first.close)
+    await _compat.greenlet_spawn(second.close)  # no room: the pool closes it
+    assert calls[3:] == [("put", (False,)), ("put", (False,))]
+    assert pool.checkedin() == 1
+    assert pool.checkedout() == 0
+    assert pool.recreate().__class__ is cls
+    assert built[-1] == (1, True)
 
 
 def test_needs_renewal_follows_recycling_and_invalidation() -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from wren._compat import bind_processors, greenlet_spawn, positional_names
 from wren.db import inflight, integrity
 from wren.db.described import DescribedStatements
+from wren.db.handoff import HandOffPool
 from wren.db.kept import KeptConnections
 from wren.db.outage import Outage
 from wren.db.prepared import PreparedStatements
@@ -119,6 +120,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_timeout=settings.pool_timeout,
         pool_recycle=settings.pool_recycle,
         pool_pre_ping=settings.pool_pre_ping,
+        # Returned connections go to waiting checkouts in the order they came (handoff.py).
+        poolclass=HandOffPool,
         # The most recently used connection first: sequential traffic stays on a warm
         # connection (and server process), and idle ones age out under pool_recycle.
         pool_use_lifo=True,
@@ -403,7 +406,8 @@ class Database:
                 raise _ConnectionLost from error
             kept.release(fairy)
             raise
-        kept.give(fairy)
+        if not kept.give(fairy):  # someone waits for the full pool: it gets this one
+            await kept.hand_over(fairy)
         return rows
 
     def pool_counts(self) -> tuple[int, int]:

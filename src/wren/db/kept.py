@@ -15,7 +15,8 @@ meaning:
   idle for less than KEEP_IDLE seconds, then checked back in; and a transaction that
   would find the pool empty has one checked in first (`hand_back`), so no write waits
   for, or opens, a connection while a read left one idle here; and while anything waits
-  for a connection of the full pool, a read checks its own in instead of keeping it;
+  for a connection of the full pool, a read checks its own in instead of keeping it (the
+  pool hands it to the oldest waiter, handoff.py);
 - pool_recycle and invalidation: a connection past its recycle age, or invalidated (the
   pool's or its own), is checked back in instead of reused, and the pool renews it;
 - pool_pre_ping: with it on nothing is kept, so every read checks out and pings;
@@ -27,7 +28,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from wren._compat import greenlet_spawn, needs_renewal, pool_waiters, pre_pings
+from wren._compat import greenlet_spawn, needs_renewal, pre_pings
+from wren.db.handoff import serves_in_order, waiting
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -44,8 +46,9 @@ class KeptConnections:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        # Nothing is kept when every checkout must ping (pool_pre_ping).
-        self.enabled = not pre_pings(engine.pool)
+        # Nothing is kept when every checkout must ping (pool_pre_ping), nor on a pool that
+        # cannot say whether checkouts wait for it (only the hand-off queue can).
+        self.enabled = not pre_pings(engine.pool) and serves_in_order(engine.pool)
         self._idle: list[tuple[PoolProxiedConnection, float]] = []
         self._sweep: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
@@ -70,16 +73,22 @@ class KeptConnections:
             self._release([fairy])
         return None
 
-    def give(self, fairy: PoolProxiedConnection) -> None:
-        """Keep a connection a read is done with (it sent nothing that needs a reset)."""
-        if not self.enabled or pool_waiters(self._engine.pool):
-            # Someone waits for a connection of the full pool: it gets this one.
-            self._release([fairy])
-            return
+    def give(self, fairy: PoolProxiedConnection) -> bool:
+        """Keep a connection a read is done with (it sent nothing that needs a reset); False
+        when it goes back to the pool instead, now (`hand_over`)."""
+        if not self.enabled or waiting(self._engine.pool):
+            return False
         loop = asyncio.get_running_loop()
         self._idle.append((fairy, loop.time()))
         if self._sweep is None:
             self._sweep = loop.call_later(KEEP_IDLE, self._swept)
+        return True
+
+    async def hand_over(self, fairy: PoolProxiedConnection) -> None:
+        """Check a connection in within the read's own task: the oldest waiter of the full
+        pool gets it (handoff.py) without a turn of the event loop between. A read's checkin
+        does not wait (no transaction to roll back), so nothing can interrupt it."""
+        await greenlet_spawn(_check_in, [fairy], None)
 
     def release(self, fairy: PoolProxiedConnection) -> None:
         """Check a connection back in instead of keeping it."""
