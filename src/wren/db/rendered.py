@@ -184,11 +184,12 @@ class Nested:
         used = _joined(self.node, selected.children, edges=selected.name == "edges")
         joins = "".join(f" {join}" for alias, join in self.joins.items() if alias in used)
         direction = "DESC" if self.descending else "ASC"
+        # ARRAY(...) keeps the subquery's order without sorting again (string_agg's
+        # ORDER BY sorted each page in a tuplesort: a tenth of Directory's instructions).
         return (
-            f"(SELECT COALESCE('[' || string_agg(x.j, ',' ORDER BY x.at {direction},"
-            f" x.id {direction}) || ']', '[]') FROM (SELECT {self.at} AS at, {self.pk} AS id,"
-            f" {json} AS j FROM {self.source}{joins} WHERE {self.parent} = {outer}.id"
-            f" ORDER BY {self.at} {direction}, {self.pk} {direction} LIMIT {first}) x)"
+            f"('[' || array_to_string(ARRAY(SELECT {json} FROM {self.source}{joins}"
+            f" WHERE {self.parent} = {outer}.id"
+            f" ORDER BY {self.at} {direction}, {self.pk} {direction} LIMIT {first}), ',') || ']')"
         )
 
 
