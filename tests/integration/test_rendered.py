@@ -115,3 +115,14 @@ async def test_an_object_with_aliases_typename_and_a_joined_object(
 )
 def test_what_is_not_a_column_is_not_rendered(selection: tuple[Selected, ...]) -> None:
     assert rendered.USER.json(selection) is None
+
+
+def test_an_object_is_one_flat_concatenation() -> None:
+    """A joined object's JSON is spliced into its parent's, literals side by side merged:
+    each `||` copies the text so far."""
+    author = Selected("author", "author", False, (leaf("handle"),))
+    expression = rendered.COMMENT.json((leaf("body"), author))
+    assert expression == (
+        '(\'{"body":\' || to_json(c.body)::text || \',"author":{"handle":\''
+        " || to_json(a.handle)::text || '}}')"
+    )
