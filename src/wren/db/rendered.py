@@ -92,12 +92,11 @@ def literal(json: str) -> str:
 
 def iso_datetime(expression: str) -> str:
     """A timestamptz as the JSON string of its `datetime.isoformat()` in UTC."""
+    # Formatted once, microseconds included; `.000000` (the only `.` of the text) dropped.
     utc = f"({expression} AT TIME ZONE 'UTC')"
     return Concat(
         literal('"'),
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')",
-        f"CASE WHEN date_part('microseconds', {utc})::int % 1000000 = 0 THEN ''"
-        f" ELSE to_char({utc}, '.US') END",
+        f"replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')",
         literal('+00:00"'),
     )
 
