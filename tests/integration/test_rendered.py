@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 import pytest
 
-from wren.db import rendered
+from wren.db import queries, rendered
 from wren.ids import encode_cursor, to_global_id
 from wren.level_form import Selected
 
@@ -126,3 +126,20 @@ def test_an_object_is_one_flat_concatenation() -> None:
         '(\'{"body":\' || to_json(c.body)::text || \',"author":{"handle":\''
         " || to_json(a.handle)::text || '}}')"
     )
+
+
+async def test_a_user_by_handle_keeps_its_generic_plan(db: asyncpg.Connection) -> None:
+    """The lookup is planned once per connection, not at each execution: its generic
+    plan is costed as a custom plan for one handle is."""
+    json = rendered.USER.json((leaf("id"), leaf("handle")))
+    assert json is not None
+    sql = str(queries.users_by_handle_rendering(json)).replace(":handles", "$1")
+    statement = await db.prepare(sql)
+    for _ in range(8):
+        assert await statement.fetch(["nobody"]) == []
+    plans = await db.fetchrow(
+        "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE name = $1",
+        statement.get_name(),
+    )
+    assert plans is not None
+    assert (plans["custom_plans"], plans["generic_plans"]) == (5, 3)
