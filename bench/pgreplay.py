@@ -88,13 +88,17 @@ def instructions(data: Path, database: str, text: str, postgres: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp).chmod(0o777)
         commands, out = Path(tmp) / "in.sql", Path(tmp) / "callgrind.out"
+        log = Path(tmp) / "backend.log"
         commands.write_text(text)
         commands.chmod(0o644)
         run = (
             f"valgrind --tool=callgrind --callgrind-out-file={out} {postgres} --single -j"
-            f" -D {data} {database} < {commands} > /dev/null 2>&1"
+            f" -D {data} {database} < {commands} > {log} 2>&1"
         )
         subprocess.run(["su", "postgres", "-c", run], check=True)
+        # A statement that fails costs a fraction of one that runs: never a figure.
+        failed = [line for line in log.read_text().splitlines() if "ERROR:" in line]
+        assert not failed, f"the backend refused a statement: {failed[0]}"
         found = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
         assert found, "no totals in callgrind's output"
         return int(found.group(1))
