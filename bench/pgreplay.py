@@ -10,7 +10,8 @@ the benchmark database, then replays them as PREPARE + EXECUTE in a single-user 
 (`postgres --single`, run as the `postgres` user) of a private copy of the database under
 valgrind callgrind, 5 and 25 times: (instructions of 25 - of 5) / 20 is the request's
 cost, planning included (custom plans are planned at each execution, as on the server's
-prepared statements), the wire protocol's framing not.
+prepared statements; a generic plan that wins is built once, at the sixth execution, and
+is in the figure spread over the 20), the wire protocol's framing not.
 
 The copy (never the machine's own cluster: a single-user backend needs its data directory
 to itself) is made once, and must be analyzed, or its plans are not the real ones:
