@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 import pytest
 
-from wren.db import rendered
+from wren.db import queries, rendered
 from wren.ids import encode_cursor, to_global_id
 from wren.level_form import Selected
 
@@ -115,3 +115,31 @@ async def test_an_object_with_aliases_typename_and_a_joined_object(
 )
 def test_what_is_not_a_column_is_not_rendered(selection: tuple[Selected, ...]) -> None:
     assert rendered.USER.json(selection) is None
+
+
+def test_an_object_is_one_flat_concatenation() -> None:
+    """A joined object's JSON is spliced into its parent's, literals side by side merged:
+    each `||` copies the text so far."""
+    author = Selected("author", "author", False, (leaf("handle"),))
+    expression = rendered.COMMENT.json((leaf("body"), author))
+    assert expression == (
+        '(\'{"body":\' || to_json(c.body)::text || \',"author":{"handle":\''
+        " || to_json(a.handle)::text || '}}')"
+    )
+
+
+async def test_a_user_by_handle_keeps_its_generic_plan(db: asyncpg.Connection) -> None:
+    """The lookup is planned once per connection, not at each execution: its generic
+    plan is costed as a custom plan for one handle is."""
+    json = rendered.USER.json((leaf("id"), leaf("handle")))
+    assert json is not None
+    sql = str(queries.users_by_handle_rendering(json)).replace(":handles", "$1")
+    statement = await db.prepare(sql)
+    for _ in range(8):
+        assert await statement.fetch(["nobody"]) == []
+    plans = await db.fetchrow(
+        "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE name = $1",
+        statement.get_name(),
+    )
+    assert plans is not None
+    assert (plans["custom_plans"], plans["generic_plans"]) == (5, 3)

@@ -162,10 +162,19 @@ USERS_BY_HANDLE = select(*_USER_FIELDS).where(
 @lru_cache(maxsize=64)  # one per shape of rendered selection
 def users_by_handle_rendering(json: str) -> TextClause:
     """USERS_BY_HANDLE with each user's row rendered as the JSON `json` (an expression
-    over `u`, db/rendered.py) beside its lower-cased handle: two columns to decode."""
+    over `u`, db/rendered.py) beside its lower-cased handle: two columns to decode.
+
+    The handles come through a scalar subquery (an InitPlan) so that a custom plan is
+    costed for as many handles as the generic plan (ten: the array is not known when
+    planning either). With the array itself a custom plan knew it held one handle and
+    cost 8.30 against the generic plan's 54.97, so each execution was planned again: over half of
+    the statement's PostgreSQL instructions (pgreplay: 255,459 -> 119,745). Where
+    every execution is planned anyway (WREN_DATABASE_POOLER=transaction), the subquery
+    costs the planner more: 247,748 -> 290,890 with plan_cache_mode=force_custom_plan.
+    """
     return text(
         f"SELECT lower(u.handle) AS key, {json} AS j FROM users u"
-        " WHERE lower(u.handle) = ANY(CAST(:handles AS text[]))"
+        " WHERE lower(u.handle) = ANY((SELECT CAST(:handles AS text[]))::text[])"
     )
 
 
