@@ -26,17 +26,18 @@ class IndexedHeaders(Headers):
             key = name.decode("latin-1")
             if key not in index:
                 index[key] = value.decode("latin-1")
-        self._index = index
+        # Lower-case names to first values (a dict's `get`: no method call on the hot path).
+        self.index = index
 
     def __getitem__(self, key: str) -> str:
-        return self._index[key.lower()]
+        return self.index[key.lower()]
 
     def __contains__(self, key: Any) -> bool:
-        return isinstance(key, str) and key.lower() in self._index
+        return isinstance(key, str) and key.lower() in self.index
 
     def get(self, key: str, default: Any = None) -> Any:
         """The header's (first) value, or `default`."""
-        return self._index.get(key.lower(), default)
+        return self.index.get(key.lower(), default)
 
 
 class GraphQLRequest(Request):
@@ -47,6 +48,6 @@ class GraphQLRequest(Request):
         self._indexed = IndexedHeaders(scope)
 
     @property
-    def headers(self) -> Headers:
+    def headers(self) -> IndexedHeaders:
         """The request's headers, indexed."""
         return self._indexed
