@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.conftest import operation, timeline_statements
+from tests.conftest import free_port, operation, timeline_statements
 from tests.http.conftest import serving
 from wren.observability.logs import JsonFormatter, TextFormatter, logging_config
 from wren.settings import Settings
@@ -77,6 +77,21 @@ async def test_slow_operations_are_logged(
     [line] = records(caplog, "wren.slow")
     assert line.fields["operation_name"] == "Timeline"  # type: ignore[attr-defined]
     assert line.fields["duration_ms"] > 0  # type: ignore[attr-defined]
+
+
+async def test_a_slow_line_with_metrics_has_the_statements(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wren.slow")
+    # Metrics alone: the request's Record holds only what the metrics read.
+    async with serving(settings, slow_operation_ms=0.001, metrics_port=free_port()) as (_, http):
+        await http.post(
+            "/graphql", json={"query": operation("Timeline"), "variables": {"first": 5}}
+        )
+    [line] = records(caplog, "wren.slow")
+    assert line.fields["operation_name"] == "Timeline"  # type: ignore[attr-defined]
+    assert line.fields["sql_statements"] == timeline_statements(settings)  # type: ignore[attr-defined]
+    assert line.fields["trace_id"] is None  # type: ignore[attr-defined]
 
 
 async def test_fast_operations_are_not(

@@ -4,6 +4,7 @@ out."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,7 +28,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import SpanKind, Tracer, format_span_id
 
-from tests.conftest import operation, timeline_statements
+from tests.conftest import free_port, operation, timeline_statements
 from wren.app import create_app
 from wren.observability import Telemetry
 from wren.observability.tracing import PresetIds, exporters, root_bound
@@ -181,6 +182,34 @@ async def test_requests_sampled_before_any_span_keep_the_configured_ratio(
     assert sampled
     assert unsampled
     assert {f"{span.context.trace_id:032x}" for span in spans} == sampled
+
+
+async def test_a_request_sampled_out_with_metrics_and_access_line(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="wren.access")
+    changed = Settings(
+        _env_file=None,
+        **{**settings.model_dump(), "metrics_port": free_port(), "access_log": True},  # type: ignore[call-arg]
+    )
+    async with traced(changed, ParentBasedTraceIdRatio(0.0), preset=True) as (app, http, exporter):
+        response = await http.post("/graphql", json=timeline())
+        app.state.telemetry.metrics.sync()
+        statements = app.state.telemetry.metrics.registry.get_sample_value(
+            "wren_graphql_operation_sql_statements_sum",
+            {"operation_name": "Timeline", "operation_type": "query"},
+        )
+    assert exporter.get_finished_spans() == ()
+    _, trace_id, span_id, flags = response.headers["traceresponse"].split("-")
+    assert flags == "00"
+    assert len(trace_id) == 32
+    assert len(span_id) == 16
+    assert int(trace_id, 16)
+    assert int(span_id, 16)
+    [line] = [record for record in caplog.records if record.name == "wren.access"]
+    assert line.fields["trace_id"] == trace_id  # type: ignore[attr-defined]
+    assert line.fields["sql_statements"] == timeline_statements(settings)  # type: ignore[attr-defined]
+    assert statements == timeline_statements(settings)
 
 
 class CountingTracer:

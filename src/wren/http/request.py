@@ -31,17 +31,19 @@ class IndexedHeaders(Headers):
             raw = list(raw)
         # Headers' own attribute (raw, keys, items, getlist read it); not a copy.
         self._list = raw
-        self._raw: dict[bytes, bytes] = dict(reversed(raw))
+        # Raw lower-case names to raw first values (a dict's `in` and `get` with a bytes
+        # key: no method call or decoding on the hot path).
+        self.index: dict[bytes, bytes] = dict(reversed(raw))
 
     def __getitem__(self, key: str) -> str:
-        return self._raw[key.lower().encode("latin-1")].decode("latin-1")
+        return self.index[key.lower().encode("latin-1")].decode("latin-1")
 
     def __contains__(self, key: Any) -> bool:
-        return isinstance(key, str) and key.lower().encode("latin-1") in self._raw
+        return isinstance(key, str) and key.lower().encode("latin-1") in self.index
 
     def get(self, key: str, default: Any = None) -> Any:
         """The header's (first) value, or `default`."""
-        value = self._raw.get(key.lower().encode("latin-1"))
+        value = self.index.get(key.lower().encode("latin-1"))
         return default if value is None else value.decode("latin-1")
 
 
@@ -53,6 +55,6 @@ class GraphQLRequest(Request):
         self._indexed = IndexedHeaders(scope)
 
     @property
-    def headers(self) -> Headers:
+    def headers(self) -> IndexedHeaders:
         """The request's headers, indexed."""
         return self._indexed

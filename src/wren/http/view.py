@@ -85,16 +85,20 @@ class GraphQLView:
             response = await self._respond(request, media, accept, request_id)
         else:
             record = telemetry.begin(request_id, scope["method"], headers)
-            try:
+            if isinstance(record, str):  # sampled out, nothing else observed: its header only
                 response = await self._respond(request, media, accept, request_id)
-            except BaseException:  # cancelled: the span ends and its context is left all the same
-                telemetry.finish(record, 500, time.perf_counter() - started)
-                raise
-            trace_header = telemetry.finish(
-                record, response.status_code, time.perf_counter() - started
-            )
-            if trace_header is not None:
-                response.headers["traceresponse"] = trace_header
+                response.headers["traceresponse"] = record
+            else:
+                try:
+                    response = await self._respond(request, media, accept, request_id)
+                except BaseException:  # cancelled: the span ends, its context is left all the same
+                    telemetry.finish(record, 500, time.perf_counter() - started)
+                    raise
+                trace_header = telemetry.finish(
+                    record, response.status_code, time.perf_counter() - started
+                )
+                if trace_header is not None:
+                    response.headers["traceresponse"] = trace_header
         response.headers["x-request-id"] = request_id
         # The time this request took in the server, up to its body (browsers' developer
         # tools and the benchmark read it): https://www.w3.org/TR/server-timing/

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar, Token
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,44 +45,70 @@ from wren.observability.tracing import (
 )
 
 if TYPE_CHECKING:
+    from graphql import GraphQLError, OperationDefinitionNode
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import Span
+    from opentelemetry.trace import Span, Tracer
 
+    from wren.http.request import IndexedHeaders
     from wren.settings import Settings
 
 T = TypeVar("T")
 
-__all__ = ["CURRENT", "Record", "Telemetry"]
+__all__ = ["CURRENT", "Record", "Telemetry", "error_codes"]
 
 
 class Record:
     """What one request did, as the seams report it.
 
-    A plain class whose defaults are class attributes: making one sets two attributes
-    (the dataclass it was set eleven and built two lists, a twentieth of what metrics
-    cost a small request); the seams assign what they change.
+    Slots: CPython 3.11 specialises reads and writes of a slot, while a plain class's
+    defaults, read through the instance, took the generic attribute lookup at every seam
+    (a tenth of what metrics cost a small request). `__init__` sets what every seam
+    reads; `describe` the rest, which only the access line and traces read (a request
+    counted for metrics alone does without).
     """
 
-    span: Span | None = None
-    recording: bool = False
-    statements: int = 0
-    db_seconds: float = 0.0
-    operations: tuple[tuple[str | None, str | None], ...] = ()
-    cost: int = 0
-    codes: tuple[str, ...] = ()
-    cache_hits: int = 0
-    trace_id: str | None = None
-    header: str | None = None  # traceresponse of a request sampled out before any span
-    _token: Token[Record | None] | None = None  # CURRENT's, reset at the end
-    _context: object = None  # OpenTelemetry's context token, detached at the end
+    __slots__ = (
+        "_context",
+        "_token",
+        "cache_hits",
+        "codes",
+        "cost",
+        "db_seconds",
+        "header",
+        "method",
+        "operations",
+        "recording",
+        "request_id",
+        "span",
+        "statements",
+        "trace_id",
+    )
 
-    def __init__(self, request_id: str, method: str) -> None:
-        self.request_id = request_id
+    def __init__(self, method: str) -> None:
         self.method = method
+        self.statements = 0
+        self.db_seconds = 0.0
+        self.codes: tuple[str, ...] = ()
+        self.recording = False
+        self.span: Span | None = None
+        self.cache_hits = 0
+        self._token: Token[Record | None]  # CURRENT's, set by `begin`, reset by `finish`
+        self._context: object  # OpenTelemetry's context token (with `span`), detached at the end
+
+    def describe(self, request_id: str) -> None:
+        """What the access line and the request's span read."""
+        self.request_id = request_id
+        self.operations: tuple[tuple[str | None, str | None], ...] = ()
+        self.cost = 0
+        self.trace_id: str | None = None
+        self.header: str | None = None  # traceresponse of a request sampled out before any span
 
 
 CURRENT: ContextVar[Record | None] = ContextVar("wren_request", default=None)
 _LOW_64 = (1 << 64) - 1
+_LOW_128 = (1 << 128) - 1
+_SPAN_ONE = 1 << 128  # the least 192-bit draw whose high 64 bits (the span id) are not 0
+_getrandbits = random.getrandbits
 # The parent context of a request without traceparent: empty (a new trace), whatever
 # context is current around the app.
 _ROOT = otel_context.Context()
@@ -123,42 +149,53 @@ class Telemetry:
         # Whether requests get a Record (and the database, loaders and cache report to it).
         self.observing = self.metrics is not None or self.tracer is not None or self.access_log
         self._summaries: dict[str, str] = {}
+        # With metrics: what each loader appends its batch sizes to, by loader name.
+        self._sizes: dict[str, Callable[[int], None]] = {}
         # Root spans sampled before the SDK is asked (see tracing.PresetIds), by their
         # trace id alone when the sampler allows (see tracing.root_bound).
         ids = getattr(self.provider, "id_generator", None)
         self._ids = ids if isinstance(ids, PresetIds) else None
         self._bound = None if self.provider is None else root_bound(self.provider.sampler)
+        # What the request seams may skip: traced only (a request sampled out is only its
+        # header), metrics only (no span, header or access line to end with).
+        self._traces_only = self.metrics is None and not self.access_log
+        self._metrics_only = self.tracer is None and not self.access_log
+        self._described = not self._metrics_only  # (see Record.describe)
 
     # -- the request (HTTP view)
 
-    def begin(self, request_id: str, method: str, headers: Mapping[str, str]) -> Record | str:
+    def begin(self, request_id: str, method: str, headers: IndexedHeaders) -> Record | str:
         """Start observing a request: its Record and span become current.
 
         A request sampled out that nothing else observes (traces only, no traceparent) is
-        only its `traceresponse` header: no Record, no span, nothing current.
+        only its `traceresponse` header: no Record, no span, nothing current (the view
+        then sends the header and calls no `finish`).
         """
         tracer = self.tracer
         if tracer is None:
-            record = Record(request_id, method)
+            record = Record(method)
             record._token = CURRENT.set(record)
             if self.access_log:
+                record.describe(request_id)
                 record.trace_id = _incoming_trace_id(headers.get("traceparent"))
             return record
         parent = None
-        if "traceparent" in headers:
+        if b"traceparent" in headers.index:
             parent = PROPAGATOR.extract(headers)
         elif self._ids is not None:
             header = self._sampled_out(method)
             if header is not None:
-                if self.metrics is None and not self.access_log:
+                if self._traces_only:
                     return header  # nothing below needs a record: the seams see no request
-                record = Record(request_id, method)
+                record = Record(method)
+                record.describe(request_id)
                 record.header = header
                 record.trace_id = header[3:35]
                 record._token = CURRENT.set(record)
                 return record
             parent = _ROOT
-        record = Record(request_id, method)
+        record = Record(method)
+        record.describe(request_id)
         span = tracer.start_span(
             f"{method} /graphql",
             context=parent,
@@ -175,38 +212,48 @@ class Telemetry:
         """Sample a root request on a fresh trace id: its `traceresponse` header when
         sampled out, else None (the trace id is then preset for its span).
 
-        One draw of 192 random bits (as the SDK's RandomIdGenerator, from `random`) is
-        the trace id (its high 128) and the span id of the header (its low 64); the
-        sampler's bound is compared with the trace id's low 64 bits, as the SDK's
-        TraceIdRatioBased does. Both ids in one `hex()`: formatting them apart with
-        `:032x` and `:016x` cost more than the draw.
+        One draw of 192 random bits (as the SDK's RandomIdGenerator, from `random`): the
+        span id of the header is its high 64, the trace id its low 128, so the sampler's
+        bound is compared with the draw's low 64 bits as the SDK's TraceIdRatioBased
+        compares it with the trace id's. Both ids in one `hex()`: formatting them apart
+        with `:032x` and `:016x` cost more than the draw.
         """
-        bits = random.getrandbits(192)
-        trace_id = bits >> 64
-        if not trace_id or not bits & _LOW_64:  # one in 2**64: ids are never zero
-            return self._sampled_out(method)
+        bits = _getrandbits(192)
+        low = bits & _LOW_64
         bound = self._bound
         if bound is not None:
-            sampled = trace_id & _LOW_64 < bound
+            sampled = low < bound
         else:
             assert self.provider is not None
             sampled = self.provider.sampler.should_sample(
-                _ROOT, trace_id, f"{method} /graphql", SpanKind.SERVER
+                _ROOT, bits & _LOW_128, f"{method} /graphql", SpanKind.SERVER
             ).decision.is_sampled()  # type: ignore[no-untyped-call]
+        if not low or bits < _SPAN_ONE:  # one in 2**64: ids are never zero
+            return self._sampled_out(method)
         if sampled:
             assert self._ids is not None
-            self._ids.preset(trace_id)
+            self._ids.preset(bits & _LOW_128)
             return None
         ids = bits.to_bytes(24, "big").hex()
         # The `traceresponse` header (W3C Trace Context Level 2), unsampled.
-        return f"00-{ids[:32]}-{ids[32:]}-00"
+        return f"00-{ids[16:]}-{ids[:16]}-00"
 
-    def finish(self, record: Record | str, status: int, seconds: float) -> str | None:
+    def finish(self, record: Record, status: int, seconds: float) -> str | None:
         """End a request: its span, its metrics, its access line; the `traceresponse`
         header's value when it was traced."""
-        if isinstance(record, str):
-            return record  # sampled out, and nothing else observed (see `begin`)
-        CURRENT.reset(record._token)  # type: ignore[arg-type]  # (`begin` set it)
+        CURRENT.reset(record._token)
+        metrics = self.metrics
+        if metrics is not None:
+            key = (record.method, status)
+            (metrics.requests.get(key) or metrics.request(*key))(seconds)
+            if record.codes:
+                for code in record.codes:
+                    self._count_error(metrics, code)
+            metrics.unsynced += 1
+            if metrics.unsynced >= SYNC_EVERY:
+                metrics.add_observed()
+            if self._metrics_only:
+                return None
         span = record.span
         header = record.header
         if span is not None:
@@ -219,18 +266,6 @@ class Telemetry:
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
             span.end()
-        metrics = self.metrics
-        if metrics is not None:
-            method = record.method
-            (metrics.requests.get((method, status)) or metrics.request(method, status)).append(
-                seconds
-            )
-            if record.codes:
-                for code in record.codes:
-                    self._count_error(metrics, code)
-            metrics.unsynced += 1
-            if metrics.unsynced >= SYNC_EVERY:
-                metrics.add_observed()
         if self.access_log:
             name, kind = record.operations[0] if record.operations else (None, None)
             logs.access(
@@ -272,38 +307,44 @@ class Telemetry:
 
     # -- operations (the pipeline)
 
-    def operation(
+    def ran(
         self,
-        name: str | None,
-        kind: str,
-        *,
-        validated: bool,
-        cost: int | None,
+        operation: OperationDefinitionNode,
+        extensions: dict[str, Any],
+        errors: list[GraphQLError] | None,
         seconds: float,
-        codes: list[str],
         request_id: str,
     ) -> None:
-        """One operation ran (or was refused): its metrics, its span's name, the slow line."""
+        """One operation ran: its metrics, its span's name, the slow line.
+
+        Given the pipeline's own objects (five positional arguments): building its name,
+        type, cost and codes for a call with keywords cost more than its metrics.
+        """
         record = CURRENT.get()
+        name_node = operation.name
+        name = None if name_node is None else name_node.value
+        kind: str = operation.operation._value_  # (`.value` is a property: a call)
+        cost: int | None = extensions["cost"]["estimated"]
         metrics = self.metrics
         if metrics is not None:
-            series = metrics.operations.get((name, kind)) if validated else None
+            series = metrics.operations.get((name, kind))
             if series is None:
-                series = metrics.operation(name, kind, validated)
+                series = metrics.operation(name, kind, True)
             if record is not None:
                 series.append((seconds, cost, record.statements, record.db_seconds))
-            else:  # (WebSocket) bounded here, as requests are in `finish`
+            else:  # (no request Record) bounded here, as requests are in `finish`
                 series.append((seconds, cost, None, None))
                 metrics.unsynced += 1
                 if metrics.unsynced >= SYNC_EVERY:
                     metrics.add_observed()
         if record is not None:
-            if codes:
-                record.codes += tuple(codes)
+            if errors:
+                record.codes += tuple(error_codes(errors))
             # The operations and their cost are for the access line and the span only.
-            if self.access_log or record.recording:
+            if self._described and (self.access_log or record.recording):
                 self._operation_of(record, name, kind, cost)
         if seconds > self.slow_seconds:
+            codes = error_codes(errors) if errors else []
             self.slow(name, kind, seconds, cost, codes, request_id, record)
 
     @staticmethod
@@ -327,7 +368,7 @@ class Telemetry:
         kind: str,
         seconds: float,
         cost: int | None,
-        codes: list[str],
+        codes: Sequence[str],
         request_id: str,
         record: Record | None,
     ) -> None:
@@ -338,7 +379,7 @@ class Telemetry:
             "operation_type": kind,
             "duration_ms": round(seconds * 1000, 3),
             "cost": cost,
-            "error_codes": codes,
+            "error_codes": list(codes),
         }
         if record is not None:
             fields["trace_id"] = _trace_id(record.span)
@@ -415,26 +456,19 @@ class Telemetry:
         Loaders are made per request, inside it: with no recording span, the batch
         function itself.
         """
-        metrics = self.metrics
-        sizes = None
-        if metrics is not None:
-            sizes = (metrics.batches.get(name) or metrics.batch_sizes(name)).append
         tracer = self.tracer
-        if tracer is None:
-            return batch, sizes
-        record = CURRENT.get()
-        if record is None or not record.recording:
-            return batch, sizes
-        span_name = f"loader {name}"
+        if tracer is not None:
+            record = CURRENT.get()
+            if record is not None and record.recording:
+                batch = _traced_batch(tracer, name, batch)
+        if self.metrics is None:
+            return batch, None
+        return batch, self._sizes.get(name) or self._batch_sizes(name)
 
-        async def traced(keys: list[Any]) -> list[Any]:
-            with tracer.start_as_current_span(
-                span_name,
-                attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
-            ):
-                return await batch(keys)
-
-        return traced, sizes
+    def _batch_sizes(self, name: str) -> Callable[[int], None]:
+        assert self.metrics is not None
+        sizes = self._sizes[name] = self.metrics.batch_sizes(name).append
+        return sizes
 
     def batch(
         self, name: str, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
@@ -496,6 +530,27 @@ class Telemetry:
             self.metrics.add_observed()
         if self.provider is not None:
             self.provider.shutdown()
+
+
+def _traced_batch(
+    tracer: Tracer, name: str, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
+    """A loader's batch function in a span of its own."""
+    span_name = f"loader {name}"
+
+    async def traced(keys: list[Any]) -> list[Any]:
+        with tracer.start_as_current_span(
+            span_name,
+            attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
+        ):
+            return await batch(keys)
+
+    return traced
+
+
+def error_codes(errors: list[GraphQLError]) -> list[str]:
+    """The extensions.code of each error."""
+    return [str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR")) for error in errors]
 
 
 def _trace_id(span: Span | None) -> str | None:

@@ -34,7 +34,7 @@ from wren.cache.tags import compile_tags
 from wren.db import inflight
 from wren.db.routing import RoutedDatabase
 from wren.errors import RateLimited, WrenError
-from wren.observability import CURRENT, Telemetry
+from wren.observability import CURRENT, Telemetry, error_codes
 from wren.pipeline.checks import compile_checks
 from wren.pipeline.cost import QUERY_TOO_COSTLY
 from wren.pipeline.deadline import Deadline
@@ -156,11 +156,6 @@ def _operation_error(document: DocumentNode, name: str | None) -> GraphQLError:
     return GraphQLError(message, extensions={"code": BAD_REQUEST})
 
 
-def _codes(errors: list[GraphQLError]) -> list[str]:
-    """The extensions.code of each error."""
-    return [str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR")) for error in errors]
-
-
 class Pipeline:
     """Documents, checks, execution and masking for one schema (one per process)."""
 
@@ -190,25 +185,20 @@ class Pipeline:
     def refused(self, result: Result) -> None:
         """Observe an operation refused before it ran (RequestRefused: the transport's)."""
         if self.telemetry.observing and result.errors:
-            self.telemetry.errors(_codes(result.errors))
+            self.telemetry.errors(error_codes(result.errors))
 
     def ran(self, prepared: Prepared, result: Result, started: float, request_id: str) -> None:
         """Observe an operation that ran, once: timed from `started` (perf_counter)."""
         telemetry = self.telemetry
         seconds = time.perf_counter() - started
         # Traced only, a request sampled out has no Record: nothing to record but the slow line.
-        observed = telemetry.metrics is not None or CURRENT.get() is not None
-        if observed or seconds > telemetry.slow_seconds:
-            operation = prepared.operation
-            telemetry.operation(
-                operation.name.value if operation.name else None,
-                operation.operation._value_,  # (`.value` is a property: a call)
-                validated=True,
-                cost=prepared.extensions["cost"]["estimated"],
-                seconds=seconds,
-                codes=_codes(result.errors) if result.errors else [],
-                request_id=request_id,
-            )
+        if (
+            telemetry.metrics is not None
+            or CURRENT.get() is not None
+            or (seconds > telemetry.slow_seconds)
+        ):
+            errors = result.errors
+            telemetry.ran(prepared.operation, prepared.extensions, errors, seconds, request_id)
 
     async def prepare(
         self, params: Params, transport: Transport, redis: Callable[[], RedisClient]
@@ -276,7 +266,7 @@ class Pipeline:
 
     def _stream_errors(self, errors: list[GraphQLError]) -> None:
         if self.telemetry.observing:
-            self.telemetry.errors(_codes(errors))
+            self.telemetry.errors(error_codes(errors))
 
     @staticmethod
     def _check_transport(kind: OperationType, transport: Transport) -> None:
@@ -375,7 +365,11 @@ class Pipeline:
             if isinstance(db, RoutedDatabase):
                 db.use_primary()
         timeout = self.settings.execution_timeout
-        span = self.telemetry.span("graphql.execute") if self.telemetry.tracer else None
+        span = (
+            self.telemetry.span("graphql.execute")
+            if self.telemetry.tracer and CURRENT.get() is not None
+            else None
+        )
         with inflight.tracking() as reads, span or _UNTRACED:
             try:
                 with self.deadline():
