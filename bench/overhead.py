@@ -21,6 +21,10 @@ benchmark database (`bench/run.py` creates it).
 request costs before any SQL. `--ops Feed` logs in as user1 on each server once started
 and sends every request with that viewer's token.
 
+`--ratio 0` and `--ratio 1` set the sampler's ratio (default 0.01): no request sampled
+(what the path sampled out costs) and every one (what a sampled request costs), where
+at 0.01 which few of a few hundred are sampled is chance.
+
 `--src ../base/src` serves another checkout's code (with this one's dependencies), for
 figures before and after a change.
 
