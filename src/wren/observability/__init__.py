@@ -11,8 +11,10 @@ at a few seams only:
 
 With nothing configured (no WREN_METRICS_PORT, no OTEL exporter, no access log) nothing is
 observed: the seams test one attribute and the pipeline times each operation once (for
-the slow line). When observing, a request's numbers live in one `Record` in a context
-variable, which the tasks running its loader batches inherit. Spans below the request's
+the slow line). With traces or the access line, a request's numbers live in one `Record`
+in a context variable, which the tasks running its loader batches inherit; with metrics
+alone none is current: an operation's statements are counted on its reads' tracking
+object (db/inflight.py), which the pipeline hands to `ran` in its Result. Spans below the request's
 are only made when the request's span is recording. A request without traceparent is
 sampled on a fresh trace id before any span (tracing.PresetIds, tracing.root_bound): one
 sampled out costs no span, and, traced only (no metrics, no access log), has no Record,
