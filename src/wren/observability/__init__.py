@@ -183,7 +183,7 @@ class Telemetry:
         tracer = self.tracer
         if tracer is None:
             if not self.records:
-                return self._bare.get(method) or self._bare.setdefault(method, Record(method))
+                return self._bare.get(method) or self._bare_record(method)
             record = Record(method)
             record._token = CURRENT.set(record)
             if self.access_log:
@@ -217,6 +217,14 @@ class Telemetry:
         record.recording = span.is_recording()
         record._token = CURRENT.set(record)
         record._context = otel_context.attach(trace.set_span_in_context(span, parent))
+        return record
+
+    def _bare_record(self, method: str) -> Record:
+        """A request's Record with metrics alone: kept for the next request of its method
+        (a few dozen methods at most: the method is the client's)."""
+        record = Record(method)
+        if len(self._bare) < 32:
+            self._bare[method] = record
         return record
 
     def _sampled_out(self, method: str) -> str | None:
