@@ -111,8 +111,19 @@ def queue_pool(queue: type[Any]) -> type[AsyncAdaptedQueuePool]:
     False)`, `qsize()`, raising sqlalchemy.util.queue's Empty and Full (`QueueEmpty`,
     `QueueFull`) for its overflow and timeout logic (db/handoff.py)."""
     name = f"{queue.__name__}Pool"
+    # The pool logs under SQLAlchemy's own name for it (`sqlalchemy.pool.impl.
+    # AsyncAdaptedQueuePool`), not this class's module: its INFO lines (a dispose, a
+    # recreation) stay as quiet as SQLAlchemy keeps them, and `echo_pool` and a logging
+    # configuration for `sqlalchemy.pool` keep applying to it.
+    namespace = f"{AsyncAdaptedQueuePool.__module__}.{AsyncAdaptedQueuePool.__name__}"
     return type(
-        name, (AsyncAdaptedQueuePool,), {"_queue_class": queue, "__module__": queue.__module__}
+        name,
+        (AsyncAdaptedQueuePool,),
+        {
+            "_queue_class": queue,
+            "__module__": queue.__module__,
+            "_sqla_logger_namespace": namespace,
+        },
     )
 
 

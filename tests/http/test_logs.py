@@ -83,7 +83,7 @@ async def test_a_slow_line_with_metrics_has_the_statements(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wren.slow")
-    # Metrics alone: the request's Record holds only what the metrics read.
+    # Metrics alone: no Record is current; the figures are the operation's own.
     async with serving(settings, slow_operation_ms=0.001, metrics_port=free_port()) as (_, http):
         await http.post(
             "/graphql", json={"query": operation("Timeline"), "variables": {"first": 5}}

@@ -230,3 +230,50 @@ async def test_subscriptions_and_events_are_counted(settings: Settings) -> None:
                 break
             await asyncio.sleep(0.02)
         assert value(registry, "wren_subscriptions_active") == 0
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+async def test_statements_are_counted_per_operation_of_a_batch(
+    settings: Settings, access_log: bool
+) -> None:
+    """Each operation of a batched request observes its own statements (counted on its
+    reads), with metrics alone and beside the access line (whose figures are the
+    request's)."""
+    async with serving(
+        settings, metrics_port=free_port(), max_batch_size=2, access_log=access_log
+    ) as (app, http):
+        registry = registry_of(app)
+        one = {"query": operation("Timeline"), "variables": {"first": 5}}
+        response = await http.post("/graphql", json=[one, one])
+        assert response.status_code == 200
+        assert all("errors" not in part for part in response.json())
+        assert value(registry, "wren_graphql_operation_duration_seconds_count", **TIMELINE) == 2
+        assert value(
+            registry, "wren_graphql_operation_sql_statements_sum", **TIMELINE
+        ) == 2 * timeline_statements(settings)
+        assert value(registry, "http_server_request_duration_seconds_count", **POST_200) == 1
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+async def test_errors_of_an_operation_that_ran_are_counted_once(
+    settings: Settings, access_log: bool
+) -> None:
+    """Counted by the operation's seam with metrics alone (no Record is current), by the
+    request's end beside the access line: once either way."""
+    async with serving(settings, metrics_port=free_port(), access_log=access_log) as (app, http):
+        registry = registry_of(app)
+        query = '{ userByHandle(handle: "a\\u0000b") { id } }'
+        response = await http.post("/graphql", json={"query": query})
+        [error] = response.json()["errors"]
+        code = error["extensions"]["code"]
+        assert error["path"] == ["userByHandle"]
+        assert value(registry, "wren_graphql_errors_total", code=code) == 1
+        assert (
+            value(
+                registry,
+                "wren_graphql_operation_duration_seconds_count",
+                operation_name="other",
+                operation_type="query",
+            )
+            == 1
+        )

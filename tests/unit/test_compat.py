@@ -237,6 +237,9 @@ async def test_queue_pool_builds_and_calls_its_queue_as_queuepool_does() -> None
     assert pool.checkedout() == 0
     assert pool.recreate().__class__ is cls
     assert built[-1] == (1, True)
+    # It logs as SQLAlchemy's own pool does (its INFO lines as quiet as SQLAlchemy keeps
+    # them, echo_pool and sqlalchemy.pool's logging configuration applying to it).
+    assert pool.logger.name == "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
 
 
 def test_needs_renewal_follows_recycling_and_invalidation() -> None:

@@ -196,6 +196,8 @@ class Database:
         # The pool wait histogram's observations (with metrics only): one per read.
         metrics = None if self.telemetry is None else self.telemetry.metrics
         self._waits = None if metrics is None else metrics.pool_wait
+        # With metrics, each operation's statements are counted on its reads (inflight.py).
+        self._counted = metrics is not None
         self.routing = RoutingCounters()
         self.replicas = (
             ReplicaSet(
@@ -330,31 +332,49 @@ class Database:
     ) -> list[Row]:
         kept = self._kept if engine is None else self._kept_of[engine]
         telemetry = self.telemetry
-        # A statement is counted (and traced) for a request being observed only; counted
-        # and timed here when its span does not record (no coroutine around the read).
-        record = None if telemetry is None else CURRENT.get()
+        # The operation's reads (its deadline cancels their tasks; with metrics they count
+        # its statements and their time).
+        reads = inflight.tracked()
+        task = None if reads is None else current_task()
+        if telemetry is None:
+            if task is None:
+                return await self._read(sql, args, kept)
+            tasks = reads.tasks  # type: ignore[union-attr]
+            tasks.add(task)
+            try:
+                return await self._read(sql, args, kept)
+            finally:
+                tasks.discard(task)
+        # A request's Record (with traces or the access line; metrics alone make none
+        # current) counts its statements; traced by `Telemetry.statement` when its span
+        # records, else counted and timed here (no coroutine around the read).
+        record = CURRENT.get() if telemetry.records else None
         if record is not None and record.recording:
-            assert telemetry is not None
             read = telemetry.statement(sql, self._read, sql, args, kept)
             record = None
         else:
             read = self._read(sql, args, kept)
-        started = 0.0 if record is None else time.perf_counter()
-        # The task is the request's to cancel at its deadline while the read runs.
-        tasks = inflight.tracked()
-        task = None if tasks is None else current_task()
+        counted = reads if self._counted else None
+        timed = record is not None or counted is not None
+        started = time.perf_counter() if timed else 0.0
         try:
-            if tasks is None or task is None:
+            if task is None:
                 return await read
+            tasks = reads.tasks  # type: ignore[union-attr]
             tasks.add(task)
             try:
                 return await read
             finally:
                 tasks.discard(task)
         finally:
-            if record is not None:
-                record.statements += 1
-                record.db_seconds += time.perf_counter() - started
+            if timed:
+                seconds = time.perf_counter() - started
+                if counted is not None:
+                    counted.statements += 1
+                    counted.seconds += seconds
+                if record is not None:
+                    record.statements += 1
+                    record.db_seconds += seconds
 
     def _observed_checkout(self, telemetry: Telemetry, pool: Pool) -> PoolProxiedConnection:
         """A pooled connection, its wait measured and counted while it lasts."""

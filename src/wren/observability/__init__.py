@@ -11,8 +11,10 @@ at a few seams only:
 
 With nothing configured (no WREN_METRICS_PORT, no OTEL exporter, no access log) nothing is
 observed: the seams test one attribute and the pipeline times each operation once (for
-the slow line). When observing, a request's numbers live in one `Record` in a context
-variable, which the tasks running its loader batches inherit. Spans below the request's
+the slow line). With traces or the access line, a request's numbers live in one `Record`
+in a context variable, which the tasks running its loader batches inherit; with metrics
+alone none is current: an operation's statements are counted on its reads' tracking
+object (db/inflight.py), which the pipeline hands to `ran` in its Result. Spans below the request's
 are only made when the request's span is recording. A request without traceparent is
 sampled on a fresh trace id before any span (tracing.PresetIds, tracing.root_bound): one
 sampled out costs no span, and, traced only (no metrics, no access log), has no Record,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
     from wren.http.request import IndexedHeaders
+    from wren.pipeline import Result
     from wren.settings import Settings
 
 T = TypeVar("T")
@@ -163,6 +166,12 @@ class Telemetry:
         self._traces_only = self.metrics is None and not self.access_log
         self._metrics_only = self.tracer is None and not self.access_log
         self._described = not self._metrics_only  # (see Record.describe)
+        # Whether a request's Record is made current (CURRENT): not with metrics alone,
+        # whose seams need none (an operation's statements are counted on its reads,
+        # db/inflight.py; its errors are counted where they are known). Such a request's
+        # Record is one per method, made once and only read (its method).
+        self.records = not self._metrics_only
+        self._bare: dict[str, Record] = {}
 
     # -- the request (HTTP view)
 
@@ -175,6 +184,8 @@ class Telemetry:
         """
         tracer = self.tracer
         if tracer is None:
+            if not self.records:
+                return self._bare.get(method) or self._bare_record(method)
             record = Record(method)
             record._token = CURRENT.set(record)
             if self.access_log:
@@ -210,6 +221,14 @@ class Telemetry:
         record._context = otel_context.attach(trace.set_span_in_context(span, parent))
         return record
 
+    def _bare_record(self, method: str) -> Record:
+        """A request's Record with metrics alone: kept for the next request of its method
+        (a few dozen methods at most: the method is the client's)."""
+        record = Record(method)
+        if len(self._bare) < 32:
+            self._bare[method] = record
+        return record
+
     def _sampled_out(self, method: str) -> str | None:
         """Sample a root request on a fresh trace id: its `traceresponse` header when
         sampled out, else None (the trace id is then preset for its span).
@@ -243,7 +262,8 @@ class Telemetry:
     def finish(self, record: Record, status: int, seconds: float) -> str | None:
         """End a request: its span, its metrics, its access line; the `traceresponse`
         header's value when it was traced."""
-        CURRENT.reset(record._token)
+        if self.records:
+            CURRENT.reset(record._token)
         metrics = self.metrics
         if metrics is not None:
             key = (record.method, status)
@@ -313,16 +333,17 @@ class Telemetry:
         self,
         operation: OperationDefinitionNode,
         extensions: dict[str, Any],
-        errors: list[GraphQLError] | None,
+        result: Result,
         seconds: float,
         request_id: str,
     ) -> None:
-        """One operation ran: its metrics, its span's name, the slow line.
+        """One operation ran (over HTTP): its metrics, its span's name, the slow line.
 
         Given the pipeline's own objects (five positional arguments): building its name,
         type, cost and codes for a call with keywords cost more than its metrics.
         """
-        record = CURRENT.get()
+        record = CURRENT.get() if self.records else None
+        errors = result.errors
         name_node = operation.name
         name = None if name_node is None else name_node.value
         kind: str = operation.operation._value_  # (`.value` is a property: a call)
@@ -332,13 +353,11 @@ class Telemetry:
             series = metrics.operations.get((name, kind))
             if series is None:
                 series = metrics.operation(name, kind, True)
-            if record is not None:
-                series.append((seconds, cost, record.statements, record.db_seconds))
-            else:  # (no request Record) bounded here, as requests are in `finish`
-                series.append((seconds, cost, None, None))
-                metrics.unsynced += 1
-                if metrics.unsynced >= SYNC_EVERY:
-                    metrics.add_observed()
+            # (the request's `finish` bounds the observations kept between syncs)
+            series.append((seconds, cost, result.statements, result.db_seconds))
+            if errors and record is None:  # counted here, not by `finish`
+                for code in error_codes(errors):
+                    self._count_error(metrics, code)
         if record is not None:
             if errors:
                 record.codes += tuple(error_codes(errors))
@@ -347,7 +366,7 @@ class Telemetry:
                 self._operation_of(record, name, kind, cost)
         if seconds > self.slow_seconds:
             codes = error_codes(errors) if errors else []
-            self.slow(name, kind, seconds, cost, codes, request_id, record)
+            self.slow(name, kind, seconds, cost, codes, request_id, record, result)
 
     @staticmethod
     def _operation_of(record: Record, name: str | None, kind: str, cost: int | None) -> None:
@@ -374,8 +393,10 @@ class Telemetry:
         codes: Sequence[str],
         request_id: str,
         record: Record | None,
+        result: Result | None = None,
     ) -> None:
-        """The slow-operation line."""
+        """The slow-operation line (its SQL figures the request's, or with metrics alone
+        the operation's)."""
         fields: dict[str, Any] = {
             "request_id": request_id,
             "operation_name": name,
@@ -388,6 +409,10 @@ class Telemetry:
             fields["trace_id"] = _trace_id(record.span)
             fields["sql_statements"] = record.statements
             fields["db_ms"] = round(record.db_seconds * 1000, 3)
+        elif result is not None and self.metrics is not None:
+            fields["trace_id"] = None
+            fields["sql_statements"] = result.statements
+            fields["db_ms"] = round(result.db_seconds * 1000, 3)
         logs.slow(fields, self.slow_ms)
 
     def span(self, name: str, **attributes: Any) -> Any:

@@ -194,8 +194,8 @@ class OperationSeries:
 
     An operation appends one tuple (duration, cost, statements, SQL time) to `append`,
     looked up once by (name, type): instead of four `child` lookups and four `observe`
-    calls. `add` splits them into the four histograms (statements and SQL time are None
-    outside a request, cost for an operation that has none).
+    calls. `add` splits them into the four histograms (a None is not observed: cost for
+    an operation that has none).
     """
 
     __slots__ = ("_values", "append", "cost", "db_time", "duration", "statements")

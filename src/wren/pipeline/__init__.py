@@ -104,6 +104,10 @@ class Result:
     errors: list[GraphQLError] = field(default_factory=list)
     data: dict[str, Any] | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
+    # SQL statements the operation sent and the time spent in them (counted with metrics
+    # only: db/inflight.py).
+    statements: int = 0
+    db_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -197,8 +201,7 @@ class Pipeline:
             or CURRENT.get() is not None
             or (seconds > telemetry.slow_seconds)
         ):
-            errors = result.errors
-            telemetry.ran(prepared.operation, prepared.extensions, errors, seconds, request_id)
+            telemetry.ran(prepared.operation, prepared.extensions, result, seconds, request_id)
 
     async def prepare(
         self, params: Params, transport: Transport, redis: Callable[[], RedisClient]
@@ -388,7 +391,14 @@ class Pipeline:
                     f"The operation did not finish within {timeout:g} s and was cancelled.",
                     extensions={"code": DEADLINE_EXCEEDED},
                 )
-                return Result(Stage.DEADLINE, [error], extensions=prepared.extensions)
+                return Result(
+                    Stage.DEADLINE,
+                    [error],
+                    None,
+                    prepared.extensions,
+                    reads.statements,
+                    reads.seconds,
+                )
         errors = mask(outcome.errors or [], request_id)
         extensions = {**prepared.extensions, **outcome.extensions}
         if self.cache_report:
@@ -398,8 +408,10 @@ class Pipeline:
             extensions["cache"] = context.cache.counters.as_dict()
         if outcome.data is None and errors and all(e.path is None for e in errors):
             # Refused by an extension before anything ran (its errors have no path).
-            return Result(Stage.REQUEST, errors, extensions=extensions)
-        return Result(Stage.EXECUTED, errors, outcome.data, extensions)
+            return Result(Stage.REQUEST, errors, None, extensions, reads.statements, reads.seconds)
+        return Result(
+            Stage.EXECUTED, errors, outcome.data, extensions, reads.statements, reads.seconds
+        )
 
     async def _cached(
         self,
