@@ -21,6 +21,10 @@ benchmark database (`bench/run.py` creates it).
 request costs before any SQL. `--ops Feed` logs in as user1 on each server once started
 and sends every request with that viewer's token.
 
+`--ratio 0` and `--ratio 1` set the sampler's ratio (default 0.01): no request sampled
+(what the path sampled out costs) and every one (what a sampled request costs), where
+at 0.01 which few of a few hundred are sampled is chance.
+
 `--src ../base/src` serves another checkout's code (with this one's dependencies), for
 figures before and after a change.
 
@@ -64,13 +68,14 @@ SAMPLED = {
 }
 
 
-def variants(sink: str, metrics_port: int) -> dict[str, dict[str, str]]:
+def variants(sink: str, metrics_port: int, ratio: str = "0.01") -> dict[str, dict[str, str]]:
     """Each setting's environment."""
+    sampled = {**SAMPLED, "OTEL_TRACES_SAMPLER_ARG": ratio}
     return {
         "off": {},
         "metrics": {"WREN_METRICS_PORT": str(metrics_port)},
-        "traced": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, **SAMPLED},
-        "no-exporter": {"OTEL_TRACES_EXPORTER": "none", **SAMPLED},
+        "traced": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, **sampled},
+        "no-exporter": {"OTEL_TRACES_EXPORTER": "none", **sampled},
         "off2": {},
     }
 
@@ -179,6 +184,11 @@ def main() -> int:
     ap.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/wren_bench")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--port", type=int, default=8100, help="the first server's; then +1 ...")
+    ap.add_argument(
+        "--ratio",
+        default="0.01",
+        help="the sampler's ratio (0: what a request sampled out costs; 1: a sampled one)",
+    )
     ap.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
     ap.add_argument("--cpus", default="0", help="the servers' CPUs (taskset)")
     ap.add_argument("--keep", type=Path, help="(callgrind) move the dumps into this folder")
@@ -195,7 +205,7 @@ def main() -> int:
         for name in a.ops.split(",")
     }
     sink = _sink()
-    settings = variants(sink, a.port + 50)
+    settings = variants(sink, a.port + 50, a.ratio)
     if a.only:
         settings = {name: settings[name] for name in a.only.split(",")}
     secret = secrets.token_urlsafe(32)

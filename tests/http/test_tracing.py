@@ -4,6 +4,7 @@ out."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -26,11 +28,11 @@ from opentelemetry.sdk.trace.sampling import (
     StaticSampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import SpanKind, Tracer, format_span_id
+from opentelemetry.trace import SpanKind, StatusCode, Tracer, format_span_id
 
 from tests.conftest import free_port, operation, timeline_statements
 from wren.app import create_app
-from wren.observability import Telemetry
+from wren.observability import CURRENT, Record, Telemetry
 from wren.observability.tracing import PresetIds, exporters, root_bound
 from wren.settings import Settings
 
@@ -297,3 +299,45 @@ def test_tracing_follows_the_standard_variables() -> None:
     assert exporters(sdk_off) == []
     with pytest.raises(ValueError, match="zipkin"):
         exporters({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_a_step_span_is_current_and_records_an_exception_as_the_sdk_does(
+    settings: Settings,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = Telemetry(settings, tracer_provider=provider)
+    record = Record("POST")
+    record.recording = True
+
+    def steps() -> None:
+        with telemetry.span("outer") as outer:
+            with telemetry.span("inner") as inner:
+                assert trace.get_current_span() is inner
+            assert trace.get_current_span() is outer
+            raise ValueError("boom")
+
+    def cancelled() -> None:
+        with telemetry.span("cancelled"):
+            raise asyncio.CancelledError
+
+    token = CURRENT.set(record)
+    try:
+        with pytest.raises(ValueError, match="boom"):
+            steps()
+        with pytest.raises(asyncio.CancelledError):
+            cancelled()
+    finally:
+        CURRENT.reset(token)
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert spans["inner"].parent is not None
+    assert spans["inner"].parent.span_id == spans["outer"].context.span_id
+    assert spans["inner"].status.status_code is StatusCode.UNSET
+    assert spans["outer"].status.status_code is StatusCode.ERROR
+    assert spans["outer"].status.description == "ValueError: boom"
+    assert [event.name for event in spans["outer"].events] == ["exception"]
+    # Not an error (as the SDK's use_span): a cancellation leaves the span unmarked.
+    assert spans["cancelled"].status.status_code is StatusCode.UNSET
+    assert spans["cancelled"].events == ()

@@ -93,6 +93,21 @@ CASES = {
     "tab in a value": (app_sending(start(200, LENGTH, (b"x-a", b"a\tb")), body(b"hello")), GET),
     "bad name": (app_sending(start(200, (b"x a", b"1")), body(b"")), GET),
     "bad value": (app_sending(start(200, (b"x-a", b"1\r\nx-b: 2")), body(b"")), GET),
+    "trace header": (
+        app_sending(
+            start(200, LENGTH, (b"traceresponse", b"00-" + b"ab" * 16 + b"-" + b"cd" * 8 + b"-01")),
+            body(b"hello"),
+        ),
+        GET,
+    ),
+    "bad trace header": (
+        app_sending(start(200, (b"TraceResponse", b"00-1\r\nx-b: 2")), body(b"")),
+        GET,
+    ),
+    "trace header with a tab": (
+        app_sending(start(200, LENGTH, (b"traceresponse", b"00\t1")), body(b"hello")),
+        GET,
+    ),
     "short body": (app_sending(start(200, LENGTH), body(b"hell")), GET),
     "nothing sent": (app_sending(), GET),
     "http/1.0": (app_sending(start(200, LENGTH), body(b"hello")), b"GET /x HTTP/1.0\r\n\r\n"),

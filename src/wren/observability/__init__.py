@@ -151,7 +151,9 @@ class Telemetry:
         )
         # Whether requests get a Record (and the database, loaders and cache report to it).
         self.observing = self.metrics is not None or self.tracer is not None or self.access_log
-        self._summaries: dict[str, str] = {}
+        # Each SQL statement's span name and attributes, built once (the SDK copies them).
+        self._statements: dict[str, tuple[str, dict[str, str]]] = {}
+        self._redis: dict[str, tuple[str, dict[str, str]]] = {}  # (the same, by Redis call)
         # With metrics: what each loader appends its batch sizes to, by loader name.
         self._sizes: dict[str, Callable[[int], None]] = {}
         # Root spans sampled before the SDK is asked (see tracing.PresetIds), by their
@@ -375,11 +377,12 @@ class Telemetry:
         span = record.span if record.recording else None
         if span is not None and len(record.operations) == 1:
             span.update_name(f"{kind} {name}" if name else kind)
-            span.set_attribute("graphql.operation.type", kind)
+            attributes: dict[str, str | int] = {"graphql.operation.type": kind}
             if name:
-                span.set_attribute("graphql.operation.name", name)
+                attributes["graphql.operation.name"] = name
             if cost is not None:
-                span.set_attribute("wren.graphql.cost", cost)
+                attributes["wren.graphql.cost"] = cost
+            span.set_attributes(attributes)  # (one call: each takes the span's lock)
 
     def slow(
         self,
@@ -413,11 +416,12 @@ class Telemetry:
         logs.slow(fields, self.slow_ms)
 
     def span(self, name: str, **attributes: Any) -> Any:
-        """A child span of the current request's, when it records (else None)."""
+        """A child span of the current request's, when it records (else None): a context
+        manager that makes it current."""
         record = CURRENT.get()
         if record is None or not record.recording or self.tracer is None:
             return None
-        return self.tracer.start_as_current_span(name, attributes=attributes)
+        return _Current(self.tracer.start_span(name, attributes=attributes))
 
     # -- the database, loaders and the cache
 
@@ -435,18 +439,9 @@ class Telemetry:
                 record.db_seconds += perf_counter() - started
         span = None
         if self.tracer is not None:
-            summary = self._summaries.get(sql)
-            if summary is None:
-                summary = self._summaries[sql] = _summary(sql)
+            described = self._statements.get(sql) or self._statement(sql)
             span = self.tracer.start_span(
-                summary,
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "db.system": "postgresql",
-                    "db.system.name": "postgresql",
-                    "db.operation.name": summary,
-                    "db.query.text": sql,
-                },
+                described[0], kind=SpanKind.CLIENT, attributes=described[1]
             )
         started = perf_counter()
         try:
@@ -461,6 +456,19 @@ class Telemetry:
             record.db_seconds += perf_counter() - started
             if span is not None:
                 span.end()
+
+    def _statement(self, sql: str) -> tuple[str, dict[str, str]]:
+        summary = _summary(sql)
+        described = self._statements[sql] = (
+            summary,
+            {
+                "db.system": "postgresql",
+                "db.system.name": "postgresql",
+                "db.operation.name": summary,
+                "db.query.text": sql,
+            },
+        )
+        return described
 
     def checkout_waited(self, seconds: float) -> None:
         """A pooled connection came after `seconds`."""
@@ -517,14 +525,14 @@ class Telemetry:
         record = CURRENT.get()
         span = None
         if record is not None and record.recording and self.tracer is not None:
+            described = self._redis.get(call)
+            if described is None:
+                described = self._redis[call] = (
+                    f"redis {call}",
+                    {"db.system": "redis", "db.system.name": "redis", "db.operation.name": call},
+                )
             span = self.tracer.start_span(
-                f"redis {call}",
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "db.system": "redis",
-                    "db.system.name": "redis",
-                    "db.operation.name": call,
-                },
+                described[0], kind=SpanKind.CLIENT, attributes=described[1]
             )
         started = perf_counter()
         try:
@@ -564,13 +572,43 @@ def _traced_batch(
     span_name = f"loader {name}"
 
     async def traced(keys: list[Any]) -> list[Any]:
-        with tracer.start_as_current_span(
+        span = tracer.start_span(
             span_name,
             attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
-        ):
+        )
+        with _Current(span):
             return await batch(keys)
 
     return traced
+
+
+class _Current:
+    """A started span, current while the block runs and ended after it; an exception
+    leaving the block is recorded on it and sets its status to ERROR.
+
+    What the SDK's `start_as_current_span` does, without its two generator-based context
+    managers (the tracer's and `use_span`): a sampled request makes one per loader batch
+    and per pipeline step.
+    """
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+
+    def __enter__(self) -> Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        otel_context.detach(self._token)
+        span = self._span
+        if isinstance(error, Exception):  # (not GeneratorExit, CancelledError: as the SDK)
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.end()
 
 
 def error_codes(errors: list[GraphQLError]) -> list[str]:
