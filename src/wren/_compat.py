@@ -6,6 +6,11 @@ things Strawberry and SQLAlchemy do not publish (graphql-core's own API is publi
 is wrapped here and exercised by tests/unit/test_compat.py: an upgrade that moves one
 breaks that test and this file, not the pipeline or the read path. pyproject.toml bounds
 both versions for the same reason.
+
+One module is the exception, by its nature: src/wren/http/protocol.py subclasses
+uvicorn's httptools protocol and copies one of its methods, so it is uvicorn's internals
+through and through; it is bounded the same way (uvicorn <0.55) and compared byte for
+byte with uvicorn's own output by tests/unit/test_http_protocol.py.
 """
 
 from __future__ import annotations
