@@ -164,13 +164,11 @@ class Telemetry:
         # What the request seams may skip: traced only (a request sampled out is only its
         # header), metrics only (no span, header or access line to end with).
         self._traces_only = self.metrics is None and not self.access_log
-        self._metrics_only = self.tracer is None and not self.access_log
-        self._described = not self._metrics_only  # (see Record.describe)
-        # Whether a request's Record is made current (CURRENT): not with metrics alone,
-        # whose seams need none (an operation's statements are counted on its reads,
-        # db/inflight.py; its errors are counted where they are known). Such a request's
-        # Record is one per method, made once and only read (its method).
-        self.records = not self._metrics_only
+        # Whether a request's Record is made current (CURRENT) and described: not with
+        # metrics alone, whose seams need none (an operation's statements are counted on
+        # its reads, db/inflight.py; its errors are counted where they are known). Such a
+        # request's Record is one per method, made once and only read (its method).
+        self.records = self.tracer is not None or self.access_log
         self._bare: dict[str, Record] = {}
 
     # -- the request (HTTP view)
@@ -274,7 +272,7 @@ class Telemetry:
             metrics.unsynced += 1
             if metrics.unsynced >= SYNC_EVERY:
                 metrics.add_observed()
-            if self._metrics_only:
+            if not self.records:
                 return None
         span = record.span
         header = record.header
@@ -362,7 +360,7 @@ class Telemetry:
             if errors:
                 record.codes += tuple(error_codes(errors))
             # The operations and their cost are for the access line and the span only.
-            if self._described and (self.access_log or record.recording):
+            if self.access_log or record.recording:
                 self._operation_of(record, name, kind, cost)
         if seconds > self.slow_seconds:
             codes = error_codes(errors) if errors else []
