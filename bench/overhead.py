@@ -6,8 +6,9 @@
 One `wren serve` per setting, all started at once and pinned to CPU 0 (this process, the
 client, runs on the last CPU): nothing observed (`off`), metrics (`WREN_METRICS_PORT`),
 traces sampled at 0.01 exported over OTLP/HTTP to a receiver this process runs
-(`traced`), the same sampler with `OTEL_TRACES_EXPORTER=none` (`no-exporter`), and a
-second server with nothing (`off2`, the control: how far two identical processes differ).
+(`traced`), the same with no request sampled (`sampled-out`) and with every one
+(`sampled`), the sampler with `OTEL_TRACES_EXPORTER=none` (`no-exporter`), and a second
+server with nothing (`off2`, the control: how far two identical processes differ).
 Each round sends every server the same bounded number of requests per operation (a few
 keep-alive connections), one server after the other in an order that alternates from
 round to round, and reads the CPU time its threads used meanwhile from
@@ -21,9 +22,11 @@ benchmark database (`bench/run.py` creates it).
 request costs before any SQL. `--ops Feed` logs in as user1 on each server once started
 and sends every request with that viewer's token.
 
-`--ratio 0` and `--ratio 1` set the sampler's ratio (default 0.01): no request sampled
-(what the path sampled out costs) and every one (what a sampled request costs), where
-at 0.01 which few of a few hundred are sampled is chance.
+At 0.01, which few of a few hundred requests are sampled is chance, and a sampled one
+costs a hundred times more than one sampled out: `traced` moves with that chance more
+than with anything else. `sampled-out` and `sampled` give the two costs apart, and a last
+table what they make at `traced`'s ratio (`--ratio`, default 0.01): sampled out plus the
+ratio times the sampled request's cost over it, the exporter's thread included.
 
 `--src ../base/src` serves another checkout's code (with this one's dependencies), for
 figures before and after a change.
@@ -34,9 +37,12 @@ slower by fifty times, but the same count within 0.5 % from one run to the next,
 else the machine runs. Kernel time is not counted (system calls are the same for every
 setting), the exporter's thread is, and is also given apart: the table after the first
 counts the event loop's thread only. The span exporter sends what it holds every 5 s of
-wall time (OTEL_BSP_SCHEDULE_DELAY), so under valgrind, fifty times slower, it exports
-about fifty times more often per request than at full speed, and how often depends on
-the machine's load: the first table's `traced` carries that, the second does not.
+wall time (OTEL_BSP_SCHEDULE_DELAY), or at 512 spans: under valgrind, fifty times
+slower, that would be fifty times more often per request than at full speed, so the
+exporting settings get fifty times the delay (unless OTEL_BSP_SCHEDULE_DELAY is set):
+`sampled` then exports every 512 spans as at full speed, and `traced`'s few sampled
+requests' spans are not exported while counted (the last table counts their export,
+from `sampled`).
 """
 
 from __future__ import annotations
@@ -68,14 +74,27 @@ SAMPLED = {
 }
 
 
-def variants(sink: str, metrics_port: int, ratio: str = "0.01") -> dict[str, dict[str, str]]:
+# Under callgrind, fifty times slower, the batch span processor's schedule (an export
+# every 5 s of wall time) would export fifty times more often per request than at full
+# speed; fifty times the delay exports as often per request (at full speed a few thousand
+# requests, or 512 spans, per export), so what is counted is what a request costs there.
+CALLGRIND_SCHEDULE_DELAY = str(5000 * 50)
+
+
+def variants(
+    sink: str, metrics_port: int, ratio: str = "0.01", callgrind: bool = False
+) -> dict[str, dict[str, str]]:
     """Each setting's environment."""
-    sampled = {**SAMPLED, "OTEL_TRACES_SAMPLER_ARG": ratio}
+    exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink}
+    if callgrind and "OTEL_BSP_SCHEDULE_DELAY" not in os.environ:
+        exporting["OTEL_BSP_SCHEDULE_DELAY"] = CALLGRIND_SCHEDULE_DELAY
     return {
         "off": {},
         "metrics": {"WREN_METRICS_PORT": str(metrics_port)},
-        "traced": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, **sampled},
-        "no-exporter": {"OTEL_TRACES_EXPORTER": "none", **sampled},
+        "traced": {**exporting, **SAMPLED, "OTEL_TRACES_SAMPLER_ARG": ratio},
+        "sampled-out": {**exporting, **SAMPLED, "OTEL_TRACES_SAMPLER_ARG": "0"},
+        "sampled": {**exporting, **SAMPLED, "OTEL_TRACES_SAMPLER_ARG": "1"},
+        "no-exporter": {"OTEL_TRACES_EXPORTER": "none", **SAMPLED},
         "off2": {},
     }
 
@@ -187,7 +206,7 @@ def main() -> int:
     ap.add_argument(
         "--ratio",
         default="0.01",
-        help="the sampler's ratio (0: what a request sampled out costs; 1: a sampled one)",
+        help="`traced`'s sampling ratio (`sampled-out` and `sampled` are 0 and 1)",
     )
     ap.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
     ap.add_argument("--cpus", default="0", help="the servers' CPUs (taskset)")
@@ -205,7 +224,7 @@ def main() -> int:
         for name in a.ops.split(",")
     }
     sink = _sink()
-    settings = variants(sink, a.port + 50, a.ratio)
+    settings = variants(sink, a.port + 50, a.ratio, a.callgrind)
     if a.only:
         settings = {name: settings[name] for name in a.only.split(",")}
     secret = secrets.token_urlsafe(32)
@@ -313,6 +332,8 @@ def main() -> int:
         if a.callgrind:
             print("\nThe event loop's thread only (without the span exporter's thread):\n")
             report(payloads, order, main_thread, a, unit, header=False)
+        if {"off", "sampled-out", "sampled"} <= set(order):
+            apart(payloads, cpu, main_thread if a.callgrind else None, float(a.ratio), unit)
     finally:
         for server in servers.values():
             server.stop()
@@ -348,6 +369,44 @@ def report(
                 cell += f" ({statistics.median(ratios):.3f}x, {min(ratios):.2f}-{max(ratios):.2f})"
             cells.append(cell)
         print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def apart(
+    payloads: Mapping[str, object],
+    cpu: dict[tuple[str, str], list[float]],
+    loop: dict[tuple[str, str], list[float]] | None,
+    ratio: float,
+    unit: str,
+) -> None:
+    """Tracing's cost without the chance of which requests a ratio samples: a request
+    sampled out (`sampled-out` over `off`), a sampled one (`sampled` over `sampled-out`,
+    and of that the exporter's thread), and what they make at the ratio."""
+    print(
+        f"\nTracing apart: what a request sampled out costs, what a sampled one costs more, "
+        f"and both at a ratio of {ratio:g} (each the median over rounds):\n"
+    )
+    print(
+        "| operation | sampled out, over off | a sampled request, over one sampled out "
+        f"| of which the exporter's thread | at {ratio:g}, over off |"
+    )
+    print("|---|---:|---:|---:|---:|")
+
+    def median(label: str, name: str, of: dict[tuple[str, str], list[float]]) -> float:
+        return statistics.median(of[label, name])
+
+    for name in payloads:
+        off = median("off", name, cpu)
+        out = median("sampled-out", name, cpu) - off
+        sampled = median("sampled", name, cpu) - median("sampled-out", name, cpu)
+        exporter = "n/a"
+        if loop is not None:
+            in_loop = median("sampled", name, loop) - median("sampled-out", name, loop)
+            exporter = f"{sampled - in_loop:,.0f}"
+        at = out + ratio * sampled
+        print(
+            f"| {name} | {out:,.0f} ({out / off:.1%}) | {sampled:,.0f} | {exporter} "
+            f"| {at:,.0f} {unit} ({at / off:.1%}) |"
+        )
 
 
 if __name__ == "__main__":
