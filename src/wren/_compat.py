@@ -7,6 +7,11 @@ is wrapped here and exercised by tests/unit/test_compat.py: an upgrade that move
 breaks that test and this file, not the pipeline or the read path. pyproject.toml bounds
 both versions for the same reason.
 
+One more library's internals are used here, the OpenTelemetry OTLP/HTTP exporter's
+(`otlp_export`: its export steps around Wren's own encoding of the spans, observability/otlp.py);
+it steps aside, to the exporter's own `export`, when they are not the ones it knows, and
+tests/unit/test_otlp.py exercises both against a real HTTP receiver.
+
 One module is the exception, by its nature: src/wren/http/protocol.py subclasses
 uvicorn's httptools protocol and copies one of its methods, so it is uvicorn's internals
 through and through; it is bounded the same way (uvicorn <0.55) and compared byte for
@@ -15,6 +20,7 @@ byte with uvicorn's own output by tests/unit/test_http_protocol.py.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -32,12 +38,18 @@ if TYPE_CHECKING:
     import strawberry
     from asyncpg.prepared_stmt import PreparedStatement
     from graphql import GraphQLField, GraphQLSchema
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExportResult
     from sqlalchemy.pool import Pool, PoolProxiedConnection
     from sqlalchemy.sql.compiler import SQLCompiler
     from strawberry.extensions import SchemaExtension
     from strawberry.schema.base import BaseSchema
     from strawberry.types.execution import ExecutionContext, ExecutionResult
     from strawberry.types.field import StrawberryField
+
+# The SDK's OTLP/HTTP exporter's logger (otlp_export logs what its export would).
+_otlp_log = logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter")
 
 # Strawberry keeps a field's definition under this key of the graphql-core field's
 # `extensions` (strawberry/schema/schema_converter.py).
@@ -56,6 +68,7 @@ __all__ = [
     "is_awaitable",
     "middleware",
     "needs_renewal",
+    "otlp_export",
     "plain_connection",
     "pool_queue",
     "positional_names",
@@ -212,6 +225,54 @@ def protocol_schema(stream: Stream) -> BaseSchema:
     """A stand-in for the schema of Strawberry's WebSocket view: the protocol handlers
     hand every operation to `stream(query, variables=, operation_name=, context=)`."""
     return cast("BaseSchema", _ProtocolSchema(stream))
+
+
+def otlp_export(
+    exporter: OTLPSpanExporter,
+    spans: Sequence[ReadableSpan],
+    encode: Callable[[Sequence[ReadableSpan]], bytes],
+) -> SpanExportResult | None:
+    """What the SDK's OTLP/HTTP `OTLPSpanExporter.export` does (its exporter metrics, its
+    size limit, its HTTP client with retries), with `encode` making the body instead of
+    its protobuf messages; None where the exporter is not of the generation this knows
+    (its `_client`, `_metrics` and `_max_request_size`, as in
+    opentelemetry-exporter-otlp-proto-http 1.45), which then exports itself."""
+    client = getattr(exporter, "_client", None)
+    metrics = getattr(exporter, "_metrics", None)
+    limit = getattr(exporter, "_max_request_size", None)
+    if client is None or metrics is None or limit is None or exporter._shutdown:
+        return None
+    from opentelemetry.exporter.otlp.proto.http import _common
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    with metrics.export_operation(len(spans)) as result:
+        try:
+            data = encode(spans)
+        except Exception as error:
+            _otlp_log.error("Failed to encode span batch: %s", error)
+            result.error = error
+            return SpanExportResult.FAILURE
+        if _common._is_request_too_large(data, limit):
+            _otlp_log.warning(
+                "Dropping span batch: serialized size %d bytes exceeds max_request_size %d bytes.",
+                len(data),
+                limit,
+            )
+            result.error = _common.RequestPayloadTooLargeError(
+                f"Serialized span request size {len(data)} bytes exceeds "
+                f"max_request_size {limit} bytes."
+            )
+            return SpanExportResult.FAILURE
+        sent = client.export(data)
+        if not sent.success:
+            result.error = sent.error
+            result.error_attrs = (
+                {"http.response.status_code": sent.status_code}
+                if sent.status_code is not None
+                else None
+            )
+            return SpanExportResult.FAILURE
+    return SpanExportResult.SUCCESS
 
 
 def supervise_workers(worker: type[multiprocess.Process]) -> None:

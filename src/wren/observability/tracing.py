@@ -94,7 +94,9 @@ def root_bound(sampler: Sampler) -> int | None:
 def _exporter(name: str) -> SpanExporter:
     if name == "console":
         return ConsoleSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    # The SDK's OTLP/HTTP exporter with Wren's encoding of the spans (otlp.py); imported
+    # only when asked for (it brings `requests`).
+    from wren.observability.otlp import OTLPSpanExporter
 
     return OTLPSpanExporter()
 
