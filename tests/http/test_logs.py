@@ -115,3 +115,18 @@ def test_json_lines_from_every_logger(settings: Settings) -> None:
     # uvicorn's own lines keep uvicorn's text format.
     assert "()" in text["formatters"]["default"]
     assert text["formatters"]["default"]["()"] == "uvicorn.logging.DefaultFormatter"
+
+
+async def test_the_access_line_counts_cache_hits(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="wren.access")
+    async with serving(settings, access_log=True) as (app, http):
+        assert await app.state.resources.cache.bump_epoch()
+        body = {"query": operation("Leaderboard"), "variables": {"first": 4}}
+        await http.post("/graphql", json=body)
+        await http.post("/graphql", json=body)
+    first, second = records(caplog, "wren.access")
+    # Four users' stats and recommendations: missed first, then found in Redis.
+    assert first.fields["cache_hits"] == 0  # type: ignore[attr-defined]
+    assert second.fields["cache_hits"] == 8  # type: ignore[attr-defined]
