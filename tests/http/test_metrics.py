@@ -10,8 +10,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.conftest import free_port, gql, operation, timeline_statements
+from tests.conftest import CONTRACT, free_port, gql, operation, timeline_statements
 from tests.http.conftest import serving
+from wren.app import Resources
+from wren.pipeline.trusted import read_documents, register
 from wren.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("small_world")
@@ -282,4 +284,28 @@ async def test_errors_of_an_operation_that_ran_are_counted_once(
                 operation_type="query",
             )
             == 1
+        )
+
+
+async def test_trusted_documents_keep_every_name(settings: Settings, resources: Resources) -> None:
+    """With trusted documents only, the registered ones bound the names: past the limit of
+    WREN_METRICS_OPERATION_NAMES every registered name is still its own label."""
+    await register(settings, resources.redis, read_documents(CONTRACT / "operations"))
+    async with serving(
+        settings, metrics_port=free_port(), metrics_operation_names=1, trusted_documents=True
+    ) as (app, http):
+        registry = registry_of(app)
+        await gql(http, operation("UserByHandle"), {"handle": "nobody"})
+        await gql(http, operation("Timeline"), {"first": 2})
+        for name in ("UserByHandle", "Timeline"):
+            series = {"operation_name": name, "operation_type": "query"}
+            assert value(registry, "wren_graphql_operation_duration_seconds_count", **series) == 1
+        assert (
+            value(
+                registry,
+                "wren_graphql_operation_duration_seconds_count",
+                operation_name="other",
+                operation_type="query",
+            )
+            == 0
         )
