@@ -309,3 +309,20 @@ async def test_trusted_documents_keep_every_name(settings: Settings, resources: 
             )
             == 0
         )
+
+
+async def test_every_limit_counts_its_refusals(settings: Settings) -> None:
+    """Each limit of src/wren/pipeline/limits.py is a `limit` of wren_requests_refused_total."""
+    overrides = {"max_fields": 2, "max_aliases": 1, "max_directives": 1, "max_tokens": 30}
+    documents = {
+        "TOO_MANY_FIELDS": "{ a: __typename b: __typename c: __typename }",
+        "TOO_MANY_ALIASES": "{ a: __typename b: __typename }",
+        "TOO_MANY_DIRECTIVES": "{ __typename @skip(if: false) @include(if: true) }",
+        "TOO_MANY_TOKENS": "{ " + "__typename " * 40 + "}",
+    }
+    for code, document in documents.items():
+        async with serving(settings, metrics_port=free_port(), **overrides) as (app, http):
+            response = await http.post("/graphql", json={"query": document})
+            assert response.json()["errors"][0]["extensions"]["code"] == code
+            assert value(registry_of(app), "wren_requests_refused_total", limit=code) == 1
+            assert value(registry_of(app), "wren_graphql_errors_total", code=code) == 1

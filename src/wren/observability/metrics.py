@@ -82,6 +82,7 @@ LIMIT_CODES = frozenset(
         "QUERY_TOO_DEEP",
         "TOO_MANY_ALIASES",
         "TOO_MANY_DIRECTIVES",
+        "TOO_MANY_FIELDS",
         "QUERY_TOO_COSTLY",
         "BATCHING_DISABLED",
         "BATCH_TOO_LARGE",
