@@ -34,9 +34,10 @@ from wren import _compat
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExportResult
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import Link
 
 log = logging.getLogger("wren.tracing")
 
@@ -56,6 +57,15 @@ _KIND = {
 # Span.flags (fixed32, field 16): SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, and _IS_REMOTE.
 _LOCAL_PARENT = b"\x85\x01" + _pack_fixed32(0x100)
 _REMOTE_PARENT = b"\x85\x01" + _pack_fixed32(0x300)
+# Span.status (field 15) without a message, by code: a set, possibly empty, Status.
+_STATUS = [b"\x7a\x00", b"\x7a\x02\x18\x01", b"\x7a\x02\x18\x02"]
+# The tags of Span fields 1 (16 bytes), 2 and 4 (8 bytes), placed to be or-ed with ids
+# and written as one integer's bytes.
+_TRACE_TAG = 0x0A10 << 128
+_SPAN_TAG = 0x1208 << 64
+_PARENT_TAG = 0x2208 << 64
+# Start and end time (fixed64 fields 7 and 8) in one call.
+_pack_times = struct.Struct("<BQBQ").pack
 # Encoded attributes kept, by (key, value, type of value): at most this many.
 _KEPT_ATTRIBUTES = 4096
 
@@ -63,6 +73,8 @@ _KEPT_ATTRIBUTES = 4096
 def _varint(n: int) -> bytes:
     if n < 0x80:
         return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -111,16 +123,21 @@ class Encoder:
     """Batches of spans to ExportTraceServiceRequest bytes, keeping what repeats."""
 
     def __init__(self) -> None:
-        self._attributes: dict[tuple[str, object, type[object]], bytes] = {}
+        # Per field tag, (key, value, type of value) -> the whole field (tag, length,
+        # KeyValue): equal values of different types encode apart (True and 1).
+        self._attributes: dict[bytes, dict[tuple[str, object, type[object]], bytes]] = {}
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
+        self._parts = _compat.span_parts_reader()
 
     def attributes(self, tag: bytes, attributes: Mapping[str, Any] | None) -> list[bytes]:
         """Each attribute as a `tag` field (a KeyValue); one that cannot be encoded is
         left out and logged, as the SDK's encoder does."""
         if not attributes:
             return []
-        kept = self._attributes
+        kept = self._attributes.get(tag)
+        if kept is None:
+            kept = self._attributes[tag] = {}
         fields = []
         for key, value in attributes.items():
             # Kept for strings and integers only: equal values of other types may
@@ -130,13 +147,17 @@ class Encoder:
             field = None if index is None else kept.get(index)
             if field is None:
                 try:
-                    field = _varint_prefixed(_key_value(key, value))
+                    payload = _key_value(key, value)
                 except Exception as error:
                     log.exception("Failed to encode key %s: %s", key, error)
                     continue
-                if index is not None and len(kept) < _KEPT_ATTRIBUTES:
+                field = tag + _varint(len(payload)) + payload
+                if index is not None:
+                    # Full: start again, so that values seen once (ids, handles) do not
+                    # keep the ones that repeat (statements, names) out for good.
+                    if len(kept) >= _KEPT_ATTRIBUTES:
+                        kept.clear()
                     kept[index] = field
-            fields.append(tag)
             fields.append(field)
         return fields
 
@@ -144,31 +165,45 @@ class Encoder:
         """A Span message (the SDK's `_encode_span`)."""
         context = span.get_span_context()
         assert context is not None  # (an ended span's)
+        # Fields 1 and 2, trace and span id, in one integer's bytes.
         fields = [
-            b"\x0a\x10",
-            context.trace_id.to_bytes(16, "big"),
-            b"\x12\x08",
-            context.span_id.to_bytes(8, "big"),
+            ((context.trace_id | _TRACE_TAG) << 80 | _SPAN_TAG | context.span_id).to_bytes(
+                28, "big"
+            )
         ]
         state = context.trace_state
         if state:
             fields.append(_len(b"\x1a", ",".join([f"{k}={v}" for k, v in state.items()]).encode()))
         parent = span.parent
         if parent:
-            fields.append(b"\x22\x08")
-            fields.append(parent.span_id.to_bytes(8, "big"))
+            fields.append((_PARENT_TAG | parent.span_id).to_bytes(10, "big"))
         name = span.name.encode()
         if name:
             fields.append(_len(b"\x2a", name))
         fields.append(_KIND[span.kind])
-        if span.start_time:
-            fields.append(b"\x39" + _pack_fixed64(span.start_time))
-        if span.end_time:
-            fields.append(b"\x41" + _pack_fixed64(span.end_time))
-        fields += self.attributes(b"\x4a", span.attributes)
-        if span.dropped_attributes:
-            fields.append(b"\x50" + _varint(span.dropped_attributes))
-        for event in span.events:
+        start, end = span.start_time, span.end_time
+        if start and end:
+            fields.append(_pack_times(0x39, start, 0x41, end))
+        else:
+            if start:
+                fields.append(b"\x39" + _pack_fixed64(start))
+            if end:
+                fields.append(b"\x41" + _pack_fixed64(end))
+        parts = self._parts(span)
+        if parts is None:
+            attributes: Mapping[str, Any] | None = span.attributes
+            dropped_attributes = span.dropped_attributes
+            events: Sequence[Event] = span.events
+            dropped_events = span.dropped_events
+            links: Sequence[Link] = span.links
+            dropped_links = span.dropped_links
+        else:
+            attributes, dropped_attributes, events, dropped_events, links, dropped_links = parts
+        if attributes:
+            fields += self.attributes(b"\x4a", attributes)
+        if dropped_attributes:
+            fields.append(b"\x50" + _varint(dropped_attributes))
+        for event in events:
             event_fields = [b"\x09" + _pack_fixed64(event.timestamp)] if event.timestamp else []
             event_name = event.name.encode()
             if event_name:
@@ -177,9 +212,9 @@ class Encoder:
             if event.dropped_attributes:
                 event_fields.append(b"\x20" + _varint(event.dropped_attributes))
             fields.append(_len(b"\x5a", b"".join(event_fields)))
-        if span.dropped_events:
-            fields.append(b"\x60" + _varint(span.dropped_events))
-        for link in span.links:
+        if dropped_events:
+            fields.append(b"\x60" + _varint(dropped_events))
+        for link in links:
             linked = link.context
             link_fields = [
                 b"\x0a\x10",
@@ -192,17 +227,18 @@ class Encoder:
                 link_fields.append(b"\x28" + _varint(link.dropped_attributes))
             link_fields.append(b"\x35" + _pack_fixed32(0x300 if linked.is_remote else 0x100))
             fields.append(_len(b"\x6a", b"".join(link_fields)))
-        if span.dropped_links:
-            fields.append(b"\x70" + _varint(span.dropped_links))
+        if dropped_links:
+            fields.append(b"\x70" + _varint(dropped_links))
         status = span.status
         if status is not None:
-            status_fields = b""
+            code = status.status_code.value
             if status.description:
                 status_fields = _len(b"\x12", status.description.encode())
-            code = status.status_code.value
-            if code:
-                status_fields += b"\x18" + _varint(code)
-            fields.append(_len(b"\x7a", status_fields))
+                if code:
+                    status_fields += b"\x18" + _varint(code)
+                fields.append(_len(b"\x7a", status_fields))
+            else:
+                fields.append(_STATUS[code])
         fields.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
         return b"".join(fields)
 
@@ -212,7 +248,10 @@ class Encoder:
         if kept is not None and kept[0] is resource:
             return kept[1]
         encoded = _len(b"\x0a", b"".join(self.attributes(b"\x0a", resource.attributes)))
-        self._resources = {id(resource): (resource, encoded)}
+        if len(self._resources) >= 16:
+            self._resources.clear()
+        # The resource is kept beside its bytes: its id is not reused meanwhile.
+        self._resources[id(resource)] = (resource, encoded)
         return encoded
 
     def scope(self, scope: InstrumentationScope | None) -> bytes:
@@ -252,7 +291,8 @@ class Encoder:
             encoded = scopes.get(scope)
             if encoded is None:
                 encoded = scopes[scope] = []
-            encoded.append(_varint_prefixed(self.span(span)))
+            payload = self.span(span)
+            encoded.append(_varint(len(payload)) + payload)
         out = []
         for resource, scopes in groups.items():
             fields = [self.resource(resource)]
@@ -270,10 +310,6 @@ class Encoder:
         return b"".join(out)
 
 
-def _varint_prefixed(payload: bytes) -> bytes:
-    return _varint(len(payload)) + payload
-
-
 class OTLPSpanExporter(SDKSpanExporter):
     """The SDK's OTLP/HTTP span exporter (the same settings, requests, retries, limits and
     metrics), encoding with `Encoder` instead of the SDK's protobuf messages."""
@@ -281,10 +317,19 @@ class OTLPSpanExporter(SDKSpanExporter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._encoder = Encoder()
+        self._stepped_aside = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         result = _compat.otlp_export(self, spans, self._encoder.request)
-        return super().export(spans) if result is None else result
+        if result is not None:
+            return result
+        if not self._stepped_aside and not self._shutdown:
+            self._stepped_aside = True
+            log.debug(
+                "tracing: the OTLP exporter's internals are not the ones known; "
+                "its own export encodes the spans"
+            )
+        return super().export(spans)
 
 
 def encode_request(spans: Sequence[ReadableSpan]) -> bytes:
