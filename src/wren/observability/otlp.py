@@ -29,6 +29,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as SDKSpanExporter,
 )
 from opentelemetry.trace import SpanKind
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE as _NO_STATE
 
 from wren import _compat
 
@@ -47,13 +48,17 @@ _pack_fixed32 = struct.Struct("<I").pack
 _ONE_BYTE = [bytes((n,)) for n in range(128)]
 _INT64 = 1 << 63
 # Span.kind: OTLP's SpanKind numbers (SPAN_KIND_INTERNAL is 1: 0 is UNSPECIFIED).
-_KIND = {
+_KIND = [b""] * len(SpanKind)
+for _kind, _field in {
     SpanKind.INTERNAL: b"\x30\x01",
     SpanKind.SERVER: b"\x30\x02",
     SpanKind.CLIENT: b"\x30\x03",
     SpanKind.PRODUCER: b"\x30\x04",
     SpanKind.CONSUMER: b"\x30\x05",
-}
+}.items():
+    # By the enum's value (`_value_`, a plain attribute: a member's hash and `.value`
+    # are Python calls).
+    _KIND[_kind.value] = _field
 # Span.flags (fixed32, field 16): SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, and _IS_REMOTE.
 _LOCAL_PARENT = b"\x85\x01" + _pack_fixed32(0x100)
 _REMOTE_PARENT = b"\x85\x01" + _pack_fixed32(0x300)
@@ -172,7 +177,8 @@ class Encoder:
             )
         ]
         state = context.trace_state
-        if state:
+        # Most spans have the API's one empty TraceState (its length is a Python call).
+        if state is not _NO_STATE and state:
             fields.append(_len(b"\x1a", ",".join([f"{k}={v}" for k, v in state.items()]).encode()))
         parent = span.parent
         if parent:
@@ -180,7 +186,7 @@ class Encoder:
         name = span.name.encode()
         if name:
             fields.append(_len(b"\x2a", name))
-        fields.append(_KIND[span.kind])
+        fields.append(_KIND[span.kind._value_])
         start, end = span.start_time, span.end_time
         if start and end:
             fields.append(_pack_times(0x39, start, 0x41, end))
@@ -231,7 +237,7 @@ class Encoder:
             fields.append(b"\x70" + _varint(dropped_links))
         status = span.status
         if status is not None:
-            code = status.status_code.value
+            code = status.status_code._value_
             if status.description:
                 status_fields = _len(b"\x12", status.description.encode())
                 if code:
@@ -276,21 +282,22 @@ class Encoder:
         """An ExportTraceServiceRequest of `spans`, grouped by resource, then by scope, in
         the order each first appears (as the SDK's encoder groups them)."""
         groups: dict[Resource, dict[InstrumentationScope | None, list[bytes]]] = {}
-        resources: dict[int, dict[InstrumentationScope | None, list[bytes]]] = {}
+        # By identity first (one provider's spans share their Resource, whose hash is a
+        # JSON dump of its attributes, and their tracer's scope, hashed in Python), by
+        # equality as the SDK's grouping. The spans hold both: no id is reused meanwhile.
+        same: dict[tuple[int, int], list[bytes]] = {}
         for span in spans:
             resource = span.resource
-            # By identity first (one provider's spans share their Resource, whose hash
-            # is a JSON dump of its attributes), by equality as the SDK's grouping.
-            scopes = resources.get(id(resource))
-            if scopes is None:
+            scope = span.instrumentation_scope or None
+            encoded = same.get((id(resource), id(scope)))
+            if encoded is None:
                 scopes = groups.get(resource)
                 if scopes is None:
                     scopes = groups[resource] = {}
-                resources[id(resource)] = scopes
-            scope = span.instrumentation_scope or None
-            encoded = scopes.get(scope)
-            if encoded is None:
-                encoded = scopes[scope] = []
+                encoded = scopes.get(scope)
+                if encoded is None:
+                    encoded = scopes[scope] = []
+                same[id(resource), id(scope)] = encoded
             payload = self.span(span)
             encoded.append(_varint(len(payload)) + payload)
         out = []
