@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExportResult
+    from opentelemetry.trace import SpanContext, SpanKind, Status
     from sqlalchemy.pool import Pool, PoolProxiedConnection
     from sqlalchemy.sql.compiler import SQLCompiler
     from strawberry.extensions import SchemaExtension
@@ -75,6 +76,7 @@ __all__ = [
     "positional_names",
     "pre_pings",
     "protocol_schema",
+    "public_span_parts",
     "queue_pool",
     "run_prepared",
     "span_parts_reader",
@@ -283,18 +285,69 @@ def supervise_workers(worker: type[multiprocess.Process]) -> None:
     multiprocess.Process = worker  # type: ignore[misc]
 
 
-SpanParts = tuple[Mapping[str, Any], int, Sequence[Any], int, Sequence[Any], int]
+# A span's context, parent, name, kind, start and end times, status, attributes, dropped
+# attributes, events, dropped events, links and dropped links.
+SpanParts = tuple[
+    "SpanContext",
+    "SpanContext | None",
+    str,
+    "SpanKind",
+    "int | None",
+    "int | None",
+    "Status",
+    "Mapping[str, Any] | None",
+    int,
+    Sequence[Any],
+    int,
+    Sequence[Any],
+    int,
+]
+# The attributes of an SDK span span_parts_reader reads (set by ReadableSpan.__init__).
+_SPAN_FIELDS = (
+    "_context",
+    "_parent",
+    "_name",
+    "_kind",
+    "_start_time",
+    "_end_time",
+    "_status",
+    "_attributes",
+    "_events",
+    "_links",
+)
 
 
-def span_parts_reader() -> Callable[[ReadableSpan], SpanParts | None]:
-    """A reader of an SDK span's attributes, events and links with their dropped counts,
-    straight from its BoundedAttributes' dict and BoundedLists' deques; None for a span
-    it does not know (then read through the public properties).
+def public_span_parts(span: ReadableSpan) -> SpanParts:
+    """A span's parts, read through ReadableSpan's public properties."""
+    context = span.get_span_context()
+    assert context is not None  # (an ended span's)
+    return (
+        context,
+        span.parent,
+        span.name,
+        span.kind,
+        span.start_time,
+        span.end_time,
+        span.status,
+        span.attributes,
+        span.dropped_attributes,
+        span.events,
+        span.dropped_events,
+        span.links,
+        span.dropped_links,
+    )
 
-    The properties copy: `attributes` wraps the BoundedAttributes in a MappingProxyType,
-    whose items are then fetched one Python call each, `events` and `links` copy their
-    BoundedList under its lock: a third of the OTLP encoder's time per span. The span is
-    ended (the SDK hands only ended spans to processors), so nothing changes them."""
+
+def span_parts_reader() -> Callable[[ReadableSpan], SpanParts]:
+    """A reader of an SDK span's parts (`SpanParts`) straight from its own attributes, its
+    BoundedAttributes' dict and its BoundedLists' deques; `public_span_parts` for a span or
+    a collection it does not know, and wholly where the SDK's are not the ones known.
+
+    The properties cost a Python call each and some copy: `attributes` wraps the
+    BoundedAttributes in a MappingProxyType whose items are then fetched one Python call
+    each, `events` and `links` copy their BoundedList under its lock: together a third of
+    the OTLP encoder's time per span. The span is ended (the SDK hands processors ended
+    spans), so nothing changes them meanwhile."""
     from opentelemetry.attributes import BoundedAttributes
     from opentelemetry.sdk.trace import ReadableSpan, Span
     from opentelemetry.sdk.util import BoundedList
@@ -307,39 +360,52 @@ def span_parts_reader() -> Callable[[ReadableSpan], SpanParts | None]:
         and isinstance(getattr(probe_list, "_dq", None), deque)
         and isinstance(getattr(probe_attributes, "dropped", None), int)
         and isinstance(getattr(probe_list, "dropped", None), int)
-        and all(
-            name in vars(ReadableSpan("probe")) for name in ("_attributes", "_events", "_links")
-        )
+        and all(name in vars(ReadableSpan("probe")) for name in _SPAN_FIELDS)
     ):
-        return lambda span: None
+        return public_span_parts
 
-    def parts(span: ReadableSpan) -> SpanParts | None:
+    def parts(span: ReadableSpan) -> SpanParts:
         if type(span) not in known:
-            return None
-        attributes: Any = span._attributes
-        events: Any = span._events
-        links: Any = span._links
+            return public_span_parts(span)
+        read: Any = span
+        attributes = read._attributes
+        events = read._events
+        links = read._links
         kind = type(attributes)
         if kind is BoundedAttributes:
             attributes, dropped_attributes = attributes._dict, attributes.dropped
         elif attributes is None or kind is dict:
             dropped_attributes = 0
         else:
-            return None
+            return public_span_parts(span)
         kind = type(events)
         if kind is BoundedList:
             events, dropped_events = events._dq, events.dropped
         elif kind is tuple or kind is list:
             dropped_events = 0
         else:
-            return None
+            return public_span_parts(span)
         kind = type(links)
         if kind is BoundedList:
             links, dropped_links = links._dq, links.dropped
         elif kind is tuple or kind is list:
             dropped_links = 0
         else:
-            return None
-        return attributes, dropped_attributes, events, dropped_events, links, dropped_links
+            return public_span_parts(span)
+        return (
+            read._context,
+            read._parent,
+            read._name,
+            read._kind,
+            read._start_time,
+            read._end_time,
+            read._status,
+            attributes,
+            dropped_attributes,
+            events,
+            dropped_events,
+            links,
+            dropped_links,
+        )
 
     return parts

@@ -378,14 +378,15 @@ def test_spans_are_read_through_the_sdks_collections() -> None:
         s.add_event("two")
     span = memory.get_finished_spans()[0]
     read = _compat.span_parts_reader()
+    assert read is not _compat.public_span_parts
     parts = read(span)
-    assert parts is not None
-    attributes, dropped_attributes, events, dropped_events, links, dropped_links = parts
-    assert dict(attributes) == dict(span.attributes) == {"b": 2}
-    assert (dropped_attributes, dropped_events, dropped_links) == (1, 1, 0)
-    assert tuple(events) == span.events
-    assert tuple(links) == span.links == ()
-    assert read(_readable(attributes={"k": "v"})) == ({"k": "v"}, 0, (), 0, (), 0)
+    assert parts[7] is span._attributes._dict  # type: ignore[attr-defined]
+    assert parts[9] is span._events._dq  # type: ignore[attr-defined]
+    assert normal(parts) == normal(_compat.public_span_parts(span))
+    assert parts[8] == 1  # dropped attributes
+    assert parts[10] == 1  # dropped events
+    plain = _readable(attributes={"k": "v"}, parent=SpanContext(3, 4, True))
+    assert normal(read(plain)) == normal(_compat.public_span_parts(plain))
 
     class Other(ReadableSpan):
         @property
@@ -393,9 +394,30 @@ def test_spans_are_read_through_the_sdks_collections() -> None:
             return {"from": "the property"}
 
     other = Other("o", SpanContext(1, 2, False), attributes={"ignored": 1})
-    assert read(other) is None
+    assert dict(read(other)[7] or {}) == {"from": "the property"}
     assert encode_request([other]) == sdk_bytes([other])
     assert b"the property" in encode_request([other])
+
+
+def normal(parts: _compat.SpanParts) -> tuple[Any, ...]:
+    listed = list(parts)
+    listed[7] = dict(listed[7] or {})
+    listed[9], listed[11] = tuple(listed[9]), tuple(listed[11])
+    return tuple(listed)
+
+
+PUBLIC = Encoder()
+PUBLIC._parts = _compat.public_span_parts
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches)
+def test_varied_batches_read_through_the_properties_encode_alike(
+    batch: list[ReadableSpan],
+) -> None:
+    """Where the SDK's internals are not the known ones, spans are read through their
+    properties: the same bytes."""
+    assert PUBLIC.request(batch) == sdk_bytes(batch)
 
 
 def test_the_attribute_table_starts_again_when_full() -> None:
@@ -526,3 +548,18 @@ def test_a_refused_export_fails_and_a_shut_down_exporter_sends_nothing(
     exporter.shutdown()  # type: ignore[no-untyped-call]
     assert exporter.export(_spans()) is SpanExportResult.FAILURE
     assert len(handler.bodies) == 1
+
+
+def test_the_public_properties_are_read_where_the_sdks_collections_differ(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import opentelemetry.sdk.util
+
+    class Elsewhere:
+        """A BoundedList of another generation (no deque)."""
+
+        def __init__(self, maxlen: int | None) -> None:
+            self.dropped = 0
+
+    monkeypatch.setattr(opentelemetry.sdk.util, "BoundedList", Elsewhere)
+    assert _compat.span_parts_reader() is _compat.public_span_parts

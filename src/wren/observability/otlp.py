@@ -35,10 +35,9 @@ from wren import _compat
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExportResult
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import Link
 
 log = logging.getLogger("wren.tracing")
 
@@ -168,8 +167,21 @@ class Encoder:
 
     def span(self, span: ReadableSpan) -> bytes:
         """A Span message (the SDK's `_encode_span`)."""
-        context = span.get_span_context()
-        assert context is not None  # (an ended span's)
+        (
+            context,
+            parent,
+            name,
+            kind,
+            start,
+            end,
+            status,
+            attributes,
+            dropped_attributes,
+            events,
+            dropped_events,
+            links,
+            dropped_links,
+        ) = self._parts(span)
         # Fields 1 and 2, trace and span id, in one integer's bytes.
         fields = [
             ((context.trace_id | _TRACE_TAG) << 80 | _SPAN_TAG | context.span_id).to_bytes(
@@ -180,14 +192,11 @@ class Encoder:
         # Most spans have the API's one empty TraceState (its length is a Python call).
         if state is not _NO_STATE and state:
             fields.append(_len(b"\x1a", ",".join([f"{k}={v}" for k, v in state.items()]).encode()))
-        parent = span.parent
         if parent:
             fields.append((_PARENT_TAG | parent.span_id).to_bytes(10, "big"))
-        name = span.name.encode()
         if name:
-            fields.append(_len(b"\x2a", name))
-        fields.append(_KIND[span.kind._value_])
-        start, end = span.start_time, span.end_time
+            fields.append(_len(b"\x2a", name.encode()))
+        fields.append(_KIND[kind._value_])
         if start and end:
             fields.append(_pack_times(0x39, start, 0x41, end))
         else:
@@ -195,16 +204,6 @@ class Encoder:
                 fields.append(b"\x39" + _pack_fixed64(start))
             if end:
                 fields.append(b"\x41" + _pack_fixed64(end))
-        parts = self._parts(span)
-        if parts is None:
-            attributes: Mapping[str, Any] | None = span.attributes
-            dropped_attributes = span.dropped_attributes
-            events: Sequence[Event] = span.events
-            dropped_events = span.dropped_events
-            links: Sequence[Link] = span.links
-            dropped_links = span.dropped_links
-        else:
-            attributes, dropped_attributes, events, dropped_events, links, dropped_links = parts
         if attributes:
             fields += self.attributes(b"\x4a", attributes)
         if dropped_attributes:
@@ -235,7 +234,6 @@ class Encoder:
             fields.append(_len(b"\x6a", b"".join(link_fields)))
         if dropped_links:
             fields.append(b"\x70" + _varint(dropped_links))
-        status = span.status
         if status is not None:
             code = status.status_code._value_
             if status.description:
