@@ -10,7 +10,10 @@ both versions for the same reason.
 One more library's internals are used here, the OpenTelemetry OTLP/HTTP exporter's
 (`otlp_export`: its export steps around Wren's own encoding of the spans, observability/otlp.py);
 it steps aside, to the exporter's own `export`, when they are not the ones it knows, and
-tests/unit/test_otlp.py exercises both against a real HTTP receiver.
+tests/unit/test_otlp.py exercises both against a real HTTP receiver. That encoding reads an
+SDK span's own attributes and its BoundedAttributes' and BoundedLists' contents
+(`span_parts_reader`), and the public properties (`public_span_parts`) for any span or
+SDK generation it does not know; tests/unit/test_otlp.py encodes through both.
 
 One module is the exception, by its nature: src/wren/http/protocol.py subclasses
 uvicorn's httptools protocol and copies one of its methods, so it is uvicorn's internals

@@ -6,8 +6,13 @@ The SDK's exporter builds a protobuf message object per span, per attribute and 
 request for one of its four spans. This writes the same `ExportTraceServiceRequest` wire
 format directly (tags, varints, lengths): the resource's and the instrumentation scope's
 blocks are written once per batch and kept while they are the same objects, and each
-attribute's encoded key and value is kept by (key, value) in a bounded table (a
-statement's text, its name, the operation's name repeat from span to span).
+attribute's field is kept by (key, value) in a bounded table, emptied when full (a
+statement's text, its name, the operation's name repeat from span to span; ids do not,
+and must not keep them out for good). An SDK span is read in one call from its own
+attributes and collections (wren._compat.span_parts_reader): its properties cost a Python
+call each, and `attributes`, `events` and `links` copy. Per span, in a batch of 512
+spans like a UserByHandle request's (callgrind): the SDK's encoder 191,600
+instructions, this one 32,500.
 
 `encode_request(spans)` gives the bytes the SDK's encoder gives for the same spans: the
 same messages, grouped by resource and scope in the same order, fields in the order
