@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -28,6 +30,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from opentelemetry.trace.span import TraceState
 
 from wren import _compat
+from wren.observability import otlp
 from wren.observability.otlp import Encoder, OTLPSpanExporter, encode_request
 
 
@@ -275,6 +278,162 @@ def test_random_batches_encode_to_the_sdk_encoders_bytes() -> None:
         assert encode_request(spans) == expected
 
 
+INT64 = 1 << 63
+# -- properties: varied spans, byte for byte the SDK encoder's (hypothesis)
+
+texts = st.text(max_size=12) | st.sampled_from(["", "é", "日本語", "🦆", "a" * 200, "\x00"])
+ints = st.integers(-INT64, INT64 - 1) | st.sampled_from([0, 1, -1, 127, 128, INT64 - 1, -INT64])
+floats = st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, math.inf, -math.inf, 1e-310])
+scalars = st.one_of(texts, st.booleans(), ints, floats, st.binary(max_size=8))
+# What the SDK's attribute cleaning lets through: scalars and homogeneous sequences of them.
+sequences = st.one_of(
+    st.lists(texts, max_size=4),
+    st.lists(st.booleans(), max_size=4),
+    st.lists(ints, max_size=4),
+    st.lists(floats, max_size=4),
+).map(tuple)
+# What the SDK's encoder handles beyond that (attributes set on a ReadableSpan directly):
+# None, nested and mixed sequences, mappings.
+nested = st.recursive(
+    scalars | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
+values = st.one_of(scalars, sequences, nested)
+attributes = st.dictionaries(texts, values, max_size=6)
+ids = st.integers(1, (1 << 64) - 1)
+trace_ids = st.integers(1, (1 << 128) - 1)
+times = st.none() | st.integers(0, (1 << 64) - 1)
+contexts = st.builds(
+    SpanContext,
+    trace_id=trace_ids,
+    span_id=ids,
+    is_remote=st.booleans(),
+    trace_flags=st.sampled_from([TraceFlags(0), TraceFlags(1)]),
+    trace_state=st.sampled_from(
+        [None, TraceState(), TraceState([("vendor", "v1")]), TraceState([("a", "1"), ("b", "x-y")])]
+    ),
+)
+statuses = st.one_of(
+    st.sampled_from([Status(StatusCode.UNSET), Status(StatusCode.OK)]),
+    st.builds(Status, st.just(StatusCode.ERROR), st.none() | texts),
+)
+events = st.builds(Event, name=texts, attributes=st.none() | attributes, timestamp=ids)
+links = st.builds(Link, context=contexts, attributes=st.none() | attributes)
+
+RESOURCES = [
+    Resource({"service.name": "wren", "service.instance.id": "a"}),
+    Resource({"service.name": "wren", "service.instance.id": "a"}),  # equal, not the same
+    Resource({"service.name": "other", "n": 3}, "https://opentelemetry.io/schemas/1.21.0"),
+    Resource({}),
+]
+SCOPES = [
+    None,
+    InstrumentationScope("wren"),
+    InstrumentationScope("wren"),  # equal, not the same
+    InstrumentationScope("wren.db", "1.2", "https://opentelemetry.io/schemas/1.21.0", {"k": 1}),
+    # Equal to the one above (scopes compare by name, version and schema URL only).
+    InstrumentationScope("wren.db", "1.2", "https://opentelemetry.io/schemas/1.21.0", {"k": 2}),
+    InstrumentationScope("", ""),
+]
+
+spans = st.builds(
+    ReadableSpan,
+    name=texts,
+    context=contexts,
+    parent=st.none() | contexts,
+    resource=st.sampled_from(RESOURCES),
+    attributes=st.none() | attributes,
+    events=st.lists(events, max_size=3),
+    links=st.lists(links, max_size=2),
+    kind=st.sampled_from(list(SpanKind)),
+    status=statuses,
+    start_time=times,
+    end_time=times,
+    instrumentation_scope=st.sampled_from(SCOPES),
+)
+batches = st.lists(spans, max_size=8)
+SHARED = Encoder()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches)
+def test_varied_batches_encode_to_the_sdk_encoders_bytes(batch: list[ReadableSpan]) -> None:
+    """Byte for byte and parsed back equal; an encoder kept across examples (its tables
+    filled by earlier batches) writes the same as a fresh one."""
+    expected = sdk_bytes(batch)
+    assert encode_request(batch) == expected
+    assert SHARED.request(batch) == expected
+    assert ExportTraceServiceRequest.FromString(SHARED.request(batch)) == encode_spans(batch)
+
+
+def test_spans_are_read_through_the_sdks_collections() -> None:
+    """An SDK span's attributes, events and links with their dropped counts are read from
+    its BoundedAttributes and BoundedLists directly, and equal what its properties give;
+    a span of another type is read through the properties, and encodes the same."""
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=1, max_events=1))
+    memory = recorded(provider)
+    with provider.get_tracer("wren").start_as_current_span("s", attributes={"a": 1, "b": 2}) as s:
+        s.add_event("one")
+        s.add_event("two")
+    span = memory.get_finished_spans()[0]
+    read = _compat.span_parts_reader()
+    assert read is not _compat.public_span_parts
+    parts = read(span)
+    assert parts[7] is span._attributes._dict  # type: ignore[attr-defined]
+    assert parts[9] is span._events._dq  # type: ignore[attr-defined]
+    assert normal(parts) == normal(_compat.public_span_parts(span))
+    assert parts[8] == 1  # dropped attributes
+    assert parts[10] == 1  # dropped events
+    plain = _readable(attributes={"k": "v"}, parent=SpanContext(3, 4, True))
+    assert normal(read(plain)) == normal(_compat.public_span_parts(plain))
+
+    class Other(ReadableSpan):
+        @property
+        def attributes(self) -> Any:
+            return {"from": "the property"}
+
+    other = Other("o", SpanContext(1, 2, False), attributes={"ignored": 1})
+    assert dict(read(other)[7] or {}) == {"from": "the property"}
+    assert encode_request([other]) == sdk_bytes([other])
+    assert b"the property" in encode_request([other])
+
+
+def normal(parts: _compat.SpanParts) -> tuple[Any, ...]:
+    listed = list(parts)
+    listed[7] = dict(listed[7] or {})
+    listed[9], listed[11] = tuple(listed[9]), tuple(listed[11])
+    return tuple(listed)
+
+
+PUBLIC = Encoder()
+PUBLIC._parts = _compat.public_span_parts
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches)
+def test_varied_batches_read_through_the_properties_encode_alike(
+    batch: list[ReadableSpan],
+) -> None:
+    """Where the SDK's internals are not the known ones, spans are read through their
+    properties: the same bytes."""
+    assert PUBLIC.request(batch) == sdk_bytes(batch)
+
+
+def test_the_attribute_table_starts_again_when_full() -> None:
+    """Values seen once fill the table; it is emptied then, so a value that repeats is
+    kept again afterwards."""
+    encoder = Encoder()
+    for n in range(otlp._KEPT_ATTRIBUTES + 1):
+        encoder.attributes(b"\x4a", {"user.id": n})
+    table = encoder._attributes[b"\x4a"]
+    assert len(table) == 1
+    encoder.attributes(b"\x4a", {"db.query.text": "SELECT 1"})
+    assert ("db.query.text", "SELECT 1", str) in table
+    span = _readable(attributes={"db.query.text": "SELECT 1", "user.id": 5})
+    assert encoder.request([span]) == sdk_bytes([span])
+
+
 # -- the exporter, against a real HTTP receiver
 
 
@@ -347,7 +506,9 @@ def test_the_exporter_uses_its_own_encoding(
 
 
 def test_where_the_internals_differ_the_sdks_export_runs(
-    receiver: tuple[str, type[_Receiver]], monkeypatch: pytest.MonkeyPatch
+    receiver: tuple[str, type[_Receiver]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     class Elsewhere:
         _shutdown = False
@@ -356,8 +517,13 @@ def test_where_the_internals_differ_the_sdks_export_runs(
     endpoint, handler = receiver
     monkeypatch.setattr(_compat, "otlp_export", lambda *args: None)
     spans = _spans()
-    assert OTLPSpanExporter(endpoint=endpoint).export(spans) is SpanExportResult.SUCCESS
-    assert handler.bodies == [sdk_bytes(spans)]
+    exporter = OTLPSpanExporter(endpoint=endpoint)
+    with caplog.at_level(logging.DEBUG, "wren.tracing"):
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+    assert handler.bodies == [sdk_bytes(spans)] * 2
+    said = [r for r in caplog.records if "not the ones known" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.DEBUG]  # once
 
 
 def test_a_batch_over_the_size_limit_is_dropped(
@@ -382,3 +548,18 @@ def test_a_refused_export_fails_and_a_shut_down_exporter_sends_nothing(
     exporter.shutdown()  # type: ignore[no-untyped-call]
     assert exporter.export(_spans()) is SpanExportResult.FAILURE
     assert len(handler.bodies) == 1
+
+
+def test_the_public_properties_are_read_where_the_sdks_collections_differ(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import opentelemetry.sdk.util
+
+    class Elsewhere:
+        """A BoundedList of another generation (no deque)."""
+
+        def __init__(self, maxlen: int | None) -> None:
+            self.dropped = 0
+
+    monkeypatch.setattr(opentelemetry.sdk.util, "BoundedList", Elsewhere)
+    assert _compat.span_parts_reader() is _compat.public_span_parts
