@@ -367,6 +367,15 @@ def span_parts_reader() -> Callable[[ReadableSpan], SpanParts]:
     ):
         return public_span_parts
 
+    def listed(items: Any) -> tuple[Any, int] | None:
+        """A span's events or links and how many it dropped; None for a kind not known."""
+        kind = type(items)
+        if kind is BoundedList:
+            return items._dq, items.dropped
+        if kind is tuple or kind is list:
+            return items, 0
+        return None
+
     def parts(span: ReadableSpan) -> SpanParts:
         if type(span) not in known:
             return public_span_parts(span)
@@ -381,20 +390,12 @@ def span_parts_reader() -> Callable[[ReadableSpan], SpanParts]:
             dropped_attributes = 0
         else:
             return public_span_parts(span)
-        kind = type(events)
-        if kind is BoundedList:
-            events, dropped_events = events._dq, events.dropped
-        elif kind is tuple or kind is list:
-            dropped_events = 0
-        else:
+        events_read = listed(events)
+        links_read = listed(links)
+        if events_read is None or links_read is None:
             return public_span_parts(span)
-        kind = type(links)
-        if kind is BoundedList:
-            links, dropped_links = links._dq, links.dropped
-        elif kind is tuple or kind is list:
-            dropped_links = 0
-        else:
-            return public_span_parts(span)
+        events, dropped_events = events_read
+        links, dropped_links = links_read
         return (
             read._context,
             read._parent,
