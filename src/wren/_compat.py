@@ -13,7 +13,11 @@ it steps aside, to the exporter's own `export`, when they are not the ones it kn
 tests/unit/test_otlp.py exercises both against a real HTTP receiver. That encoding reads an
 SDK span's own attributes and its BoundedAttributes' and BoundedLists' contents
 (`span_parts_reader`), and the public properties (`public_span_parts`) for any span or
-SDK generation it does not know; tests/unit/test_otlp.py encodes through both.
+SDK generation it does not know; tests/unit/test_otlp.py encodes through both. Wren's own
+spans (observability/spans.py) take what an SDK tracer gives its spans from the tracer's
+fields (`sdk_tracer_parts`) and read a ParentBased sampler's delegate
+(`samples_sampled_children`); where those are not the ones known the SDK makes every span,
+and tests/unit/test_spans.py compares the two kinds of span field by field.
 
 One module is the exception, by its nature: src/wren/http/protocol.py subclasses
 uvicorn's httptools protocol and copies one of its methods, so it is uvicorn's internals
@@ -27,7 +31,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -43,8 +47,12 @@ if TYPE_CHECKING:
     from asyncpg.prepared_stmt import PreparedStatement
     from graphql import GraphQLField, GraphQLSchema
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor
     from opentelemetry.sdk.trace.export import SpanExportResult
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+    from opentelemetry.sdk.trace.sampling import Sampler
+    from opentelemetry.sdk.util.instrumentation import InstrumentationInfo, InstrumentationScope
     from opentelemetry.trace import SpanContext, SpanKind, Status
     from sqlalchemy.pool import Pool, PoolProxiedConnection
     from sqlalchemy.sql.compiler import SQLCompiler
@@ -82,6 +90,8 @@ __all__ = [
     "public_span_parts",
     "queue_pool",
     "run_prepared",
+    "samples_sampled_children",
+    "sdk_tracer_parts",
     "span_parts_reader",
     "supervise_workers",
 ]
@@ -355,7 +365,9 @@ def span_parts_reader() -> Callable[[ReadableSpan], SpanParts]:
     from opentelemetry.sdk.trace import ReadableSpan, Span
     from opentelemetry.sdk.util import BoundedList
 
-    known = (ReadableSpan, Span)
+    from wren.observability.spans import LeanSpan
+
+    known = (ReadableSpan, Span, LeanSpan)
     probe_attributes = BoundedAttributes(attributes={"k": 1})
     probe_list: Any = BoundedList(1)
     if not (
@@ -413,3 +425,82 @@ def span_parts_reader() -> Callable[[ReadableSpan], SpanParts]:
         )
 
     return parts
+
+
+class TracerParts(NamedTuple):
+    """What an SDK tracer gives each span it starts (observability/spans.py makes spans
+    with it)."""
+
+    resource: Resource
+    scope: InstrumentationScope
+    info: InstrumentationInfo
+    processor: SpanProcessor
+    on_ending: Callable[[Any], None] | None
+    id_generator: IdGenerator
+    limits: SpanLimits
+    enabled: bool
+    counts_spans: bool
+
+
+def sdk_tracer_parts(tracer: Any) -> TracerParts | None:
+    """An SDK tracer's resource, scope, span processor, id generator and span limits,
+    whether it is enabled and whether it counts its spans in the SDK's own metrics; None
+    for any other tracer, or an SDK one whose fields are not the ones known.
+
+    `resource`, `span_processor`, `id_generator` and `instrumentation_info` are public
+    attributes of the SDK's Tracer; its scope, span limits, configuration and metrics are
+    not (opentelemetry/sdk/trace/__init__.py, Tracer.__init__ and start_span)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, Tracer
+    from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    if type(tracer) is not Tracer:
+        return None
+    read: Any = tracer
+    processor = getattr(read, "span_processor", None)
+    scope = getattr(read, "_instrumentation_scope", None)
+    limits = getattr(read, "_span_limits", None)
+    metrics = getattr(read, "_tracer_metrics", None)
+    enabled = getattr(read, "_is_enabled", None)
+    if not (
+        isinstance(getattr(read, "resource", None), Resource)
+        and isinstance(processor, SpanProcessor)
+        and isinstance(getattr(read, "id_generator", None), IdGenerator)
+        and isinstance(scope, InstrumentationScope)
+        and isinstance(limits, SpanLimits)
+        and metrics is not None
+        and callable(enabled)
+    ):
+        return None
+    on_ending = getattr(processor, "_on_ending", None)
+    return TracerParts(
+        resource=read.resource,
+        scope=scope,
+        info=read.instrumentation_info,
+        processor=processor,
+        on_ending=on_ending if callable(on_ending) else None,
+        id_generator=read.id_generator,
+        limits=limits,
+        enabled=bool(enabled()),
+        counts_spans=type(metrics) is not NoOpTracerMetrics,
+    )
+
+
+def samples_sampled_children(sampler: Sampler) -> bool:
+    """Whether `sampler` samples every span whose parent is a sampled span of this process:
+    ParentBased's delegate for such a parent is ALWAYS_ON (its default), or a sampler that
+    decides by the trace id alone, which the parent's was sampled on (TraceIdRatioBased,
+    ALWAYS_ON; ALWAYS_OFF samples no parent)."""
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        ALWAYS_ON,
+        ParentBased,
+        ParentBasedTraceIdRatio,
+        TraceIdRatioBased,
+    )
+
+    if type(sampler) in (ParentBased, ParentBasedTraceIdRatio):
+        return getattr(sampler, "_local_parent_sampled", None) is ALWAYS_ON
+    return sampler is ALWAYS_ON or sampler is ALWAYS_OFF or type(sampler) is TraceIdRatioBased

@@ -38,6 +38,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from wren.observability import logs
 from wren.observability.metrics import LIMIT_CODES, SYNC_EVERY, Metrics
+from wren.observability.spans import Spans
 from wren.observability.tracing import (
     PROPAGATOR,
     PresetIds,
@@ -49,7 +50,7 @@ from wren.observability.tracing import (
 if TYPE_CHECKING:
     from graphql import GraphQLError, OperationDefinitionNode
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace import Span
 
     from wren.http.request import IndexedHeaders
     from wren.pipeline import Result
@@ -161,6 +162,13 @@ class Telemetry:
         ids = getattr(self.provider, "id_generator", None)
         self._ids = ids if isinstance(ids, PresetIds) else None
         self._bound = None if self.provider is None else root_bound(self.provider.sampler)
+        # Wren's own spans where they come out as the SDK's would (spans.py): the sampled
+        # roots of its own draw, every span below a sampled one.
+        self._spans = (
+            None
+            if self.provider is None or self.tracer is None
+            else Spans.of(self.provider, self.tracer)
+        )
         # What the request seams may skip: traced only (a request sampled out is only its
         # header), metrics only (no span, header or access line to end with).
         self._traces_only = self.metrics is None and not self.access_log
@@ -191,11 +199,12 @@ class Telemetry:
                 record.trace_id = _incoming_trace_id(headers.get("traceparent"))
             return record
         parent = None
+        drawn = 0  # the trace id Wren sampled a new trace on
         if b"traceparent" in headers.index:
             parent = PROPAGATOR.extract(headers)
         elif self._ids is not None:
             header = self._sampled_out(method)
-            if header is not None:
+            if isinstance(header, str):
                 if self._traces_only:
                     return header  # nothing below needs a record: the seams see no request
                 record = Record(method)
@@ -204,15 +213,21 @@ class Telemetry:
                 record.trace_id = header[3:35]
                 record._token = CURRENT.set(record)
                 return record
+            drawn = header
             parent = _ROOT
         record = Record(method)
         record.describe(request_id)
-        span = tracer.start_span(
-            f"{method} /graphql",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "http.route": "/graphql"},
-        )
+        attributes = {"http.request.method": method, "http.route": "/graphql"}
+        span: Span
+        if drawn and self._spans is not None:
+            # Sampled on Wren's own draw: the span the SDK would make on that trace id.
+            span = self._spans.root(f"{method} /graphql", drawn, SpanKind.SERVER, attributes)
+        else:
+            if drawn and self._ids is not None:
+                self._ids.preset(drawn)
+            span = tracer.start_span(
+                f"{method} /graphql", context=parent, kind=SpanKind.SERVER, attributes=attributes
+            )
         record.span = span
         record.recording = span.is_recording()
         record._token = CURRENT.set(record)
@@ -227,9 +242,9 @@ class Telemetry:
             self._bare[method] = record
         return record
 
-    def _sampled_out(self, method: str) -> str | None:
+    def _sampled_out(self, method: str) -> str | int:
         """Sample a root request on a fresh trace id: its `traceresponse` header when
-        sampled out, else None (the trace id is then preset for its span).
+        sampled out, else the trace id of its span.
 
         One draw of 192 random bits (as the SDK's RandomIdGenerator, from `random`): the
         span id of the header is its high 64, the trace id its low 128, so the sampler's
@@ -250,9 +265,7 @@ class Telemetry:
         if not low or bits < _SPAN_ONE:  # one in 2**64: ids are never zero
             return self._sampled_out(method)
         if sampled:
-            assert self._ids is not None
-            self._ids.preset(bits & _LOW_128)
-            return None
+            return bits & _LOW_128
         ids = bits.to_bytes(24, "big").hex()
         # The `traceresponse` header (W3C Trace Context Level 2), unsampled.
         return f"00-{ids[16:]}-{ids[:16]}-00"
@@ -419,7 +432,18 @@ class Telemetry:
         record = CURRENT.get()
         if record is None or not record.recording or self.tracer is None:
             return None
-        return _Current(self.tracer.start_span(name, attributes=attributes))
+        return _Current(self._start(name, SpanKind.INTERNAL, attributes))
+
+    def _start(self, name: str, kind: SpanKind, attributes: Mapping[str, Any]) -> Span:
+        """A span below the current one: Wren's own when that one is sampled (spans.py),
+        else the SDK's."""
+        spans = self._spans
+        if spans is not None:
+            parent = trace.get_current_span().get_span_context()
+            if parent.trace_flags.sampled and parent.is_valid:
+                return spans.child(parent, name, kind, attributes)
+        assert self.tracer is not None
+        return self.tracer.start_span(name, kind=kind, attributes=attributes)
 
     # -- the database, loaders and the cache
 
@@ -438,9 +462,7 @@ class Telemetry:
         span = None
         if self.tracer is not None:
             described = self._statements.get(sql) or self._statement(sql)
-            span = self.tracer.start_span(
-                described[0], kind=SpanKind.CLIENT, attributes=described[1]
-            )
+            span = self._start(described[0], SpanKind.CLIENT, described[1])
         started = perf_counter()
         try:
             return await run(*args)
@@ -491,7 +513,7 @@ class Telemetry:
         if tracer is not None:
             record = CURRENT.get()
             if record is not None and record.recording:
-                batch = _traced_batch(tracer, name, batch)
+                batch = _traced_batch(self._start, name, batch)
         if self.metrics is None:
             return batch, None
         return batch, self._sizes.get(name) or self._batch_sizes(name)
@@ -529,9 +551,7 @@ class Telemetry:
                     f"redis {call}",
                     {"db.system": "redis", "db.system.name": "redis", "db.operation.name": call},
                 )
-            span = self.tracer.start_span(
-                described[0], kind=SpanKind.CLIENT, attributes=described[1]
-            )
+            span = self._start(described[0], SpanKind.CLIENT, described[1])
         started = perf_counter()
         try:
             return await run()
@@ -564,15 +584,18 @@ class Telemetry:
 
 
 def _traced_batch(
-    tracer: Tracer, name: str, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+    start: Callable[[str, SpanKind, Mapping[str, Any]], Span],
+    name: str,
+    batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]],
 ) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
     """A loader's batch function in a span of its own."""
     span_name = f"loader {name}"
 
     async def traced(keys: list[Any]) -> list[Any]:
-        span = tracer.start_span(
+        span = start(
             span_name,
-            attributes={"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
+            SpanKind.INTERNAL,
+            {"wren.loader.name": name, "wren.loader.batch_size": len(keys)},
         )
         with _Current(span):
             return await batch(keys)
