@@ -4,6 +4,7 @@ them, field by field and in their OTLP bytes, and are made only where they can."
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -163,7 +164,8 @@ def made_both_ways(
 
 
 def same_bytes(sdk: ReadableSpan, lean: ReadableSpan) -> None:
-    """Both encode alike (the SDK's encoder and Wren's), once ids and times are the same."""
+    """Both encode alike (the SDK's encoder and Wren's, and as JSON), once ids and times are
+    the same."""
     lean_read: Any = lean
     sdk_read: Any = sdk
     lean_read._context = sdk.context
@@ -176,6 +178,8 @@ def same_bytes(sdk: ReadableSpan, lean: ReadableSpan) -> None:
     want = encode_spans([sdk]).SerializePartialToString()
     assert encode_spans([lean]).SerializePartialToString() == want
     assert Encoder().request([lean]) == Encoder().request([sdk]) == want
+    # and the console exporter writes them alike
+    assert json.loads(lean.to_json()) == json.loads(sdk.to_json())
 
 
 @pytest.mark.parametrize("steps", STEPS, ids=lambda steps: steps.__name__)

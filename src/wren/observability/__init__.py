@@ -19,6 +19,9 @@ are only made when the request's span is recording. A request without traceparen
 sampled on a fresh trace id before any span (tracing.PresetIds, tracing.root_bound): one
 sampled out costs no span, and, traced only (no metrics, no access log), has no Record,
 so the statement, loader and Redis seams take the same path as with nothing configured.
+The spans of a request sampled on that draw, and every span below a sampled one, are
+Wren's own (spans.py: the SDK's span state without the SDK's machinery around it), where
+the tracer and sampler let them come out as the SDK's would.
 What each setting costs a request is measured by bench/overhead.py (README, Observability).
 """
 
