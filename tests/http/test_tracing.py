@@ -145,6 +145,34 @@ async def test_timeline_has_one_span_per_statement_inside_its_request_span(
         assert "graphql.execute" in names
 
 
+async def test_each_redis_call_has_a_client_span_inside_its_request_span(
+    settings: Settings,
+) -> None:
+    async with traced(settings) as (app, http, exporter):
+        cache = app.state.resources.cache
+        assert await cache.bump_epoch()  # nothing kept from an earlier test
+        response = await http.post(
+            "/graphql",
+            json={"query": operation("Profile"), "variables": {"handle": "alice"}},
+            headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
+        )
+        assert response.status_code == 200
+        assert "errors" not in response.json()
+        spans = exporter.get_finished_spans()
+        by_id = {span.context.span_id: span for span in spans}
+        [server] = [span for span in spans if span.kind is SpanKind.SERVER]
+        redis = [s for s in spans if s.attributes and s.attributes.get("db.system") == "redis"]
+        # The stats and the recommendations are read from the cache, then written to it.
+        assert {"redis read", "redis write"} <= {span.name for span in redis}
+        for span in redis:
+            assert span.kind is SpanKind.CLIENT
+            assert span.attributes is not None
+            assert span.name == f"redis {span.attributes['db.operation.name']}"
+            assert span.attributes["db.system.name"] == "redis"
+            assert server in ancestors(span, by_id)
+            assert span.status.status_code is StatusCode.UNSET
+
+
 async def test_a_new_trace_without_traceparent(settings: Settings) -> None:
     async with traced(settings) as (_, http, exporter):
         response = await http.post("/graphql", json={"query": "query Tiny { __typename }"})
