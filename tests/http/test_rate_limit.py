@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import drop_keys, free_port, operation
 from tests.http.conftest import serving
+from tests.http.test_metrics import registry_of, value
 from wren.settings import Settings
 
 TIMELINE = {"query": operation("Timeline"), "variables": {"first": 2}}
@@ -91,6 +92,18 @@ async def test_an_exhausted_budget_is_429_before_any_sql(settings: Settings) -> 
         # A cheap operation that still fits runs: `{ __typename }` costs 1.
         cheap = await http.post("/graphql", json={"query": "{ __typename }"})
         assert cheap.status_code == 200
+
+
+async def test_a_rate_limited_request_is_counted_as_refused_by_its_limit(
+    settings: Settings,
+) -> None:
+    overrides = limited(settings, 3, rate_limit_window=100_000, metrics_port=free_port())
+    async with serving(settings, **overrides) as (app, http):
+        refused = await http.post("/graphql", json=TIMELINE)
+        assert refused.status_code == 429  # (a Timeline costs more than 3 points)
+        registry = registry_of(app)
+        assert value(registry, "wren_requests_refused_total", limit="RATE_LIMITED") == 1
+        assert value(registry, "wren_graphql_errors_total", code="RATE_LIMITED") == 1
 
 
 async def test_viewers_and_addresses_have_budgets_of_their_own(

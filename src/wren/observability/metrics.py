@@ -86,6 +86,7 @@ LIMIT_CODES = frozenset(
         "QUERY_TOO_COSTLY",
         "BATCHING_DISABLED",
         "BATCH_TOO_LARGE",
+        "RATE_LIMITED",
         "DEADLINE_EXCEEDED",
     }
 )
