@@ -386,15 +386,20 @@ def test_telemetry_makes_its_spans_below_a_sampled_one(settings: Settings) -> No
         unsampled = trace.NonRecordingSpan(SpanContext(TRACE_ID, 0x5, False))
         with trace.use_span(unsampled):
             await telemetry.statement("SELECT 2", run)  # (the sampler asked: not sampled)
+        remote = trace.NonRecordingSpan(parents()[1])
+        with trace.use_span(remote):
+            await telemetry.statement("SELECT 3", run)  # (the SDK's, by its remote rules)
 
     token = CURRENT.set(record)
     try:
         asyncio.run(statements())
     finally:
         CURRENT.reset(token)
-    [span] = memory.get_finished_spans()
+    span, remote_child = memory.get_finished_spans()
     assert type(span) is LeanSpan
     assert span.parent == parents()[0]
     assert span.attributes is not None
     assert span.attributes["db.query.text"] == "SELECT 1"
-    assert record.statements == 2
+    assert type(remote_child) is not LeanSpan
+    assert remote_child.parent == parents()[1]
+    assert record.statements == 3

@@ -438,12 +438,13 @@ class Telemetry:
         return _Current(self._start(name, SpanKind.INTERNAL, attributes))
 
     def _start(self, name: str, kind: SpanKind, attributes: Mapping[str, Any]) -> Span:
-        """A span below the current one: Wren's own when that one is sampled (spans.py),
-        else the SDK's."""
+        """A span below the current one: Wren's own when that one is a sampled span of
+        this process (spans.py), else the SDK's (a remote parent's child is the sampler's
+        to decide by its remote-parent rules)."""
         spans = self._spans
         if spans is not None:
             parent = trace.get_current_span().get_span_context()
-            if parent.trace_flags.sampled and parent.is_valid:
+            if parent.trace_flags.sampled and parent.is_valid and not parent.is_remote:
                 return spans.child(parent, name, kind, attributes)
         assert self.tracer is not None
         return self.tracer.start_span(name, kind=kind, attributes=attributes)
