@@ -336,7 +336,14 @@ class Database:
         # its statements and their time).
         reads = inflight.tracked()
         task = None if reads is None else current_task()
-        if telemetry is None:
+        # A request's Record (with traces or the access line; metrics alone make none
+        # current) counts its statements; traced by `Telemetry.statement` when its span
+        # records, else counted and timed below (no coroutine around the read). With none
+        # and no metrics (traces only, the request sampled out) the read is as unobserved.
+        record = None
+        if telemetry is not None and telemetry.records:
+            record = CURRENT.get()
+        if record is None and not self._counted:
             if task is None:
                 return await self._read(sql, args, kept)
             tasks = reads.tasks  # type: ignore[union-attr]
@@ -345,10 +352,7 @@ class Database:
                 return await self._read(sql, args, kept)
             finally:
                 tasks.discard(task)
-        # A request's Record (with traces or the access line; metrics alone make none
-        # current) counts its statements; traced by `Telemetry.statement` when its span
-        # records, else counted and timed here (no coroutine around the read).
-        record = CURRENT.get() if telemetry.records else None
+        assert telemetry is not None  # (a Record or metrics come with it)
         if record is not None and record.recording:
             read = telemetry.statement(sql, self._read, sql, args, kept)
             record = None
