@@ -67,6 +67,21 @@ def timeline(first: int = 5) -> dict[str, Any]:
     return {"query": operation("Timeline"), "variables": {"first": first}}
 
 
+async def traced_post(
+    http: httpx.AsyncClient, exporter: InMemorySpanExporter, body: dict[str, Any]
+) -> tuple[httpx.Response, tuple[ReadableSpan, ...], dict[int, ReadableSpan], ReadableSpan]:
+    """A request with a sampled traceparent, answered without errors: its response, the
+    spans finished, them by span id, and its server span."""
+    response = await http.post(
+        "/graphql", json=body, headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}
+    )
+    assert response.status_code == 200
+    assert "errors" not in response.json()
+    spans = exporter.get_finished_spans()
+    [server] = [span for span in spans if span.kind is SpanKind.SERVER]
+    return response, spans, {span.context.span_id: span for span in spans}, server
+
+
 def ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
     found = []
     while span.parent is not None and span.parent.span_id in by_id:
@@ -81,16 +96,7 @@ async def test_timeline_has_one_span_per_statement_inside_its_request_span(
     async with traced(settings) as (app, http, exporter):
         statements: list[str] = []
         with app.state.resources.db.watching(lambda sql, _: statements.append(sql)):
-            response = await http.post(
-                "/graphql",
-                json=timeline(),
-                headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
-            )
-        assert response.status_code == 200
-        assert "errors" not in response.json()
-        spans = exporter.get_finished_spans()
-        by_id = {span.context.span_id: span for span in spans}
-        [server] = [span for span in spans if span.kind is SpanKind.SERVER]
+            response, spans, by_id, server = await traced_post(http, exporter, timeline())
         assert server.name == "query Timeline"
         assert server.attributes is not None
         assert server.attributes["graphql.operation.name"] == "Timeline"
@@ -151,16 +157,8 @@ async def test_each_redis_call_has_a_client_span_inside_its_request_span(
     async with traced(settings) as (app, http, exporter):
         cache = app.state.resources.cache
         assert await cache.bump_epoch()  # nothing kept from an earlier test
-        response = await http.post(
-            "/graphql",
-            json={"query": operation("Profile"), "variables": {"handle": "alice"}},
-            headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
-        )
-        assert response.status_code == 200
-        assert "errors" not in response.json()
-        spans = exporter.get_finished_spans()
-        by_id = {span.context.span_id: span for span in spans}
-        [server] = [span for span in spans if span.kind is SpanKind.SERVER]
+        profile = {"query": operation("Profile"), "variables": {"handle": "alice"}}
+        _, spans, by_id, server = await traced_post(http, exporter, profile)
         redis = [s for s in spans if s.attributes and s.attributes.get("db.system") == "redis"]
         # The stats and the recommendations are read from the cache, then written to it.
         assert {"redis read", "redis write"} <= {span.name for span in redis}

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -261,14 +260,6 @@ def test_a_lean_span_is_current_as_any_span() -> None:
     assert not span.is_recording()
 
 
-@contextmanager
-def environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> Iterator[None]:
-    with monkeypatch.context() as patched:
-        for name, value in variables.items():
-            patched.setenv(name, value)
-        yield
-
-
 @pytest.mark.parametrize(
     "sampler",
     [
@@ -324,9 +315,9 @@ def test_not_made_under_span_limits_that_could_change_them(limits: SpanLimits) -
 
 
 def test_not_made_when_the_sdk_counts_its_spans(monkeypatch: pytest.MonkeyPatch) -> None:
-    with environment(monkeypatch, OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED="true"):
-        provider = TracerProvider()
-        tracer = provider.get_tracer("wren")
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    provider = TracerProvider()
+    tracer = provider.get_tracer("wren")
     parts = _compat.sdk_tracer_parts(tracer)
     assert parts is not None
     assert parts.counts_spans
@@ -339,29 +330,34 @@ def test_not_made_for_a_tracer_that_is_not_the_sdks() -> None:
     assert Spans.of(provider, trace.NoOpTracer()) is None
 
 
-def test_the_sdk_makes_every_span_where_wren_does_not(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings
-) -> None:
-    """Under a value-length limit the statement span's text is cut as the SDK cuts it."""
-    provider, memory = provider_with_memory(span_limits=SpanLimits(max_span_attribute_length=8))
-    telemetry = Telemetry(settings, tracer_provider=provider)
-    assert telemetry._spans is None
+def statements_under(telemetry: Telemetry, *statements: tuple[SpanContext, str]) -> Record:
+    """Each SQL statement run by `telemetry` with its parent current, in a recording
+    request (its Record, returned)."""
     record = Record("POST")
     record.recording = True
 
     async def run() -> int:
         return 1
 
-    async def statement() -> int:
-        parent = trace.NonRecordingSpan(parents()[0])
-        with trace.use_span(parent):
-            return await telemetry.statement("SELECT id FROM users", run)
+    async def each() -> None:
+        for parent, sql in statements:
+            with trace.use_span(trace.NonRecordingSpan(parent)):
+                assert await telemetry.statement(sql, run) == 1
 
     token = CURRENT.set(record)
     try:
-        assert asyncio.run(statement()) == 1
+        asyncio.run(each())
     finally:
         CURRENT.reset(token)
+    return record
+
+
+def test_the_sdk_makes_every_span_where_wren_does_not(settings: Settings) -> None:
+    """Under a value-length limit the statement span's text is cut as the SDK cuts it."""
+    provider, memory = provider_with_memory(span_limits=SpanLimits(max_span_attribute_length=8))
+    telemetry = Telemetry(settings, tracer_provider=provider)
+    assert telemetry._spans is None
+    record = statements_under(telemetry, (parents()[0], "SELECT id FROM users"))
     [span] = memory.get_finished_spans()
     assert type(span) is not LeanSpan
     assert span.attributes is not None
@@ -373,28 +369,12 @@ def test_telemetry_makes_its_spans_below_a_sampled_one(settings: Settings) -> No
     provider, memory = provider_with_memory()
     telemetry = Telemetry(settings, tracer_provider=provider)
     assert telemetry._spans is not None
-    record = Record("POST")
-    record.recording = True
-
-    async def run() -> int:
-        return 1
-
-    async def statements() -> None:
-        sampled = trace.NonRecordingSpan(parents()[0])
-        with trace.use_span(sampled):
-            await telemetry.statement("SELECT 1", run)
-        unsampled = trace.NonRecordingSpan(SpanContext(TRACE_ID, 0x5, False))
-        with trace.use_span(unsampled):
-            await telemetry.statement("SELECT 2", run)  # (the sampler asked: not sampled)
-        remote = trace.NonRecordingSpan(parents()[1])
-        with trace.use_span(remote):
-            await telemetry.statement("SELECT 3", run)  # (the SDK's, by its remote rules)
-
-    token = CURRENT.set(record)
-    try:
-        asyncio.run(statements())
-    finally:
-        CURRENT.reset(token)
+    record = statements_under(
+        telemetry,
+        (parents()[0], "SELECT 1"),
+        (SpanContext(TRACE_ID, 0x5, False), "SELECT 2"),  # (the sampler asked: not sampled)
+        (parents()[1], "SELECT 3"),  # (a remote parent: the SDK's, by its remote rules)
+    )
     span, remote_child = memory.get_finished_spans()
     assert type(span) is LeanSpan
     assert span.parent == parents()[0]
